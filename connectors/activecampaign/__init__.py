@@ -1,0 +1,7 @@
+"""The ActiveCampaign connector: %TAG% dialect, automation recipes and API client."""
+
+from mailwright.dialect import Connector
+
+from .dialect import ActiveCampaignDialect
+
+connector = Connector(name="activecampaign", label="ActiveCampaign", dialect=ActiveCampaignDialect)

@@ -1,0 +1,214 @@
+"""The pipeline: parse → compose → one intermediate form → checks → render once → emit per ESP."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import ir
+from .compose import Composer, theme_head
+from .dialect import Context, Dialect, load_connectors
+from .errors import Diagnostic, MailwrightError, Pos
+from .lower import lower
+from .project import Project
+from .render import Renderer, emit, parse_stream, to_html
+from .source import SourceFile, parse_document
+from .text import html_to_text
+
+
+@dataclass
+class Output:
+    esp: str
+    name: str
+    trigger: str | None
+    html: str
+    text: str
+    subject: str
+    preheader: str
+
+    @property
+    def stem(self) -> str:
+        return self.name if self.trigger is None else f"{self.name}--{self.trigger}"
+
+
+@dataclass
+class Result:
+    outputs: list[Output] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+
+def parse_template(project: Project, name: str) -> ir.Template:
+    """Read, compose and lower one template into the intermediate form."""
+    path = project.templates[name]
+    src = SourceFile(str(path), path.read_text(encoding="utf-8"))
+    root = parse_document(src)
+    root = Composer(project.components, project.theme).expand(root)
+    return lower(root, name, str(path), {k: v for k, v in project.segments.items()}, project.esps)
+
+
+def triggers_by_template(project: Project) -> dict[str, list[str | None]]:
+    """Which triggers each template is sent for (language.md §3, §7 'one output per trigger')."""
+    found: dict[str, list[str | None]] = {}
+    for f in sorted((project.root / "flows").glob("*.y*ml")):
+        try:
+            data = yaml.safe_load(f.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError:
+            continue  # reported by the flow compiler
+        trig = (data.get("trigger") or {}).get("event") if isinstance(data, dict) else None
+        for name in _sends(data.get("steps", []) if isinstance(data, dict) else []):
+            lst = found.setdefault(name, [])
+            if trig not in lst:
+                lst.append(trig)
+    return found
+
+
+def _sends(steps: Any):
+    if isinstance(steps, list):
+        for s in steps:
+            yield from _sends(s)
+    elif isinstance(steps, dict):
+        for k, v in steps.items():
+            if k == "send" and isinstance(v, str):
+                yield v
+            else:
+                yield from _sends(v)
+
+
+def compile_project(project: Project, esps: list[str] | None = None) -> Result:
+    connectors = load_connectors()
+    esps = esps or project.esps
+    dialects: dict[str, type[Dialect]] = {e: connectors[e].dialect for e in esps}
+    literal_re = re.compile("|".join(f"(?:{d.LITERAL.pattern})" for d in dialects.values()))
+    result = Result()
+    triggers = triggers_by_template(project)
+    head = theme_head(project.theme) if project.theme else ""
+    for name in project.templates:
+        try:
+            t = parse_template(project, name)
+        except MailwrightError as e:
+            result.diagnostics.append(e.diagnostic)
+            continue
+        for trigger in triggers.get(name, [None]):
+            compile_one(project, t, trigger, dialects, literal_re, head, result)
+    return result
+
+
+def compile_one(project: Project, t: ir.Template, trigger: str | None, dialects: dict[str, type[Dialect]],
+                literal_re: re.Pattern, head: str, result: Result) -> None:
+    seed = Path(t.path).read_text(encoding="utf-8")
+    r = Renderer(t, trigger, literal_re, seed)
+    try:
+        mjml_src = r.mjml(head)
+        if project.theme and "mj-body" in project.theme.attributes:
+            mjml_src = _body_attrs(mjml_src, project.theme.attributes["mj-body"], project.theme)
+        page = to_html(mjml_src, r, t)
+        subject = r.inline_string(t.subject)
+        preheader = r.inline_string(t.preview) if t.preview else ""
+        text = html_to_text(page, r.slots.re, r.slots.token)
+        trees = [parse_stream(s, r.slots) for s in (page, text, subject, preheader)]
+    except MailwrightError as e:
+        result.diagnostics.append(e.diagnostic)
+        return
+    for esp, cls in dialects.items():
+        warnings = _Warnings()
+        ctx = Context(project.esp_config(esp), trigger, warnings.add, t.name)
+        d = cls(ctx)
+        known = {"trigger": trigger, "esp": esp}
+        try:
+            html_out = d.finish(emit(trees[0], d, "html", known))
+            text_out = emit(trees[1], d, "text", known)
+            subj = " ".join(emit(trees[2], d, "text", known).split())
+            pre = " ".join(emit(trees[3], d, "text", known).split())
+            check_compliance(d, t, html_out)
+        except MailwrightError as e:
+            result.diagnostics.append(e.diagnostic)
+            continue
+        seen = set()
+        for w in warnings:
+            key = (w.pos, w.message)
+            if key not in seen:
+                seen.add(key)
+                result.diagnostics.append(w)
+        result.outputs.append(Output(esp, t.name, trigger, html_out, text_out, subj, pre))
+
+
+class _Warnings(list):
+    def add(self, pos: Pos, message: str) -> None:
+        self.append(Diagnostic(pos, message, "warning"))
+
+
+def _body_attrs(mjml_src: str, attrs: dict[str, str], theme) -> str:
+    # mjml-python ignores <mj-body> inside <mj-attributes>: put the theme's on the element.
+    from html import escape
+
+    def sub(v: str) -> str:
+        for k, tok in theme.tokens.items():
+            v = v.replace(f"[[ theme.{k} ]]", tok)
+        return v
+
+    m = re.search(r"<mj-body([^>]*)>", mjml_src)
+    if not m:
+        return mjml_src
+    existing = m.group(1)
+    extra = "".join(f' {k}="{escape(sub(v), quote=True)}"' for k, v in attrs.items()
+                    if not re.search(rf"\s{re.escape(k)}=", existing))
+    return mjml_src[: m.end() - 1] + extra + mjml_src[m.end() - 1 :]
+
+
+def check_compliance(d: Dialect, t: ir.Template, html_out: str) -> None:
+    missing = [label for rx, label in d.COMPLIANCE if not re.search(rx, html_out)]
+    if missing:
+        raise MailwrightError(
+            t.pos,
+            f"the {d.label} output lacks {' and '.join(missing)}; end the template with the footer "
+            f'component (<x-footer company="…"/>) or add the tokens in <mw-raw esp="{d.name}">',
+        )
+
+
+def write_outputs(result: Result, out_dir: Path) -> Path:
+    """Write every output and the manifest, all or nothing."""
+    out_dir = out_dir.resolve()
+    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / "manifest.json").exists():
+        raise MailwrightError(Pos(str(out_dir)), "refusing to write into a directory that is not a mailwright "
+                                                  "build (no manifest.json); choose another --out")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".mailwright-", dir=out_dir.parent))
+    try:
+        entries = []
+        for o in result.outputs:
+            (tmp / o.esp).mkdir(exist_ok=True)
+            html_rel, text_rel = f"{o.esp}/{o.stem}.html", f"{o.esp}/{o.stem}.txt"
+            (tmp / html_rel).write_text(o.html, encoding="utf-8")
+            (tmp / text_rel).write_text(o.text, encoding="utf-8")
+            entries.append({
+                "esp": o.esp, "kind": "template", "name": o.name, "trigger": o.trigger,
+                "html": html_rel, "text": text_rel, "subject": o.subject, "preheader": o.preheader,
+                "sha256": hashlib.sha256(o.html.encode()).hexdigest(),
+            })
+        manifest = {"version": 1, "outputs": entries}
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
+                                           encoding="utf-8")
+        if out_dir.exists():
+            old = out_dir.with_name(out_dir.name + f".old-{os.getpid()}")
+            out_dir.rename(old)
+            tmp.rename(out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(out_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out_dir / "manifest.json"

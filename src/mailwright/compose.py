@@ -1,0 +1,224 @@
+"""Build-time composition: components with parameters, and themes.
+
+Resolved on the parsed tree before anything send-time, so every piece of text
+keeps the file and position it was written at: an error in a component points
+into the component's file, with a note naming the template that used it.
+
+Syntax (never mistaken for send-time tags):
+
+* ``<x-NAME param="value">children</x-NAME>`` uses component ``NAME``;
+* a component file's root is ``<x-component p="default" required="a b" doc="…">``;
+* ``[[ p ]]`` inserts a parameter, ``[[ theme.token ]]`` a theme token;
+* ``<x-slot/>`` receives the children given at the call site.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import MailwrightError, Pos
+from .source import Attr, Chunk, Comment, Element, Lit, Param, SourceFile, parse_document
+
+RESERVED = {"required", "doc"}
+_SLOT = re.compile(r"<x-slot\s*/>")
+
+
+@dataclass
+class Slot:
+    """HTML children given at a call site, for an <x-slot/> inside text."""
+
+    chunks: list
+    pos: Pos
+MAX_DEPTH = 20
+
+
+@dataclass
+class Component:
+    name: str
+    path: str
+    root: Element
+    defaults: dict[str, list[Chunk]]
+    required: list[str]
+    doc: str = ""
+
+
+@dataclass
+class Theme:
+    name: str
+    path: str
+    tokens: dict[str, str]
+    attributes: dict[str, dict[str, str]] = field(default_factory=dict)
+    css: str = ""
+    inline_css: str = ""
+    description: str = ""
+
+
+def load_component(path: Path) -> Component:
+    src = SourceFile(str(path), path.read_text(encoding="utf-8"))
+    root = parse_document(src)
+    if root.tag != "x-component":
+        raise MailwrightError(root.pos, f"a component file's root element is <x-component>, not <{root.tag}>")
+    required = (root.attr_text("required") or "").split()
+    defaults = {k: a.value for k, a in root.attrs.items() if k not in RESERVED}
+    return Component(path.stem, str(path), root, defaults, required, root.attr_text("doc") or "")
+
+
+def load_theme(path: Path) -> Theme:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise MailwrightError(_toml_pos(str(path), e), f"invalid TOML: {e}") from None
+    tokens = {k: str(v) for k, v in data.get("tokens", {}).items()}
+    attrs = {k: {a: str(v) for a, v in d.items()} for k, d in data.get("attributes", {}).items()}
+    style = data.get("style", {})
+    return Theme(path.stem, str(path), tokens, attrs, style.get("css", ""), style.get("inline_css", ""),
+                 data.get("description", ""))
+
+
+def _toml_pos(path: str, e: Exception) -> Pos:
+    line = getattr(e, "lineno", None) or 1
+    col = getattr(e, "colno", None) or 1
+    return Pos(path, line, col)
+
+
+class Composer:
+    """Expands components and theme tokens in a template's tree."""
+
+    def __init__(self, components: dict[str, Component], theme: Theme | None):
+        self.components = components
+        self.theme = theme
+
+    def expand(self, root: Element) -> Element:
+        return self._element(root, {}, [], None)[0]
+
+    # params: name -> chunks;  trail: the chain of component uses (for notes)
+    def _element(self, el: Element, params: dict[str, list[Chunk]], trail: list[tuple[Pos, str]],
+                 slot: list | None) -> list:
+        if el.tag == "x-slot":
+            if slot is None:
+                raise self._err(el.pos, "<x-slot/> is only meaningful inside a component", trail)
+            if isinstance(slot, Slot):
+                raise self._err(slot.pos, "this component's <x-slot/> takes MJML elements, not text", trail)
+            return slot
+        if el.tag.startswith("x-") and el.tag != "x-component":
+            return self._use(el, params, trail, slot)
+        new = copy.copy(el)
+        new.attrs = {k: self._attr(a, params, trail) for k, a in el.attrs.items()}
+        if el.content is not None:
+            new.content = self._chunks(el.content, params, trail, slot)
+        new.children = []
+        for c in el.children:
+            if isinstance(c, Comment):
+                new.children.append(c)
+            else:
+                new.children.extend(self._element(c, params, trail, slot))
+        return [new]
+
+    def _use(self, el: Element, params: dict, trail: list, slot: list | None) -> list:
+        name = el.tag[2:]
+        comp = self.components.get(name)
+        if comp is None:
+            known = ", ".join(sorted(self.components))
+            raise self._err(el.pos, f"unknown component <{el.tag}> (components: {known})", trail)
+        if len(trail) >= MAX_DEPTH:
+            raise self._err(el.pos, f"components nest deeper than {MAX_DEPTH}: is <{el.tag}> using itself?", trail)
+        args: dict[str, list[Chunk]] = {}
+        for k, a in el.attrs.items():
+            if k not in comp.defaults and k not in comp.required:
+                known = ", ".join(sorted(set(comp.defaults) | set(comp.required))) or "none"
+                raise self._err(a.pos, f"component '{name}' has no parameter '{k}' (parameters: {known})", trail)
+            args[k] = self._chunks(a.value, params, trail)
+        for r in comp.required:
+            if r not in args:
+                raise self._err(el.pos, f"component '{name}' needs the parameter '{r}'", trail)
+        scope = {**{k: v for k, v in comp.defaults.items()}, **args}
+        # defaults may refer to theme tokens
+        scope = {k: (v if k in args else self._chunks(v, {}, trail)) for k, v in scope.items()}
+        children: list | Slot
+        if el.content is not None:  # HTML children: fill an <x-slot/> that stands in text
+            children = Slot(self._chunks(el.content, params, trail), el.pos)
+        else:
+            children = []
+            for c in el.children:
+                if isinstance(c, Comment):
+                    children.append(c)
+                else:
+                    children.extend(self._element(c, params, trail, slot))
+        inner_trail = trail + [(el.pos, f"in component '{name}' used here")]
+        out: list = []
+        for c in comp.root.children:
+            if isinstance(c, Comment):
+                out.append(c)
+            else:
+                out.extend(self._element(c, scope, inner_trail, children))
+        return out
+
+    def _attr(self, a: Attr, params: dict, trail: list) -> Attr:
+        new = copy.copy(a)
+        new.value = self._chunks(a.value, params, trail)
+        return new
+
+    def _chunks(self, chunks: list[Chunk], params: dict, trail: list, slot=None) -> list[Chunk]:
+        out: list[Chunk] = []
+        for c in chunks:
+            if isinstance(c, Lit) and slot is not None and _SLOT.search(c.text):
+                pieces = _SLOT.split(c.text)
+                for k, piece in enumerate(pieces):
+                    if k:
+                        if not isinstance(slot, Slot):
+                            raise self._err(c.pos, "this component's <x-slot/> stands in text: give it HTML "
+                                                   "children, not MJML elements", trail)
+                        out.extend(slot.chunks)
+                    if piece:
+                        out.append(Lit(piece, c.pos))
+                continue
+            if not isinstance(c, Param):
+                out.append(c)
+                continue
+            if c.name.startswith("theme."):
+                token = c.name[6:]
+                if self.theme is None:
+                    raise self._err(c.pos, f"'[[ {c.name} ]]' needs a theme: set [project] theme", trail)
+                if token not in self.theme.tokens:
+                    known = ", ".join(sorted(self.theme.tokens))
+                    raise self._err(c.pos, f"theme '{self.theme.name}' has no token '{token}' (tokens: {known})", trail)
+                out.append(Lit(self.theme.tokens[token], c.pos))
+            elif c.name in params:
+                out.extend(params[c.name])
+            else:
+                raise self._err(c.pos, f"unknown parameter '[[ {c.name} ]]'", trail)
+        return out
+
+    @staticmethod
+    def _err(pos: Pos, msg: str, trail: list[tuple[Pos, str]]) -> MailwrightError:
+        return MailwrightError(pos, msg, notes=list(reversed(trail)))
+
+
+def theme_head(theme: Theme) -> str:
+    """The theme as MJML head elements."""
+    from html import escape
+
+    def sub(v: str) -> str:
+        for k, t in theme.tokens.items():
+            v = v.replace(f"[[ theme.{k} ]]", t).replace(f"[[theme.{k}]]", t)
+        return v
+
+    parts = []
+    if theme.attributes:
+        parts.append("<mj-attributes>")
+        for tag, attrs in theme.attributes.items():
+            a = " ".join(f'{k}="{escape(sub(v), quote=True)}"' for k, v in attrs.items())
+            if tag.startswith("mj-class:"):
+                parts.append(f'<mj-class name="{tag[9:]}" {a} />')
+            else:
+                parts.append(f"<{tag} {a} />")
+        parts.append("</mj-attributes>")
+    if theme.css.strip():
+        parts.append(f"<mj-style>{sub(theme.css)}</mj-style>")
+    if theme.inline_css.strip():
+        parts.append(f'<mj-style inline="inline">{sub(theme.inline_css)}</mj-style>')
+    return "".join(parts)

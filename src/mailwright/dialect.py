@@ -1,0 +1,256 @@
+"""The dialect interface every connector implements, and the connector registry.
+
+A dialect turns the intermediate form into one ESP's template syntax. It
+declares what it supports in ``CAPABILITIES``; anything it cannot express
+exactly goes through :meth:`Dialect.unsupported`, the one kind of error that
+names the ESP, the construct, the place and the way out.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any, ClassVar
+
+from .errors import Pos, UnsupportedError
+from .expr import And, Cmp, Const, Defined, Expr, ListLit, Not, Or, OutputExpr, Var
+
+ENTRY_POINT_GROUP = "mailwright.esps"
+
+EXACT, APPROX, UNSUPPORTED = "exact", "approximated", "unsupported"
+
+
+@dataclass(frozen=True)
+class Support:
+    level: str  # EXACT, APPROX or UNSUPPORTED
+    note: str = ""
+
+
+@dataclass
+class Context:
+    """Where an emission happens: the project's mappings and compile-time facts."""
+
+    config: dict[str, Any]  # [esp.<name>] of mailwright.toml
+    trigger: str | None
+    warn: Any  # callable(pos, message)
+    template: str = ""
+
+
+class Dialect:
+    """Base class: one subclass per ESP, in that ESP's connector package."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    CAPABILITIES: ClassVar[dict[str, Support]] = {}
+    # copy matching this pattern would be syntax in the dialect: escaped as literal
+    LITERAL: ClassVar[re.Pattern]
+    # required compliance tokens: (regex, what it is)
+    COMPLIANCE: ClassVar[list[tuple[str, str]]] = []
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+
+    # -- capability table --------------------------------------------------------
+    def unsupported(self, construct: str, pos: Pos | None, way_out: str, detail: str = "") -> UnsupportedError:
+        return UnsupportedError(self.label, construct, pos or Pos("?"), way_out, detail)
+
+    def require(self, construct: str, pos: Pos | None, way_out: str = "") -> None:
+        """Raise if the table says ``construct`` cannot be expressed; warn if approximated."""
+        s = self.CAPABILITIES.get(construct, Support(UNSUPPORTED))
+        if s.level == UNSUPPORTED:
+            raise self.unsupported(construct, pos, way_out or s.note or "branch on `esp` for another ESP")
+        if s.level == APPROX and pos is not None:
+            self.ctx.warn(pos, f"{self.label}: {construct} is approximated: {s.note}")
+
+    # -- what every dialect emits ------------------------------------------------
+    def output(self, o: OutputExpr, pos: Pos, context: str) -> str:
+        """``{{ … }}``; ``context`` is 'html' or 'text' (see :meth:`literal`)."""
+        raise NotImplementedError
+
+    def condition(self, e: Expr, pos: Pos) -> str:
+        raise NotImplementedError
+
+    def if_block(self, branches: list[tuple[Expr | None, str]], pos: Pos) -> str:
+        raise NotImplementedError
+
+    def for_block(self, var: str, iterable: Var, limit: int | None, body: str, pos: Pos) -> str:
+        raise NotImplementedError
+
+    def literal(self, text: str, context: str) -> str:
+        """Copy that would be syntax here, written so the recipient sees ``text``.
+
+        ``context`` is 'html' (element content or attribute) or 'text' (subject,
+        plain-text part).
+        """
+        raise NotImplementedError
+
+    def finish(self, html: str) -> str:
+        """Last touches on the complete HTML document (annotations and the like)."""
+        return html
+
+    # -- helpers -------------------------------------------------------------------
+    def mapped(self, section: str, var: Var) -> str | None:
+        return self.ctx.config.get(section, {}).get(var.portable)
+
+    def filter(self, name: str, pos: Pos | None) -> None:
+        self.require(f"filter {name}", pos)
+
+    def default_text(self, o: OutputExpr, context: str) -> str:
+        """The text of ``default(x)`` with the filters after it applied, as copy."""
+        from html import escape
+
+        from .expr import render_output
+
+        text = render_output(o, {})
+        if context == "html":
+            text = escape(text, quote=True)
+        return self.LITERAL.sub(lambda m: self.literal(m.group(), context), text)
+
+    @staticmethod
+    def split_default(o: OutputExpr) -> tuple[list, list] | None:
+        """Filters before and after ``default``, or None without one."""
+        names = [f.name for f in o.filters]
+        if "default" not in names:
+            return None
+        i = names.index("default")
+        return list(o.filters[:i]), list(o.filters[i + 1 :])
+
+
+def nnf(e: Expr, negate: bool = False) -> Expr:
+    """Push ``not`` down to comparisons and tests (De Morgan)."""
+    if isinstance(e, Not):
+        return nnf(e.expr, not negate)
+    if isinstance(e, And):
+        a, b = nnf(e.left, negate), nnf(e.right, negate)
+        return Or(a, b) if negate else And(a, b)
+    if isinstance(e, Or):
+        a, b = nnf(e.left, negate), nnf(e.right, negate)
+        return And(a, b) if negate else Or(a, b)
+    if isinstance(e, Const):
+        return Const(not e.value) if negate else e
+    return Not(e) if negate else e
+
+
+__all__ = [
+    "And", "Cmp", "Const", "Defined", "Dialect", "ListLit", "Not", "Or", "Support",
+    "EXACT", "APPROX", "UNSUPPORTED", "Context", "nnf", "load_connectors",
+]
+
+
+@dataclass(frozen=True)
+class Connector:
+    """What a connector package registers under the ``mailwright.esps`` entry point."""
+
+    name: str
+    label: str
+    dialect: type[Dialect]
+    flows: Any = None  # flow translation (see flows)
+    client: Any = None  # API client factory (see push)
+
+
+_cache: dict[str, Connector] | None = None
+
+
+def load_connectors() -> dict[str, Connector]:
+    """Every installed connector, by ESP name (found through entry points)."""
+    global _cache
+    if _cache is None:
+        found: dict[str, Connector] = {}
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            conn = ep.load()
+            if not isinstance(conn, Connector):
+                raise TypeError(f"entry point {ep.name} is not a mailwright Connector")
+            found[conn.name] = conn
+        _cache = dict(sorted(found.items()))
+    return _cache
+
+
+
+# ---------------------------------------------------------------- conditions, shared by dialects
+
+@dataclass(frozen=True)
+class Atom:
+    """A primitive test every dialect can write directly.
+
+    kind: 'present' / 'missing' (of ``a``), 'cmp' (``a op b`` on present values),
+    'ncmp' (not ``a op b``).
+    """
+
+    kind: str
+    a: Any
+    op: str = ""
+    b: Any = None
+
+
+@dataclass(frozen=True)
+class All:
+    items: tuple
+
+
+@dataclass(frozen=True)
+class Any_:
+    items: tuple
+
+
+def guarded(e: Expr, expand_in: bool = False, negate: bool = False):
+    """Rewrite a condition so that no engine's treatment of missing values matters.
+
+    language.md §7: a comparison involving a missing value is false, whatever the
+    operator; so each comparison is guarded by the presence of the names it reads,
+    and ``not`` is pushed down to the atoms. With ``expand_in``, ``x in [a, b]``
+    becomes ``x == a or x == b`` (for engines without list literals).
+    """
+    if isinstance(e, Not):
+        return guarded(e.expr, expand_in, not negate)
+    if isinstance(e, (And, Or)):
+        parts = (guarded(e.left, expand_in, negate), guarded(e.right, expand_in, negate))
+        conj = isinstance(e, And) != negate
+        return All(parts) if conj else Any_(parts)
+    if isinstance(e, Const):
+        return Const(bool(e.value) != negate)
+    if isinstance(e, Defined):
+        return Atom("missing" if negate else "present", e.var)
+    if isinstance(e, Cmp):
+        names = [x for x in (e.left, e.right) if isinstance(x, Var)]
+        core = _cmp_atoms(e, expand_in, negate)
+        if negate:
+            return Any_(tuple(Atom("missing", v) for v in names) + (core,))
+        return All(tuple(Atom("present", v) for v in names) + (core,))
+    raise AssertionError(e)
+
+
+def _cmp_atoms(e: Cmp, expand_in: bool, negate: bool):
+    if expand_in and isinstance(e.right, ListLit):
+        member = e.op == "in"
+        if member != negate:  # some item equals
+            return Any_(tuple(Atom("cmp", e.left, "==", Const(v)) for v in e.right.values))
+        return All(tuple(Atom("cmp", e.left, "!=", Const(v)) for v in e.right.values))
+    return Atom("ncmp" if negate else "cmp", e.left, e.op, e.right)
+
+
+def dnf(f, limit: int = 256) -> list[list[Atom]] | None:
+    """Disjunctive normal form (for engines without parentheses); None if too large."""
+    if isinstance(f, Atom):
+        return [[f]]
+    if isinstance(f, Const):
+        return [[]] if f.value else []
+    if isinstance(f, Any_):
+        out: list[list[Atom]] = []
+        for it in f.items:
+            sub = dnf(it, limit)
+            if sub is None:
+                return None
+            out += sub
+        return out if len(out) <= limit else None
+    if isinstance(f, All):
+        acc: list[list[Atom]] = [[]]
+        for it in f.items:
+            sub = dnf(it, limit)
+            if sub is None:
+                return None
+            acc = [a + [x for x in b if x not in a] for a in acc for b in sub]
+            if len(acc) > limit:
+                return None
+        return acc
+    raise AssertionError(f)

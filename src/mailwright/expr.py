@@ -1,0 +1,533 @@
+"""Send-time expressions: read with Jinja2's own parser, kept as a small IR.
+
+The IR is what every dialect emits from and what the reference semantics
+(:func:`evaluate`) interprets, so "the same email in every ESP" can be tested.
+"""
+
+from __future__ import annotations
+
+import decimal
+from dataclasses import dataclass, field
+from typing import Any
+
+import jinja2
+from jinja2 import nodes
+
+from .errors import MailwrightError, Pos
+
+_env = jinja2.Environment()
+
+ROOTS = ("profile", "event")
+FILTERS = {
+    # name: (min args, max args)
+    "default": (1, 1),
+    "upper": (0, 0),
+    "lower": (0, 0),
+    "title": (0, 0),
+    "capitalize": (0, 0),
+    "truncate": (1, 1),
+    "round": (0, 1),
+    "money": (0, 0),
+}
+CMP_OPS = {"eq": "==", "ne": "!=", "lt": "<", "lteq": "<=", "gt": ">", "gteq": ">=",
+           "in": "in", "notin": "not in"}
+
+
+# ---------------------------------------------------------------- IR
+
+@dataclass(frozen=True)
+class Var:
+    """A name: ``root`` is profile, event, a loop variable, trigger or esp."""
+
+    root: str
+    path: tuple[str, ...] = ()
+    loop: bool = False  # root is a loop variable
+    pos: Pos | None = field(default=None, compare=False)
+
+    @property
+    def portable(self) -> str:
+        out = self.root
+        for p in self.path:
+            out += f".{p}" if p.isidentifier() else f'["{p}"]'
+        return out
+
+
+@dataclass(frozen=True)
+class Const:
+    value: Any
+
+
+@dataclass(frozen=True)
+class ListLit:
+    values: tuple
+
+
+@dataclass(frozen=True)
+class Cmp:
+    op: str  # one of CMP_OPS values
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class And:
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class Or:
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class Not:
+    expr: Expr
+
+
+@dataclass(frozen=True)
+class Defined:
+    var: Var
+
+
+Expr = Var | Const | ListLit | Cmp | And | Or | Not | Defined
+
+
+@dataclass(frozen=True)
+class Filter:
+    name: str
+    args: tuple = ()
+    pos: Pos | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class OutputExpr:
+    var: Var
+    filters: tuple[Filter, ...] = ()
+
+
+# ---------------------------------------------------------------- parsing
+
+@dataclass
+class Scope:
+    """What names an expression may use where it stands."""
+
+    segments: dict[str, Any]  # name -> Segment (see project.py)
+    loop_vars: tuple[str, ...] = ()
+    expanding: tuple[str, ...] = ()  # segments being expanded (cycle check)
+
+    def with_loop(self, name: str) -> Scope:
+        return Scope(self.segments, self.loop_vars + (name,), self.expanding)
+
+
+def _syntax(src: str, pos: Pos, wrapped: str) -> nodes.Template:
+    try:
+        return _env.parse(wrapped)
+    except jinja2.TemplateSyntaxError as e:
+        raise MailwrightError(pos, f"bad expression '{src}': {e.message}") from None
+
+
+def parse_condition(src: str, pos: Pos, scope: Scope) -> Expr:
+    """A condition (mw-if when=, {% if %}, segments, flow conditions)."""
+    if not src.strip():
+        raise MailwrightError(pos, "empty condition")
+    tree = _syntax(src, pos, "{{ (" + src + ") }}")
+    node = _single_output(tree, src, pos)
+    expr = _convert(node, src, pos, scope, condition=True)
+    _require_boolean(expr, src, pos)
+    return expr
+
+
+def parse_output(src: str, pos: Pos, scope: Scope) -> OutputExpr:
+    """The inside of ``{{ … }}``."""
+    tree = _syntax(src, pos, "{{ " + src + " }}")
+    node = _single_output(tree, src, pos)
+    filters: list[Filter] = []
+    while isinstance(node, nodes.Filter):
+        if node.name not in FILTERS:
+            known = ", ".join(FILTERS)
+            raise MailwrightError(pos, f"unknown filter '{node.name}' in '{src}' (portable filters: {known})")
+        lo, hi = FILTERS[node.name]
+        if node.kwargs or node.dyn_args or node.dyn_kwargs or not lo <= len(node.args) <= hi:
+            want = "no argument" if hi == 0 else f"{lo}" + ("" if lo == hi else f" to {hi}") + " argument(s)"
+            raise MailwrightError(pos, f"filter '{node.name}' takes {want}")
+        args = []
+        for a in node.args:
+            if not isinstance(a, nodes.Const):
+                raise MailwrightError(pos, f"the argument of '{node.name}' must be a literal")
+            args.append(a.value)
+        if node.name in ("truncate", "round") and args and (not isinstance(args[0], int) or isinstance(args[0], bool) or args[0] < 0):
+            raise MailwrightError(pos, f"'{node.name}' takes a whole number of characters/decimals")
+        if node.name == "truncate" and args[0] < 1:
+            raise MailwrightError(pos, "'truncate' needs a length of at least 1")
+        filters.append(Filter(node.name, tuple(args), pos))
+        node = node.node
+    filters.reverse()
+    if [f.name for f in filters].count("default") > 1:
+        raise MailwrightError(pos, "'default' given twice")
+    target = _convert(node, src, pos, scope, condition=False)
+    if not isinstance(target, Var):
+        raise MailwrightError(pos, f"'{{{{ {src} }}}}' must output a name such as profile.first_name")
+    if target.root == "segment":
+        raise MailwrightError(pos, "a segment is a condition; it cannot be output")
+    return OutputExpr(target, tuple(filters))
+
+
+def literal_output(src: str) -> str | None:
+    """``{{ "{{" }}``: a string literal written out as copy (language.md §5)."""
+    try:
+        tree = _env.parse("{{ " + src + " }}")
+    except jinja2.TemplateSyntaxError:
+        return None
+    body = tree.body
+    if len(body) == 1 and isinstance(body[0], nodes.Output) and len(body[0].nodes) == 1:
+        n = body[0].nodes[0]
+        if isinstance(n, nodes.Const) and isinstance(n.value, str):
+            return n.value
+    return None
+
+
+def parse_loop(src: str, pos: Pos, scope: Scope) -> tuple[str, Var]:
+    """``item in event.items`` → (loop variable, iterable)."""
+    tree = _syntax(src, pos, "{% for " + src + " %}{% endfor %}")
+    if len(tree.body) != 1 or not isinstance(tree.body[0], nodes.For):
+        raise MailwrightError(pos, f"bad loop '{src}': expected 'NAME in LIST'")
+    node = tree.body[0]
+    if node.test is not None or node.recursive or node.else_:
+        raise MailwrightError(pos, f"'{src}': loop filters and 'recursive' are not portable")
+    if not isinstance(node.target, nodes.Name):
+        raise MailwrightError(pos, f"'{src}': loop over one name, as 'item in event.items'")
+    name = node.target.name
+    if name in ROOTS + ("segment", "trigger", "esp") or name in scope.loop_vars:
+        raise MailwrightError(pos, f"the loop variable '{name}' hides a name already in use")
+    it = _convert(node.iter, src, pos, scope, condition=False)
+    if not isinstance(it, Var) or it.root in ("trigger", "esp"):
+        raise MailwrightError(pos, f"'{src}': a loop goes over a list such as event.items")
+    return name, it
+
+
+def _single_output(tree: nodes.Template, src: str, pos: Pos) -> nodes.Node:
+    body = tree.body
+    if len(body) != 1 or not isinstance(body[0], nodes.Output) or len(body[0].nodes) != 1:
+        raise MailwrightError(pos, f"bad expression '{src}'")
+    return body[0].nodes[0]
+
+
+_NOT_PORTABLE = {
+    nodes.Add: "arithmetic", nodes.Sub: "arithmetic", nodes.Mul: "arithmetic",
+    nodes.Div: "arithmetic", nodes.FloorDiv: "arithmetic", nodes.Mod: "arithmetic",
+    nodes.Pow: "arithmetic", nodes.Neg: "arithmetic", nodes.Pos: "arithmetic",
+    nodes.Concat: "string concatenation (~)", nodes.Call: "function calls",
+    nodes.CondExpr: "inline if-expressions", nodes.Slice: "slices",
+    nodes.Dict: "dict literals", nodes.Tuple: "tuples",
+}
+
+
+def _convert(node: nodes.Node, src: str, pos: Pos, scope: Scope, *, condition: bool) -> Expr:
+    conv = lambda n: _convert(n, src, pos, scope, condition=condition)  # noqa: E731
+    if isinstance(node, nodes.Const):
+        if node.value is None or not isinstance(node.value, (str, int, float, bool)):
+            raise MailwrightError(pos, f"'{src}': literal {node.value!r} is not portable")
+        return Const(node.value)
+    if isinstance(node, nodes.List):
+        vals = []
+        for item in node.items:
+            if not isinstance(item, nodes.Const) or item.value is None:
+                raise MailwrightError(pos, f"'{src}': a list holds literals only")
+            vals.append(item.value)
+        if not vals:
+            raise MailwrightError(pos, f"'{src}': an empty list")
+        return ListLit(tuple(vals))
+    if isinstance(node, nodes.Name):
+        return _name(node.name, (), src, pos, scope)
+    if isinstance(node, (nodes.Getattr, nodes.Getitem)):
+        path: list[str] = []
+        cur = node
+        while isinstance(cur, (nodes.Getattr, nodes.Getitem)):
+            if isinstance(cur, nodes.Getattr):
+                path.append(cur.attr)
+            else:
+                if not isinstance(cur.arg, nodes.Const) or not isinstance(cur.arg.value, str):
+                    raise MailwrightError(pos, f"'{src}': use a quoted property name in [...]")
+                path.append(cur.arg.value)
+            cur = cur.node
+        if not isinstance(cur, nodes.Name):
+            raise MailwrightError(pos, f"'{src}': attribute access on literals is not portable")
+        return _name(cur.name, tuple(reversed(path)), src, pos, scope)
+    if isinstance(node, nodes.Compare):
+        if len(node.ops) != 1:
+            raise MailwrightError(pos, f"'{src}': chained comparisons are not portable; join them with 'and'")
+        op = node.ops[0]
+        left, right = conv(node.expr), conv(op.expr)
+        for side in (left, right):
+            if isinstance(side, Var) and side.root == "segment":
+                raise MailwrightError(pos, f"'{src}': a segment is a condition, not a value")
+        if op.op in ("in", "notin"):
+            if not isinstance(right, (ListLit, Var, Const)) or (isinstance(right, Const) and not isinstance(right.value, str)):
+                raise MailwrightError(pos, f"'{src}': 'in' needs a list or a string on its right")
+        elif isinstance(right, ListLit) or isinstance(left, ListLit):
+            raise MailwrightError(pos, f"'{src}': a list can only stand right of 'in'")
+        return Cmp(CMP_OPS[op.op], left, right)
+    if isinstance(node, nodes.And):
+        return And(_cond(conv(node.left), src, pos), _cond(conv(node.right), src, pos))
+    if isinstance(node, nodes.Or):
+        return Or(_cond(conv(node.left), src, pos), _cond(conv(node.right), src, pos))
+    if isinstance(node, nodes.Not):
+        return Not(_cond(conv(node.node), src, pos))
+    if isinstance(node, nodes.Test):
+        if node.name != "defined" or node.args or node.kwargs:
+            raise MailwrightError(pos, f"'{src}': only the tests 'is defined' / 'is not defined' are portable")
+        target = conv(node.node)
+        if not isinstance(target, Var) or target.root == "segment":
+            raise MailwrightError(pos, f"'{src}': 'is defined' applies to a name")
+        return Defined(target)
+    if isinstance(node, nodes.Filter):
+        raise MailwrightError(pos, f"'{src}': filters may only be used in {{{{ output }}}}, not in conditions")
+    what = _NOT_PORTABLE.get(type(node), type(node).__name__)
+    raise MailwrightError(pos, f"'{src}': {what} not portable")
+
+
+def _cond(e: Expr, src: str, pos: Pos) -> Expr:
+    _require_boolean(e, src, pos)
+    return e
+
+
+def _require_boolean(e: Expr, src: str, pos: Pos) -> None:
+    if isinstance(e, Var) and e.root == "segment":
+        return
+    if isinstance(e, (Var, ListLit)) or (isinstance(e, Const) and not isinstance(e.value, bool)):
+        shown = e.portable if isinstance(e, Var) else src
+        raise MailwrightError(
+            pos, f"'{shown}' is a value, not a condition; compare it (== …) or test it ('is defined')"
+        )
+
+
+def _name(root: str, path: tuple[str, ...], src: str, pos: Pos, scope: Scope) -> Expr:
+    if root in ("true", "True"):
+        return Const(True)
+    if root in ("false", "False"):
+        return Const(False)
+    if root in scope.loop_vars:
+        return Var(root, path, loop=True, pos=pos)
+    if root in ROOTS:
+        if not path:
+            raise MailwrightError(pos, f"'{src}': use a property, as {root}.first_name")
+        return Var(root, path, pos=pos)
+    if root in ("trigger", "esp"):
+        if path:
+            raise MailwrightError(pos, f"'{src}': '{root}' is a string, it has no properties")
+        return Var(root, (), pos=pos)
+    if root == "segment":
+        if len(path) != 1:
+            raise MailwrightError(pos, f"'{src}': name a segment, as segment.high_intent")
+        return expand_segment(path[0], pos, scope)
+    raise MailwrightError(
+        pos, f"unknown name '{root}' in '{src}' (names: profile.*, event.*, segment.*, trigger, esp, loop variables)"
+    )
+
+
+def expand_segment(name: str, pos: Pos, scope: Scope) -> Expr:
+    seg = scope.segments.get(name)
+    if seg is None:
+        known = ", ".join(sorted(scope.segments)) or "none defined"
+        raise MailwrightError(pos, f"unknown segment '{name}' (segments: {known})")
+    if name in scope.expanding:
+        chain = " -> ".join(scope.expanding[scope.expanding.index(name):] + (name,))
+        raise MailwrightError(seg.pos, f"segment cycle: {chain}")
+    inner = Scope(scope.segments, (), scope.expanding + (name,))
+    return parse_condition(seg.source, seg.pos, inner)
+
+
+# ---------------------------------------------------------------- folding
+
+def fold(e: Expr, known: dict[str, Any]) -> Expr:
+    """Fold what is known at compile time (``trigger``, ``esp``) into constants.
+
+    ``known`` maps 'trigger'/'esp' to a string, or None for undefined.
+    The result is a ``Const(bool)`` when the whole condition is decided.
+    """
+    if isinstance(e, And):
+        a, b = fold(e.left, known), fold(e.right, known)
+        if a == Const(False) or b == Const(False):
+            return Const(False)
+        if a == Const(True):
+            return b
+        if b == Const(True):
+            return a
+        return And(a, b)
+    if isinstance(e, Or):
+        a, b = fold(e.left, known), fold(e.right, known)
+        if a == Const(True) or b == Const(True):
+            return Const(True)
+        if a == Const(False):
+            return b
+        if b == Const(False):
+            return a
+        return Or(a, b)
+    if isinstance(e, Not):
+        a = fold(e.expr, known)
+        if isinstance(a, Const):
+            return Const(not a.value)
+        return Not(a)
+    if isinstance(e, Defined) and e.var.root in known:
+        return Const(_present(known[e.var.root]))
+    if isinstance(e, Cmp) and _static(e.left, known) and _static(e.right, known):
+        return Const(_compare(e.op, _static_value(e.left, known), _static_value(e.right, known)))
+    return e
+
+
+def _static(e: Expr, known: dict) -> bool:
+    return isinstance(e, (Const, ListLit)) or (isinstance(e, Var) and e.root in known)
+
+
+def _static_value(e: Expr, known: dict) -> Any:
+    if isinstance(e, Const):
+        return e.value
+    if isinstance(e, ListLit):
+        return list(e.values)
+    return known[e.root]
+
+
+def uses(e: Expr) -> list[Var]:
+    """Every name an expression reads."""
+    if isinstance(e, Var):
+        return [e]
+    if isinstance(e, Defined):
+        return [e.var]
+    if isinstance(e, Cmp):
+        return uses(e.left) + uses(e.right)
+    if isinstance(e, (And, Or)):
+        return uses(e.left) + uses(e.right)
+    if isinstance(e, Not):
+        return uses(e.expr)
+    return []
+
+
+# ---------------------------------------------------------------- meaning (language.md §3, §7)
+
+MISSING = object()
+
+
+def _present(v: Any) -> bool:
+    return v is not MISSING and v is not None and v != ""
+
+
+def lookup(var: Var, data: dict[str, Any]) -> Any:
+    """Resolve a name in recipient data (``profile``, ``event``, loop vars)."""
+    cur = data.get(var.root, MISSING)
+    for p in var.path:
+        if isinstance(cur, dict) and p in cur:
+            cur = cur[p]
+        else:
+            return MISSING
+    return cur
+
+
+def _compare(op: str, a: Any, b: Any) -> bool:
+    if not _present(a) or not _present(b):
+        return False
+    try:
+        if op == "==":
+            return a == b
+        if op == "!=":
+            return a != b
+        if op == "<":
+            return a < b
+        if op == "<=":
+            return a <= b
+        if op == ">":
+            return a > b
+        if op == ">=":
+            return a >= b
+        if op in ("in", "not in"):
+            if isinstance(b, str):
+                member = isinstance(a, str) and a in b
+            elif isinstance(b, (list, tuple)):
+                member = a in b
+            else:
+                return False
+            return member if op == "in" else not member
+    except TypeError:
+        return False
+    raise AssertionError(op)
+
+
+def evaluate(e: Expr, data: dict[str, Any]) -> bool:
+    """The reference meaning of a condition for one recipient."""
+    if isinstance(e, Const):
+        return bool(e.value)
+    if isinstance(e, And):
+        return evaluate(e.left, data) and evaluate(e.right, data)
+    if isinstance(e, Or):
+        return evaluate(e.left, data) or evaluate(e.right, data)
+    if isinstance(e, Not):
+        return not evaluate(e.expr, data)
+    if isinstance(e, Defined):
+        return _present(lookup(e.var, data))
+    if isinstance(e, Cmp):
+        return _compare(e.op, value(e.left, data), value(e.right, data))
+    raise AssertionError(f"not a condition: {e!r}")
+
+
+def value(e: Expr, data: dict[str, Any]) -> Any:
+    if isinstance(e, Var):
+        return lookup(e, data)
+    if isinstance(e, Const):
+        return e.value
+    if isinstance(e, ListLit):
+        return list(e.values)
+    raise AssertionError(e)
+
+
+def to_text(v: Any) -> str:
+    """How a present value prints."""
+    if v is True:
+        return "True"
+    if v is False:
+        return "False"
+    return str(v)
+
+
+def round_half_away(v: Any, n: int) -> str:
+    d = decimal.Decimal(str(v))
+    q = decimal.Decimal(1).scaleb(-n)
+    return str(d.quantize(q, rounding=decimal.ROUND_HALF_UP))
+
+
+def apply_filter(f: Filter, v: Any) -> Any:
+    """One portable filter on a present value (missing handled by the caller)."""
+    s = to_text(v)
+    if f.name == "upper":
+        return s.upper()
+    if f.name == "lower":
+        return s.lower()
+    if f.name == "title":
+        return s.title()
+    if f.name == "capitalize":
+        return s.capitalize()
+    if f.name == "truncate":
+        n = f.args[0]
+        return s if len(s) <= n else s[: n - 1] + "…"
+    if f.name in ("round", "money"):
+        n = 2 if f.name == "money" else (f.args[0] if f.args else 0)
+        try:
+            return round_half_away(v, n)
+        except (decimal.InvalidOperation, ValueError):
+            return ""
+    raise AssertionError(f.name)
+
+
+def render_output(o: OutputExpr, data: dict[str, Any]) -> str:
+    """The reference text of ``{{ … }}`` for one recipient."""
+    v = lookup(o.var, data)
+    present = _present(v)
+    for f in o.filters:
+        if f.name == "default":
+            if not present:
+                v, present = f.args[0], True
+            continue
+        if present:
+            v = apply_filter(f, v)
+            present = True
+    return to_text(v) if present else ""

@@ -1,0 +1,261 @@
+"""From the composed source tree to the intermediate form (:mod:`ir`).
+
+Send-time tags are recognised and their expressions parsed here (with Jinja2's
+parser, :mod:`expr`), segments expanded, and MJML structure checked: unknown
+tags and structural tags where MJML cannot hold them are errors at their place.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from . import ir
+from .errors import MailwrightError, Pos
+from .expr import Scope, literal_output, parse_condition, parse_loop, parse_output
+from .source import Chunk, Comment, Element, InlineRaw, Lit, Tag
+
+MJML_TAGS = frozenset(
+    """mjml mj-head mj-body mj-attributes mj-all mj-class mj-breakpoint mj-font mj-html-attributes
+    mj-selector mj-html-attribute mj-preview mj-style mj-title mj-accordion mj-accordion-element
+    mj-accordion-title mj-accordion-text mj-button mj-carousel mj-carousel-image mj-column mj-divider
+    mj-group mj-hero mj-image mj-navbar mj-navbar-link mj-raw mj-section mj-social mj-social-element
+    mj-spacer mj-table mj-text mj-wrapper""".split()
+)
+# where <mw-if>/<mw-for>/<mw-raw> may stand (their content is MJML children there)
+STRUCTURAL_PARENTS = frozenset({"mj-body", "mj-wrapper", "mj-section", "mj-column", "mj-hero", "mj-group"})
+# attributes whose value may carry send-time output (language.md §1)
+SENDTIME_ATTRS = frozenset({"href", "src", "alt", "title", "background-url"})
+KNOWN_ESP_PLACEHOLDER = "esp"
+
+
+def lower(root: Element, name: str, path: str, segments: dict, esps: list[str]) -> ir.Template:
+    if root.tag != "mjml":
+        raise MailwrightError(root.pos, f"a template's root element is <mjml>, not <{root.tag}>")
+    lw = _Lowerer(Scope(segments), esps)
+    head_el = body_el = None
+    for c in root.children:
+        if isinstance(c, Comment):
+            continue
+        if c.tag == "mj-head" and head_el is None:
+            head_el = c
+        elif c.tag == "mj-body" and body_el is None:
+            body_el = c
+        else:
+            raise MailwrightError(c.pos, f"<{c.tag}> cannot stand in <mjml>; expected one <mj-head> and one <mj-body>")
+    if body_el is None:
+        raise MailwrightError(root.pos, "the template has no <mj-body>")
+    subject = preview = None
+    subject_pos = root.pos
+    head: list[ir.Element] = []
+    for c in head_el.children if head_el else []:
+        if isinstance(c, Comment):
+            continue
+        if c.tag == "mw-subject":
+            if subject is not None:
+                raise MailwrightError(c.pos, "a second <mw-subject>; a template has one")
+            subject = lw.inline(c.content or [], lw.scope, unescape=True)
+            subject_pos = c.pos
+            if not any(not isinstance(n, ir.Text) or n.text.strip() for n in subject):
+                raise MailwrightError(c.pos, "<mw-subject> is empty")
+            continue
+        if c.tag == "mj-preview":
+            preview = lw.inline(c.content or [], lw.scope, unescape=True)
+        head.append(lw.element(c, lw.scope, parent="mj-head"))
+    if subject is None:
+        where = head_el.pos if head_el else root.pos
+        raise MailwrightError(where, "missing <mw-subject>: every template needs one inside <mj-head>")
+    body = lw.element(body_el, lw.scope, parent="mjml")
+    attrs = {k: a.raw for k, a in root.attrs.items()}
+    return ir.Template(name, path, root.pos, subject, subject_pos, preview, head, body, attrs)
+
+
+class _Lowerer:
+    def __init__(self, scope: Scope, esps: list[str]):
+        self.scope = scope
+        self.esps = esps
+
+    # ------------------------------------------------------------ elements
+    def element(self, el: Element, scope: Scope, parent: str) -> ir.Element:
+        if el.tag.startswith("mw-"):
+            raise MailwrightError(el.pos, f"<{el.tag}> cannot stand inside <{parent}>")
+        if el.tag not in MJML_TAGS:
+            hint = ""
+            close = [t for t in MJML_TAGS if _near(t, el.tag)]
+            if close:
+                hint = f"; did you mean <{close[0]}>?"
+            raise MailwrightError(el.pos, f"unknown element <{el.tag}>{hint}")
+        attrs: dict[str, list[ir.Node]] = {}
+        for k, a in el.attrs.items():
+            nodes = self.inline(a.value, scope, attribute=k, owner=el.tag)
+            attrs[k] = nodes
+        if el.content is not None:
+            if el.tag in ("mj-style",):
+                children: list[ir.Node] = [ir.Text(el.raw_content, el.pos)]
+            else:
+                children = self.inline(el.content, scope, unescape=el.tag == "mj-title")
+            return ir.Element(el.tag, attrs, children, el.pos, ending=True)
+        return ir.Element(el.tag, attrs, self.children(el, scope), el.pos)
+
+    def children(self, el: Element, scope: Scope) -> list[ir.Node]:
+        out: list[ir.Node] = []
+        kids = el.children
+        i = 0
+        while i < len(kids):
+            c = kids[i]
+            i += 1
+            if isinstance(c, Comment):
+                out.append(ir.Element("#comment", {}, [], c.pos, comment=c.text))
+                continue
+            if c.tag in ("mw-if", "mw-for", "mw-raw") and el.tag not in STRUCTURAL_PARENTS:
+                raise MailwrightError(
+                    c.pos, f"<{c.tag}> cannot stand inside <{el.tag}>; it may wrap sections, columns or column content"
+                )
+            if c.tag == "mw-if":
+                branches = [self._branch(c, scope, el)]
+                while i < len(kids):
+                    nxt = kids[i]
+                    if isinstance(nxt, Comment):
+                        i += 1
+                        continue
+                    if nxt.tag in ("mw-elif", "mw-else"):
+                        if branches[-1].cond is None:
+                            raise MailwrightError(nxt.pos, f"<{nxt.tag}> after <mw-else>")
+                        branches.append(self._branch(nxt, scope, el))
+                        i += 1
+                        continue
+                    break
+                out.append(ir.If(branches, c.pos, structural=True))
+            elif c.tag in ("mw-elif", "mw-else"):
+                raise MailwrightError(c.pos, f"<{c.tag}> must directly follow <mw-if> or <mw-elif>")
+            elif c.tag == "mw-for":
+                out.append(self._for(c, scope, el))
+            elif c.tag == "mw-raw":
+                out.append(self._raw(c))
+            else:
+                out.append(self.element(c, scope, parent=el.tag))
+        return out
+
+    def _attr_src(self, el: Element, name: str) -> tuple[str, Pos]:
+        a = el.attrs.get(name)
+        if a is None:
+            raise MailwrightError(el.pos, f'<{el.tag}> needs {name}="…"')
+        if any(not isinstance(c, Lit) for c in a.value):
+            raise MailwrightError(a.value_pos, f"the {name}= of <{el.tag}> must be plain text")
+        return "".join(c.text for c in a.value), (a.value[0].pos if a.value else a.value_pos)
+
+    def _branch(self, el: Element, scope: Scope, parent: Element) -> ir.Branch:
+        cond = None
+        if el.tag != "mw-else":
+            src, pos = self._attr_src(el, "when")
+            cond = parse_condition(src, pos, scope)
+        for k in el.attrs:
+            if k != "when" or el.tag == "mw-else":
+                raise MailwrightError(el.attrs[k].pos, f"<{el.tag}> has no attribute '{k}'")
+        return ir.Branch(cond, self.children(_as(el, parent.tag), scope), el.pos)
+
+    def _for(self, el: Element, scope: Scope, parent: Element) -> ir.For:
+        src, pos = self._attr_src(el, "each")
+        var, it = parse_loop(src, pos, scope)
+        limit = None
+        if "limit" in el.attrs:
+            lsrc, lpos = self._attr_src(el, "limit")
+            if not re.fullmatch(r"\s*\d+\s*", lsrc) or int(lsrc) < 1:
+                raise MailwrightError(lpos, f"limit must be a whole number of at least 1, not '{lsrc}'")
+            limit = int(lsrc)
+        for k in el.attrs:
+            if k not in ("each", "limit"):
+                raise MailwrightError(el.attrs[k].pos, f"<mw-for> has no attribute '{k}'")
+        inner = scope.with_loop(var)
+        return ir.For(var, it, limit, self.children(_as(el, parent.tag), inner), el.pos, structural=True)
+
+    def _raw(self, el: Element) -> ir.Raw:
+        esp, pos = self._attr_src(el, "esp")
+        return ir.Raw(esp.strip(), el.raw_content, el.pos)
+
+    # ------------------------------------------------------------ inline
+    def inline(self, chunks: list[Chunk], scope: Scope, *, attribute: str | None = None,
+               owner: str = "", unescape: bool = False) -> list[ir.Node]:
+        root: list[ir.Node] = []
+        # stack of (kind, node, body list)
+        stack: list[tuple[str, ir.Node | None, list[ir.Node], Scope]] = [("root", None, root, scope)]
+        for c in chunks:
+            body, cur_scope = stack[-1][2], stack[-1][3]
+            if isinstance(c, Lit):
+                text = html.unescape(c.text) if unescape else c.text
+                if text:
+                    body.append(ir.Text(text, c.pos))
+                continue
+            if attribute is not None and attribute not in SENDTIME_ATTRS:
+                raise MailwrightError(c.pos, f"send-time tags are not allowed in the '{attribute}' attribute "
+                                             f"(allowed in {', '.join(sorted(SENDTIME_ATTRS))})")
+            if isinstance(c, InlineRaw):
+                if attribute is not None:
+                    raise MailwrightError(c.pos, "<mw-raw> cannot stand in an attribute")
+                body.append(ir.Raw(c.esp, c.text, c.pos))
+                continue
+            assert isinstance(c, Tag)
+            if c.kind == "out" and (lit := literal_output(c.src)) is not None:
+                body.append(ir.Text(html.escape(lit, quote=False) if not unescape else lit, c.pos))
+                continue
+            if c.kind == "out":
+                body.append(ir.Output(parse_output(c.src, c.src_pos, cur_scope), c.pos))
+                continue
+            if attribute is not None:
+                raise MailwrightError(c.pos, "{% … %} cannot stand in an attribute; put the condition around the element")
+            word, _, rest = c.src.partition(" ")
+            rest = rest.strip()
+            rest_pos = Pos(c.src_pos.path, c.src_pos.line, c.src_pos.col + len(word) + 1)
+            if word == "if":
+                node = ir.If([ir.Branch(parse_condition(rest, rest_pos, cur_scope), [], c.pos)], c.pos)
+                body.append(node)
+                stack.append(("if", node, node.branches[0].body, cur_scope))
+            elif word in ("elif", "else"):
+                kind, node, _, sc = stack[-1]
+                if kind != "if":
+                    raise MailwrightError(c.pos, f"{{% {word} %}} without an open {{% if %}}")
+                assert isinstance(node, ir.If)
+                if node.branches[-1].cond is None:
+                    raise MailwrightError(c.pos, f"{{% {word} %}} after {{% else %}}")
+                if word == "else" and rest:
+                    raise MailwrightError(c.pos, "{% else %} takes no condition; use {% elif … %}")
+                cond = parse_condition(rest, rest_pos, sc) if word == "elif" else None
+                node.branches.append(ir.Branch(cond, [], c.pos))
+                stack[-1] = ("if", node, node.branches[-1].body, sc)
+            elif word == "for":
+                var, it = parse_loop(rest, rest_pos, cur_scope)
+                node = ir.For(var, it, None, [], c.pos)
+                body.append(node)
+                stack.append(("for", node, node.body, cur_scope.with_loop(var)))
+            elif word in ("endif", "endfor"):
+                kind = stack[-1][0]
+                if kind != word[3:]:
+                    raise MailwrightError(c.pos, f"{{% {word} %}} without an open {{% {word[3:]} %}}")
+                stack.pop()
+            else:
+                raise MailwrightError(
+                    c.pos, f"'{{% {word} %}}' is not portable: only if/elif/else/endif and for/endfor are"
+                )
+        if len(stack) > 1:
+            kind, node, _, _ = stack[-1]
+            raise MailwrightError(node.pos, f"{{% {kind} %}} is never closed with {{% end{kind} %}}")
+        return root
+
+
+def _as(el: Element, tag: str) -> Element:
+    """A structural tag's children are checked as if they stood in its parent."""
+    clone = Element(tag, el.pos, {}, el.children)
+    return clone
+
+
+def _near(a: str, b: str) -> bool:
+    if abs(len(a) - len(b)) > 2:
+        return False
+    # small edit distance
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1] <= 2

@@ -1,0 +1,310 @@
+"""IR → one placeholder document → MJML → one inlining pass → per-dialect text.
+
+Send-time constructs travel through mjml-python and the CSS inliner as opaque
+placeholders (both damage raw template tags: the inliner moves block tags out
+of tables, MJML chokes on '<' in mj-raw).  In HTML content a placeholder is a
+comment, which an HTML parser keeps in place even inside <table>; in attribute
+values and <title> it is a token of letters and digits.  The document is
+rendered and inlined once per template (and trigger); each dialect then puts
+its own syntax back (:func:`emit`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html as htmllib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import css_inline
+from mjml import mjml2html
+
+from . import ir
+from .dialect import Dialect
+from .errors import MailwrightError, Pos
+from .expr import Const, Expr, fold
+
+
+@dataclass
+class Slot:
+    kind: str  # out, lit, raw, verbatim, if, br, end, for, endfor
+    node: Any
+    pos: Pos
+    conds: list[Expr | None] = field(default_factory=list)  # if: the live branch conditions
+
+
+class Slots:
+    def __init__(self, seed: str):
+        nonce = hashlib.sha256(seed.encode()).hexdigest()[:8]
+        while f"mw{nonce}" in seed:  # never collide with the designer's own text
+            nonce = hashlib.sha256(nonce.encode()).hexdigest()[:8]
+        self.prefix = f"mw{nonce}n"
+        self.items: list[Slot] = []
+        self.re = re.compile(rf"<!--{self.prefix}(\d+)x-->|{self.prefix}(\d+)x")
+
+    def add(self, slot: Slot) -> int:
+        self.items.append(slot)
+        return len(self.items) - 1
+
+    def token(self, i: int) -> str:
+        return f"{self.prefix}{i}x"
+
+    def comment(self, i: int) -> str:
+        return f"<!--{self.prefix}{i}x-->"
+
+
+class Renderer:
+    """Writes one template (for one trigger) as MJML with placeholders."""
+
+    def __init__(self, t: ir.Template, trigger: str | None, literal_re: re.Pattern, seed: str):
+        self.t = t
+        self.known = {"trigger": trigger}
+        self.literal_re = literal_re
+        self.slots = Slots(seed)
+        self.inline_css: list[str] = []
+
+    # -------------------------------------------------------------- documents
+    def mjml(self, theme_head: str = "") -> str:
+        head = "".join(self.element(e) for e in self.t.head if not self._take_inline_style(e))
+        attrs = "".join(f' {k}="{_attr_escape(v)}"' for k, v in self.t.mjml_attrs.items())
+        return f"<mjml{attrs}><mj-head>{theme_head}{head}</mj-head>{self.element(self.t.body)}</mjml>"
+
+    def inline_string(self, nodes: list[ir.Node]) -> str:
+        """Subject / preheader: a token string (no HTML around it)."""
+        return self.inline(nodes, mode="token")
+
+    def _take_inline_style(self, e: ir.Element) -> bool:
+        # mjml-python ignores <mj-style inline="inline">: its CSS goes to the inliner.
+        if e.tag == "mj-style" and _plain(e.attrs.get("inline")) == "inline":
+            self.inline_css.append("".join(n.text for n in e.children if isinstance(n, ir.Text)))
+            return True
+        return False
+
+    # -------------------------------------------------------------- structure
+    def element(self, e: ir.Element) -> str:
+        if e.tag == "#comment":
+            return f"<!--{e.comment}-->"
+        attrs = "".join(f' {k}="{self.inline(v, mode="token", attr=True)}"' for k, v in e.attrs.items())
+        if e.tag == "mj-style":
+            inner = "".join(n.text for n in e.children if isinstance(n, ir.Text))
+        elif e.ending:
+            mode = "token" if e.tag == "mj-title" else "comment"
+            inner = self.inline(e.children, mode=mode, verbatim=e.tag == "mj-raw")
+        else:
+            inner = "".join(self.structural(c) for c in e.children)
+        return f"<{e.tag}{attrs}>{inner}</{e.tag}>"
+
+    def structural(self, n: ir.Node) -> str:
+        if isinstance(n, ir.Element):
+            return self.element(n)
+
+        def mark(slot: Slot) -> str:
+            return f"<mj-raw>{self.slots.comment(self.slots.add(slot))}</mj-raw>"
+
+        return self._control(n, mark, lambda body: "".join(self.structural(c) for c in body))
+
+    def _control(self, n: ir.Node, mark, body_of) -> str:
+        if isinstance(n, ir.If):
+            live = self._live(n)
+            if not live:
+                return ""
+            if live[0][0] is None:  # decided at compile time
+                return body_of(live[0][1].body)
+            out = mark(Slot("if", n, n.pos, conds=[c for c, _ in live]))
+            for k, (_, b) in enumerate(live):
+                if k:
+                    out += mark(Slot("br", n, b.pos))
+                out += body_of(b.body)
+            return out + mark(Slot("end", n, n.pos))
+        if isinstance(n, ir.For):
+            return mark(Slot("for", n, n.pos)) + body_of(n.body) + mark(Slot("endfor", n, n.pos))
+        if isinstance(n, ir.Raw):
+            return mark(Slot("raw", n, n.pos))
+        raise MailwrightError(n.pos, "text or output cannot stand between MJML elements; put it in <mj-text>")
+
+    def _live(self, n: ir.If) -> list[tuple[Expr | None, ir.Branch]]:
+        live: list[tuple[Expr | None, ir.Branch]] = []
+        for b in n.branches:
+            c = Const(True) if b.cond is None else fold(b.cond, self.known)
+            if c == Const(False):
+                continue
+            if c == Const(True):
+                live.append((None, b))
+                break
+            live.append((c, b))
+        return live
+
+    # -------------------------------------------------------------- inline
+    def inline(self, nodes: list[ir.Node], mode: str, attr: bool = False, verbatim: bool = False) -> str:
+        def mark(slot: Slot) -> str:
+            i = self.slots.add(slot)
+            return self.slots.comment(i) if mode == "comment" else self.slots.token(i)
+
+        out = []
+        for n in nodes:
+            if isinstance(n, ir.Text):
+                out.append(self._text(n, mark, attr, verbatim))
+            elif isinstance(n, ir.Output):
+                out.append(mark(Slot("out", n, n.pos)))
+            else:
+                out.append(self._control(n, mark, lambda body: self.inline(body, mode, attr, verbatim)))
+        return "".join(out)
+
+    def _text(self, n: ir.Text, mark, attr: bool, verbatim: bool) -> str:
+        out, last = [], 0
+        text = n.text
+        for m in self.literal_re.finditer(text):
+            out.append(self._plain(text[last : m.start()], n.pos, mark, attr, verbatim))
+            out.append(mark(Slot("lit", m.group(), n.pos)))
+            last = m.end()
+        out.append(self._plain(text[last:], n.pos, mark, attr, verbatim))
+        return "".join(out)
+
+    def _plain(self, s: str, pos: Pos, mark, attr: bool, verbatim: bool) -> str:
+        if not s:
+            return ""
+        if verbatim:
+            return mark(Slot("verbatim", s, pos))
+        return _attr_escape(s) if attr else s
+
+
+def _plain(nodes: list[ir.Node] | None) -> str | None:
+    if nodes is None:
+        return None
+    return "".join(n.text for n in nodes if isinstance(n, ir.Text)).strip()
+
+
+def _attr_escape(s: str) -> str:
+    return s.replace('"', "&quot;")
+
+
+# ------------------------------------------------------------------ MJML + inlining
+
+def to_html(mjml_src: str, r: Renderer, t: ir.Template) -> str:
+    """Run MJML and the one inlining pass; placeholders come through unchanged."""
+    try:
+        out = mjml2html(mjml_src)
+    except ValueError as e:  # mjml-python reports a byte offset into what we gave it
+        raise MailwrightError(t.pos, f"MJML could not render this template: {e}") from None
+    # put mj-raw copy back (mjml-python cannot take '<' inside mj-raw)
+    def verbatim(m: re.Match) -> str:
+        i = int(m.group(1) or m.group(2))
+        s = r.slots.items[i]
+        return s.node if s.kind == "verbatim" else m.group()
+
+    out = r.slots.re.sub(verbatim, out)
+    inliner = css_inline.CSSInliner(
+        inline_style_tags=True, keep_style_tags=True, keep_link_tags=True,
+        load_remote_stylesheets=False, extra_css="\n".join(r.inline_css) or None,
+    )
+    try:
+        return inliner.inline(out)
+    except css_inline.InlineError as e:
+        raise MailwrightError(t.pos, f"CSS inlining failed: {e}") from None
+
+
+# ------------------------------------------------------------------ emission
+
+@dataclass
+class PIf:
+    slot: Slot
+    bodies: list[list]
+
+
+@dataclass
+class PFor:
+    slot: Slot
+    body: list
+
+
+def parse_stream(s: str, slots: Slots) -> list:
+    """A placeholder document as a tree of strings, slots and blocks."""
+    pos = 0
+    root: list = []
+    stack: list[tuple[Any, list]] = [(None, root)]
+    for m in slots.re.finditer(s):
+        stack[-1][1].append(s[pos : m.start()])
+        pos = m.end()
+        slot = slots.items[int(m.group(1) or m.group(2))]
+        if slot.kind == "if":
+            blk = PIf(slot, [[]])
+            stack[-1][1].append(blk)
+            stack.append((blk, blk.bodies[0]))
+        elif slot.kind == "br":
+            blk = stack[-1][0]
+            blk.bodies.append([])
+            stack[-1] = (blk, blk.bodies[-1])
+        elif slot.kind == "for":
+            blk = PFor(slot, [])
+            stack[-1][1].append(blk)
+            stack.append((blk, blk.body))
+        elif slot.kind in ("end", "endfor"):
+            stack.pop()
+        else:
+            stack[-1][1].append(slot)
+    stack[-1][1].append(s[pos:])
+    if len(stack) != 1:  # an engine moved a marker: never emit a broken template
+        raise AssertionError("placeholder markers out of order after rendering")
+    return root
+
+
+def emit(tree: list, d: Dialect, context: str, known: dict[str, Any]) -> str:
+    """Write a parsed placeholder document in one dialect."""
+    out: list[str] = []
+    for item in tree:
+        if isinstance(item, str):
+            out.append(_escape_plain(item, d) if context == "text" else item)
+        elif isinstance(item, PIf):
+            live = []
+            for cond, body in zip(item.slot.conds, item.bodies):
+                c = Const(True) if cond is None else fold(cond, known)
+                if c == Const(False):
+                    continue
+                if c == Const(True):
+                    live.append((None, body))
+                    break
+                live.append((c, body))
+            if not live:
+                continue
+            if live[0][0] is None:
+                out.append(emit(live[0][1], d, context, known))
+            else:
+                out.append(d.if_block([(c, emit(b, d, context, known)) for c, b in live], item.slot.pos))
+        elif isinstance(item, PFor):
+            n = item.slot.node
+            out.append(d.for_block(n.var, n.iterable, n.limit, emit(item.body, d, context, known), n.pos))
+        else:
+            out.append(_slot(item, d, context))
+    return "".join(out)
+
+
+def _slot(s: Slot, d: Dialect, context: str) -> str:
+    if s.kind == "out":
+        var = s.node.expr.var
+        if var.root in ("trigger", "esp"):  # known at compile time
+            from html import escape
+
+            from .expr import render_output
+
+            val = d.ctx.trigger if var.root == "trigger" else d.name
+            text = render_output(s.node.expr, {var.root: val} if val is not None else {})
+            text = escape(text) if context == "html" else text
+            return d.LITERAL.sub(lambda m: d.literal(m.group(), context), text)
+        return d.output(s.node.expr, s.pos, context)
+    if s.kind == "lit":
+        return d.literal(s.node, context)
+    if s.kind == "raw":
+        return s.node.text if s.node.esp == d.name else ""
+    if s.kind == "verbatim":
+        return s.node
+    raise AssertionError(s.kind)
+
+
+def _escape_plain(s: str, d: Dialect) -> str:
+    # In plain text, entities are already decoded: what looks like syntax is copy.
+    return d.LITERAL.sub(lambda m: d.literal(m.group(), "text"), s)
+
+
+def unescape_text(s: str) -> str:
+    return htmllib.unescape(s)

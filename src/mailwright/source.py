@@ -1,0 +1,370 @@
+"""Reading MJML source with every position kept.
+
+MJML is XML-like, but the content of "ending tags" (mj-text, mj-button, …) is
+HTML that MJML copies through.  This parser keeps the file, line and column of
+every element, attribute and piece of text, so that any later error can point
+into the designer's own file, and it splits text into *chunks*: literal copy,
+send-time tags (``{{ }}``, ``{% %}``, ``{# #}``, inline ``<mw-raw>``) and
+build-time parameters (``[[ name ]]``).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+
+from .errors import MailwrightError, Pos
+
+# Elements whose content MJML treats as raw HTML (plus ours that hold text).
+ENDING_TAGS = frozenset(
+    {
+        "mj-text", "mj-button", "mj-table", "mj-raw", "mj-navbar-link",
+        "mj-accordion-title", "mj-accordion-text", "mj-social-element",
+        "mj-title", "mj-preview", "mj-style", "mw-subject", "mw-raw",
+        "mj-html-attribute",
+    }
+)
+# Ending tags whose content is not copy (never scanned for send-time tags).
+OPAQUE_TAGS = frozenset({"mj-style", "mw-raw"})
+
+_NAME = re.compile(r"[A-Za-z_][\w.:-]*")
+_ATTR = re.compile(r"""\s*([A-Za-z_:][\w.:-]*)\s*(?:=\s*("[^"]*"|'[^']*'))?""", re.S)
+
+
+class SourceFile:
+    """A user's file: its text (line ends normalised) and offset → position."""
+
+    def __init__(self, path: str, text: str):
+        self.path = path
+        # Normalise CRLF / CR line ends as an XML parser would (mjml-python refuses CRLF).
+        self.text = text.replace("\r\n", "\n").replace("\r", "\n")
+        self._starts = [0] + [m.end() for m in re.finditer("\n", self.text)]
+
+    def pos(self, offset: int) -> Pos:
+        i = bisect.bisect_right(self._starts, offset) - 1
+        return Pos(self.path, i + 1, offset - self._starts[i] + 1)
+
+    def error(self, offset: int, message: str) -> MailwrightError:
+        return MailwrightError(self.pos(offset), message)
+
+
+# ---------------------------------------------------------------- chunks
+
+@dataclass
+class Lit:
+    """Literal copy."""
+
+    text: str
+    pos: Pos
+
+
+@dataclass
+class Tag:
+    """A send-time tag: kind is 'out' ({{ }}), 'stmt' ({% %})."""
+
+    kind: str
+    src: str  # the inside of the tag, stripped
+    pos: Pos  # where the tag starts
+    src_pos: Pos  # where its expression text starts
+
+
+@dataclass
+class Param:
+    """A build-time parameter or theme token: ``[[ name ]]``."""
+
+    name: str
+    pos: Pos
+
+
+@dataclass
+class InlineRaw:
+    """``<mw-raw esp="X">…</mw-raw>`` inside text."""
+
+    esp: str
+    text: str
+    pos: Pos
+
+
+Chunk = Lit | Tag | Param | InlineRaw
+
+_TAG_OPEN = re.compile(r"\{\{|\{%|\{#|\[\[|<mw-raw\b")
+
+
+def _find_close(text: str, start: int, close: str) -> int:
+    """Index of ``close`` after ``start``, skipping over quoted strings."""
+    i, quote = start, None
+    while i < len(text):
+        c = text[i]
+        if quote:
+            if c == "\\":
+                i += 2
+                continue
+            if c == quote:
+                quote = None
+        elif c in "'\"":
+            quote = c
+        elif text.startswith(close, i):
+            return i
+        i += 1
+    return -1
+
+
+def parse_chunks(src: SourceFile, start: int, end: int, *, sendtime: bool = True) -> list[Chunk]:
+    """Split ``src.text[start:end]`` into chunks.
+
+    With ``sendtime=False`` only ``[[ ]]`` is recognised (for attributes such as
+    ``when=`` whose value is an expression, not copy).
+    """
+    text = src.text
+    out: list[Chunk] = []
+    i = start
+    lit_start = start
+
+    def flush(upto: int) -> None:
+        if upto > lit_start:
+            out.append(Lit(text[lit_start:upto], src.pos(lit_start)))
+
+    while i < end:
+        m = _TAG_OPEN.search(text, i, end)
+        if not m:
+            break
+        j = m.start()
+        opener = m.group()
+        if opener == "[[":
+            close = text.find("]]", j + 2, end)
+            if close < 0:
+                raise src.error(j, "unclosed '[[': a build-time parameter ends with ']]'")
+            inner = text[j + 2 : close].strip()
+            flush(j)
+            if re.fullmatch(r"'\[\['|\"\[\[\"", inner):
+                out.append(Lit("[[", src.pos(j)))
+            elif re.fullmatch(r"[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)?", inner):
+                out.append(Param(inner, src.pos(j)))
+            else:
+                raise src.error(j, f"'[[ {inner} ]]' is not a parameter name or theme token")
+            i = lit_start = close + 2
+            continue
+        if not sendtime:
+            i = j + len(opener)
+            continue
+        if opener == "<mw-raw":
+            tag_end = text.find(">", j, end)
+            close = text.find("</mw-raw>", j, end)
+            if tag_end < 0 or close < 0:
+                raise src.error(j, "unclosed <mw-raw>: it ends with </mw-raw>")
+            attrs = dict((k, v[1:-1]) for k, v in _ATTR.findall(text[j + 7 : tag_end]) if v)
+            esp = attrs.get("esp")
+            if not esp:
+                raise src.error(j, '<mw-raw> needs esp="…" naming the ESP it is for')
+            flush(j)
+            out.append(InlineRaw(esp, text[tag_end + 1 : close], src.pos(j)))
+            i = lit_start = close + len("</mw-raw>")
+            continue
+        close_tok = {"{{": "}}", "{%": "%}", "{#": "#}"}[opener]
+        close = _find_close(text, j + 2, close_tok) if opener != "{#" else text.find("#}", j + 2)
+        if close < 0 or close + 2 > end:
+            raise src.error(j, f"unclosed '{opener}': expected '{close_tok}'")
+        flush(j)
+        if opener != "{#":  # comments are dropped at compile time
+            raw = text[j + 2 : close]
+            lead = len(raw) - len(raw.lstrip())
+            kind = "out" if opener == "{{" else "stmt"
+            out.append(Tag(kind, raw.strip(), src.pos(j), src.pos(j + 2 + lead)))
+        i = lit_start = close + 2
+    flush(end)
+    return out
+
+
+# ---------------------------------------------------------------- elements
+
+@dataclass
+class Attr:
+    name: str
+    value: list[Chunk]
+    pos: Pos
+    value_pos: Pos
+    raw: str  # the value as typed (normalised whitespace)
+
+
+@dataclass
+class Element:
+    tag: str
+    pos: Pos
+    attrs: dict[str, Attr] = field(default_factory=dict)
+    children: list[Element | Comment] = field(default_factory=list)
+    content: list[Chunk] | None = None  # for ending tags
+    raw_content: str = ""  # ending tags: the content as typed
+    end_pos: Pos | None = None
+    content_start: int = 0
+
+    def attr_text(self, name: str, default: str | None = None) -> str | None:
+        a = self.attrs.get(name)
+        if a is None:
+            return default
+        return "".join(c.text for c in a.value if isinstance(c, Lit))
+
+
+@dataclass
+class Comment:
+    text: str
+    pos: Pos
+
+
+def _normalise_attr(value: str) -> str:
+    # XML attribute-value normalisation: a newline or tab in a value is a space
+    # (mjml-python would copy the newline into the HTML and break style="…").
+    return re.sub(r"[\n\t]", " ", value)
+
+
+def parse_document(src: SourceFile) -> Element:
+    """Parse a whole MJML-like file and return its single root element."""
+    text = src.text
+    n = len(text)
+    i = 0
+    root: Element | None = None
+    stack: list[Element] = []
+
+    while i < n:
+        lt = text.find("<", i)
+        if lt < 0:
+            lt = n
+        stray = text[i:lt]
+        if stray.strip():
+            off = i + (len(stray) - len(stray.lstrip()))
+            where = f"inside <{stack[-1].tag}>" if stack else "outside the root element"
+            raise src.error(off, f"text is not allowed {where}; put copy in <mj-text> or <mj-button>")
+        if lt >= n:
+            break
+        if text.startswith("<!--", lt):
+            end = text.find("-->", lt + 4)
+            if end < 0:
+                raise src.error(lt, "unclosed comment '<!--'")
+            if stack:
+                stack[-1].children.append(Comment(text[lt + 4 : end], src.pos(lt)))
+            i = end + 3
+            continue
+        if text.startswith("<?", lt):
+            end = text.find("?>", lt)
+            i = n if end < 0 else end + 2
+            continue
+        if text.startswith("</", lt):
+            m = _NAME.match(text, lt + 2)
+            if not m:
+                raise src.error(lt, "malformed closing tag")
+            name = m.group()
+            gt = text.find(">", m.end())
+            if not stack or stack[-1].tag != name:
+                opened = f"; <{stack[-1].tag}> opened at {stack[-1].pos} is still open" if stack else ""
+                raise src.error(lt, f"unexpected </{name}>{opened}")
+            el = stack.pop()
+            el.end_pos = src.pos(lt)
+            i = gt + 1
+            continue
+        m = _NAME.match(text, lt + 1)
+        if not m:
+            raise src.error(lt, "'<' does not start a tag; write &lt; for a literal '<'")
+        el, i, selfclosing = _parse_start_tag(src, lt, m)
+        if stack:
+            stack[-1].children.append(el)
+        elif root is None:
+            root = el
+        else:
+            raise src.error(lt, f"a second root element <{el.tag}>; a file holds one")
+        if selfclosing:
+            continue
+        if el.tag.startswith("x-") and el.tag != "x-component" and _html_children(text, i, el.tag):
+            # a component used with HTML children (its <x-slot/> stands in text)
+            close = text.find(f"</{el.tag}>", i)
+            if close < 0:
+                raise src.error(lt, f"<{el.tag}> is never closed")
+            el.raw_content = text[i:close]
+            _check_html(src, i, close)
+            el.content = parse_chunks(src, i, close)
+            el.end_pos = src.pos(close)
+            i = close + len(el.tag) + 3
+        elif el.tag in ENDING_TAGS:
+            close = text.find(f"</{el.tag}>", i)
+            if close < 0:
+                raise src.error(lt, f"<{el.tag}> is never closed")
+            el.raw_content = text[i:close]
+            if el.tag in OPAQUE_TAGS:
+                el.content = [Lit(text[i:close], src.pos(i))]
+            else:
+                _check_html(src, i, close)
+                el.content = parse_chunks(src, i, close)
+            el.end_pos = src.pos(close)
+            i = close + len(el.tag) + 3
+        else:
+            el.content_start = i
+            stack.append(el)
+    if stack:
+        raise src.error(_offset(src, stack[-1].pos), f"<{stack[-1].tag}> is never closed")
+    if root is None:
+        raise MailwrightError(src.pos(0), "the file is empty: expected an MJML document")
+    return root
+
+
+def _html_children(text: str, start: int, tag: str) -> bool:
+    """Does a component use hold HTML (text, <p>, …) rather than MJML elements?"""
+    close = text.find(f"</{tag}>", start)
+    inner = re.sub(r"<!--.*?-->", "", text[start : close if close >= 0 else len(text)], flags=re.S)
+    if re.sub(r"<[^>]*>", "", inner).strip():
+        return True
+    return any(not re.match(r"(mj-|mw-|x-)", t) for t in re.findall(r"</?([A-Za-z][\w:-]*)", inner))
+
+
+def _offset(src: SourceFile, pos: Pos) -> int:
+    return src._starts[pos.line - 1] + pos.col - 1
+
+
+def _parse_start_tag(src: SourceFile, lt: int, m: re.Match) -> tuple[Element, int, bool]:
+    text = src.text
+    name = m.group()
+    el = Element(name, src.pos(lt))
+    j = m.end()
+    while True:
+        ws = re.compile(r"\s*").match(text, j)
+        j = ws.end()
+        if text.startswith("/>", j):
+            return el, j + 2, True
+        if text.startswith(">", j):
+            return el, j + 1, False
+        am = _ATTR.match(text, j)
+        if not am or am.end() == j:
+            raise src.error(j, f"malformed attribute in <{name}>")
+        aname, aval = am.group(1), am.group(2)
+        if aval is None:
+            raise src.error(am.start(1), f"attribute '{aname}' needs a quoted value")
+        if aname in el.attrs:
+            raise src.error(am.start(1), f"attribute '{aname}' is given twice")
+        vstart = am.start(2) + 1
+        vend = am.end(2) - 1
+        sendtime = not name.startswith("mw-")  # when=, each=, limit=, esp= are not copy
+        chunks = parse_chunks(src, vstart, vend, sendtime=sendtime)
+        for c in chunks:
+            if isinstance(c, Lit):
+                c.text = _normalise_attr(c.text)
+        el.attrs[aname] = Attr(
+            aname, chunks, src.pos(am.start(1)), src.pos(vstart), _normalise_attr(text[vstart:vend])
+        )
+        j = am.end()
+
+
+_BAD_LT = re.compile(r"<(?![A-Za-z/!])")
+
+
+def _check_html(src: SourceFile, start: int, end: int) -> None:
+    """mjml-python fails on a bare '<' in content: say where, before it does."""
+    text = src.text
+    pos = start
+    while True:
+        m = _BAD_LT.search(text, pos, end)
+        if not m:
+            return
+        # inside a send-time tag '<' is an operator, not markup
+        before = text[start : m.start()]
+        if before.count("{{") > before.count("}}") or before.count("{%") > before.count("%}"):
+            pos = m.end()
+            continue
+        raise src.error(m.start(), "'<' does not start a tag; write &lt; for a literal '<'")
