@@ -13,6 +13,8 @@ from mailwright.dialect import (
     APPROX,
     EXACT,
     UNSUPPORTED,
+    All,
+    Any_,
     Atom,
     Const,
     Dialect,
@@ -25,6 +27,9 @@ from mailwright.expr import Expr, ListLit, OutputExpr, Var
 
 STANDARD = {"email": "email", "first_name": "first_name", "last_name": "last_name", "phone": "phone_number"}
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# Django resolves ``event.items`` to dict.items() when the key is missing, and then
+# loops over the event's own pairs: such names always go through |lookup.
+_DICT_METHODS = frozenset(dir(dict)) | {"items", "keys", "values"}
 
 
 class KlaviyoDialect(Dialect):
@@ -81,7 +86,7 @@ class KlaviyoDialect(Dialect):
     def _path(root: str, path: tuple[str, ...]) -> str:
         out = root
         for p in path:
-            if _IDENT.match(p) and not out.count("|"):
+            if _IDENT.match(p) and p not in _DICT_METHODS and not out.count("|"):
                 out += f".{p}"
             else:
                 out += f"|lookup:{_string(p)}"
@@ -122,7 +127,7 @@ class KlaviyoDialect(Dialect):
     # ---------------------------------------------------------------- conditions
     def condition(self, e: Expr, pos: Pos) -> str:
         self.require("condition", pos)
-        clauses = dnf(guarded(e, expand_in=True))
+        clauses = dnf(_split_presence(guarded(e, expand_in=True)))
         if clauses is None:
             raise self.unsupported("this condition", pos, "split it into nested <mw-if> blocks or segments",
                                    "it needs more than 256 terms without parentheses")
@@ -131,13 +136,11 @@ class KlaviyoDialect(Dialect):
         return " or ".join(" and ".join(self._atom(a, pos) for a in c) or "True" for c in clauses)
 
     def _atom(self, a: Atom, pos: Pos) -> str:
-        if a.kind == "present":
-            self.require("is defined", pos)
-            return self._present(self.ref(a.a))
-        if a.kind == "missing":
+        if a.kind in ("none", "notnone", "empty", "notempty"):
             self.require("is defined", pos)
             r = self.ref(a.a)
-            return f'{r} is None or {r} == ""'
+            return {"none": f"{r} is None", "notnone": f"{r} is not None",
+                    "empty": f'{r} == ""', "notempty": f'{r} != ""'}[a.kind]
         op = a.op
         if op in ("in", "not in"):
             self.require("in string" if not isinstance(a.b, ListLit) else "in list", pos)
@@ -180,6 +183,19 @@ class KlaviyoDialect(Dialect):
 
     def literal(self, text: str, context: str) -> str:
         return "{{ " + _string(text) + " }}"
+
+
+def _split_presence(f):
+    """Presence is two Django tests (not None, not ""): make each its own atom for the DNF."""
+    if isinstance(f, Atom):
+        if f.kind == "present":
+            return All((Atom("notnone", f.a), Atom("notempty", f.a)))
+        if f.kind == "missing":
+            return Any_((Atom("none", f.a), Atom("empty", f.a)))
+        return f
+    if isinstance(f, (All, Any_)):
+        return type(f)(tuple(_split_presence(x) for x in f.items))
+    return f
 
 
 def _string(s: str) -> str:

@@ -34,6 +34,7 @@ class Output:
     text: str
     subject: str
     preheader: str
+    rendered: Any = field(default=None, repr=False, compare=False)  # the placeholder trees
 
     @property
     def stem(self) -> str:
@@ -55,8 +56,16 @@ def parse_template(project: Project, name: str) -> ir.Template:
     path = project.templates[name]
     src = SourceFile(str(path), path.read_text(encoding="utf-8"))
     root = parse_document(src)
-    root = Composer(project.components, project.theme).expand(root)
-    return lower(root, name, str(path), {k: v for k, v in project.segments.items()}, project.esps)
+    composer = Composer(project.components, project.theme)
+    root = composer.expand(root)
+    try:
+        return lower(root, name, str(path), dict(project.segments), project.esps)
+    except MailwrightError as e:
+        # a fault inside a component: say which template used it (language.md §7)
+        trail = composer.uses.get(e.diagnostic.pos.path)
+        if trail and not e.diagnostic.notes:
+            e.diagnostic.notes.extend(trail)
+        raise
 
 
 def triggers_by_template(project: Project) -> dict[str, list[str | None]]:
@@ -142,7 +151,19 @@ def compile_one(project: Project, t: ir.Template, trigger: str | None, dialects:
             if key not in seen:
                 seen.add(key)
                 result.diagnostics.append(w)
-        result.outputs.append(Output(esp, t.name, trigger, html_out, text_out, subj, pre))
+        result.outputs.append(Output(esp, t.name, trigger, html_out, text_out, subj, pre,
+                                     Rendered(*trees, r.slots)))
+
+
+@dataclass
+class Rendered:
+    """One template rendered for one trigger: placeholder trees shared by every ESP."""
+
+    page: list
+    text: list
+    subject: list
+    preheader: list
+    slots: Any
 
 
 class _Warnings(list):

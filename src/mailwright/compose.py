@@ -91,6 +91,7 @@ class Composer:
     def __init__(self, components: dict[str, Component], theme: Theme | None):
         self.components = components
         self.theme = theme
+        self.uses: dict[str, list[tuple[Pos, str]]] = {}  # component file -> where it was used
 
     def expand(self, root: Element) -> Element:
         return self._element(root, {}, [], None)[0]
@@ -149,6 +150,7 @@ class Composer:
                 else:
                     children.extend(self._element(c, params, trail, slot))
         inner_trail = trail + [(el.pos, f"in component '{name}' used here")]
+        self.uses.setdefault(comp.path, list(reversed(inner_trail)))
         out: list = []
         for c in comp.root.children:
             if isinstance(c, Comment):

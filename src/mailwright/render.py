@@ -273,6 +273,7 @@ def emit(tree: list, d: Dialect, context: str, known: dict[str, Any]) -> str:
                 out.append(d.if_block([(c, emit(b, d, context, known)) for c, b in live], item.slot.pos))
         elif isinstance(item, PFor):
             n = item.slot.node
+            d.require("loop", n.pos)  # say so before anything inside the loop does
             out.append(d.for_block(n.var, n.iterable, n.limit, emit(item.body, d, context, known), n.pos))
         else:
             out.append(_slot(item, d, context))

@@ -287,6 +287,8 @@ def parse_document(src: SourceFile) -> Element:
             close = text.find(f"</{el.tag}>", i)
             if close < 0:
                 raise src.error(lt, f"<{el.tag}> is never closed")
+            if el.tag not in OPAQUE_TAGS:
+                text = src.text = _normalise_html_attrs(text, i, close)
             el.raw_content = text[i:close]
             if el.tag in OPAQUE_TAGS:
                 el.content = [Lit(text[i:close], src.pos(i))]
@@ -303,6 +305,16 @@ def parse_document(src: SourceFile) -> Element:
     if root is None:
         raise MailwrightError(src.pos(0), "the file is empty: expected an MJML document")
     return root
+
+
+_HTML_TAG = re.compile(r"<[A-Za-z][^<>]*>")
+
+
+def _normalise_html_attrs(text: str, start: int, end: int) -> str:
+    """Newlines and tabs inside HTML tags in content become spaces (same length:
+    positions stay true), as an XML parser normalises attribute values."""
+    region = _HTML_TAG.sub(lambda m: re.sub(r"[\n\t]", " ", m.group()), text[start:end])
+    return text[:start] + region + text[end:]
 
 
 def _html_children(text: str, start: int, tag: str) -> bool:
