@@ -11,10 +11,11 @@ FOOTER = '<x-footer company="Acme"/>'
 
 
 def make_project(dirpath: Path, templates: dict[str, str], toml: str = "", components: dict | None = None,
-                 esps=("klaviyo", "hubspot", "activecampaign")) -> Path:
+                 esps=("klaviyo", "hubspot", "activecampaign"), theme: str | None = "clean") -> Path:
     (dirpath / "templates").mkdir(parents=True, exist_ok=True)
     esp_list = ", ".join(f'"{e}"' for e in esps)
-    (dirpath / "mailwright.toml").write_text(f'[project]\nname = "t"\nesps = [{esp_list}]\ntheme = "clean"\n{toml}')
+    theme_line = f'theme = "{theme}"\n' if theme else ""
+    (dirpath / "mailwright.toml").write_text(f'[project]\nname = "t"\nesps = [{esp_list}]\n{theme_line}{toml}')
     for name, src in templates.items():
         (dirpath / "templates" / f"{name}.mjml").write_text(src)
     for name, src in (components or {}).items():
@@ -33,13 +34,13 @@ def text_email(copy: str, **kw) -> str:
 
 
 def compile_sources(templates: dict[str, str], toml: str = "", components: dict | None = None,
-                    esps=("klaviyo", "hubspot", "activecampaign")):
+                    esps=("klaviyo", "hubspot", "activecampaign"), theme: str | None = "clean"):
     from mailwright.compile import compile_project
     from mailwright.dialect import load_connectors
     from mailwright.project import load_project
 
     with tempfile.TemporaryDirectory() as d:
-        root = make_project(Path(d), templates, toml, components, esps)
+        root = make_project(Path(d), templates, toml, components, esps, theme)
         proj = load_project(root, list(load_connectors()))
         return compile_project(proj)
 
