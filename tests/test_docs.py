@@ -1,0 +1,15 @@
+from mailwright.capabilities import markdown
+from tests.conftest import ROOT
+
+
+def test_dialects_page_matches_the_code():
+    page = (ROOT / "docs" / "dialects.md").read_text()
+    table = page.split("<!-- table:start -->\n", 1)[1].split("<!-- table:end -->", 1)[0]
+    assert table == markdown()
+
+
+def test_readme_opens_with_the_two_commands():
+    readme = (ROOT / "README.md").read_text()
+    blocks = readme.split("```")
+    assert "pip install" in blocks[1] and "mailwright compile examples/shop" in blocks[1]
+    assert "pytest" in blocks[3]
