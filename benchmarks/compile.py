@@ -11,6 +11,7 @@ most 1.5x: MJML and inlining run once, only emission is per ESP).
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import statistics
 import subprocess
@@ -39,6 +40,31 @@ def best(fn, repeat: int) -> float:
     return statistics.median(times)
 
 
+def measure(proj, name: str, connectors, head: str, repeat: int, node_mjml: str | None):
+    t = parse_template(proj, name)
+    dialects_all = {e: connectors[e].dialect for e in proj.esps}
+    one = dict(list(dialects_all.items())[:1])
+    lit_all = re.compile("|".join(f"(?:{d.LITERAL.pattern})" for d in dialects_all.values()))
+    lit_one = re.compile("|".join(f"(?:{d.LITERAL.pattern})" for d in one.values()))
+    mjml_src = Renderer(t, None, lit_all, name).mjml(head)
+
+    def compile_for(dialects, lit):
+        res = Result()
+        compile_one(proj, t, None, dialects, lit, head, res)
+        assert not res.errors, res.errors
+
+    raw = best(lambda: mjml2html(mjml_src), repeat)
+    c1 = best(lambda: compile_for(one, lit_one), repeat)
+    c3 = best(lambda: compile_for(dialects_all, lit_all), repeat)
+    node = None
+    if node_mjml:
+        with tempfile.NamedTemporaryFile("w", suffix=".mjml", delete=False) as f:
+            f.write(mjml_src)
+        node = best(lambda: subprocess.run([node_mjml, f.name, "-s"], capture_output=True, check=True),
+                    max(3, repeat // 10))
+    return name, raw, c1, c3, node
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("project", nargs="?", default=str(ROOT / "examples" / "shop"))
@@ -47,34 +73,8 @@ def main() -> None:
     connectors = load_connectors()
     proj = load_project(Path(args.project), list(connectors))
     head = theme_head(proj.theme) if proj.theme else ""
-    import re
-
     node_mjml = shutil.which("mjml")
-    rows = []
-    for name in proj.templates:
-        t = parse_template(proj, name)
-        dialects_all = {e: connectors[e].dialect for e in proj.esps}
-        one = dict(list(dialects_all.items())[:1])
-        lit_all = re.compile("|".join(f"(?:{d.LITERAL.pattern})" for d in dialects_all.values()))
-        lit_one = re.compile("|".join(f"(?:{d.LITERAL.pattern})" for d in one.values()))
-        mjml_src = Renderer(t, None, lit_all, name).mjml(head)
-
-        def compile_for(dialects, lit):
-            res = Result()
-            compile_one(proj, t, None, dialects, lit, head, res)
-            assert not res.errors, res.errors
-
-        raw = best(lambda: mjml2html(mjml_src), args.repeat)
-        c1 = best(lambda: compile_for(one, lit_one), args.repeat)
-        c3 = best(lambda: compile_for(dialects_all, lit_all), args.repeat)
-        node = None
-        if node_mjml:
-            with tempfile.NamedTemporaryFile("w", suffix=".mjml", delete=False) as f:
-                f.write(mjml_src)
-            node = best(lambda: subprocess.run([node_mjml, f.name, "-s"], capture_output=True, check=True),
-                        max(3, args.repeat // 10))
-        rows.append((name, raw, c1, c3, node))
-
+    rows = [measure(proj, name, connectors, head, args.repeat, node_mjml) for name in proj.templates]
     print(f"{'template':28} {'mjml-python':>11} {'1 ESP':>8} {'3 ESPs':>8} {'1 ESP/raw':>10} {'3/1 ESP':>8}"
           + ("  node mjml" if node_mjml else ""))
     for name, raw, c1, c3, node in rows:
