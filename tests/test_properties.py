@@ -143,3 +143,38 @@ def test_conditions_keep_their_truth_in_every_dialect(cond, people):
 def _config(esp):
     import tomllib
     return tomllib.loads(MAPPING).get("esp", {}).get(esp, {})
+
+
+# ---------------------------------------------------------------- outputs and filters
+
+TEXT_VALUES = st.sampled_from(["ada lovelace", "ÉLAN vital", "x", "", None, "0", "hello world again", "Zoë"])
+NUM_VALUES = st.sampled_from([0, 2.5, -2.5, 1.005, 12, 3.14159, 1234.5, "7.25", "", None])
+TEXT_FILTERS = {"klaviyo": ["upper", "lower", "capitalize", "truncate(5)", "truncate(1)"],
+                "hubspot": ["upper", "lower", "capitalize", "truncate(5)", "truncate(1)"],
+                "activecampaign": []}
+NUM_FILTERS = {"klaviyo": ["round", "round(1)", "round(2)", "money"], "hubspot": ["round", "round(1)", "money"],
+               "activecampaign": []}
+
+
+@SETTINGS
+@given(esp=st.sampled_from(ESPS), numeric=st.booleans(), data=st.data())
+def test_outputs_and_filters_mean_the_same(esp, numeric, data):
+    from mailwright.errors import Pos
+    from mailwright.expr import Scope, parse_output, render_output
+
+    pool = (NUM_FILTERS if numeric else TEXT_FILTERS)[esp]
+    filters = data.draw(st.lists(st.sampled_from(pool), max_size=2)) if pool else []
+    if data.draw(st.booleans()):
+        at = data.draw(st.integers(0, len(filters)))
+        filters.insert(at, data.draw(st.sampled_from(['default("friend")', "default('n/a')", 'default("0")'])))
+    expr = " | ".join(["profile.v", *filters])
+    value = data.draw(NUM_VALUES if numeric else TEXT_VALUES)
+    present = data.draw(st.booleans())
+    recipient = {"profile": {"v": value} if present else {}, "event": {}}
+    result = compile_sources({"t": text_email("«{{ " + expr + " }}»")}, esps=(esp,))
+    assert not result.errors, [d.format() for d in result.errors]
+    want = render_output(parse_output(expr, Pos("x"), Scope({})), recipient)
+    (out,) = result.outputs
+    shown = visible_text(RENDERERS[esp](out.html, recipient))
+    got = shown[shown.index("«") + 1 : shown.index("»")]
+    assert got.strip() == " ".join(want.split()), (esp, expr, recipient, got)
