@@ -148,7 +148,7 @@ class ActiveCampaignDialect(Dialect):
             if cond is None:
                 out += "%ELSE%" + body
             else:
-                out += ("%IF " if i == 0 else "%ELSEIF ") + self.condition(cond, pos) + "%" + body
+                out += ("%IF " if i == 0 else "%ELSEIF ") + self.condition_text(cond, pos) + "%" + body
         return out + "%/IF%"
 
     def for_block(self, var: str, iterable: Var, limit: int | None, body: str, pos: Pos) -> str:

@@ -162,7 +162,7 @@ class HubSpotDialect(Dialect):
             if cond is None:
                 out += "{% else %}" + body
             else:
-                out += ("{% if " if i == 0 else "{% elif ") + self.condition(cond, pos) + " %}" + body
+                out += ("{% if " if i == 0 else "{% elif ") + self.condition_text(cond, pos) + " %}" + body
         return out + "{% endif %}"
 
     def for_block(self, var: str, iterable: Var, limit: int | None, body: str, pos: Pos) -> str:

@@ -50,6 +50,14 @@ class Dialect:
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
+        self._conditions: dict[tuple[Expr, Pos], str] = {}
+
+    def condition_text(self, e: Expr, pos: Pos) -> str:
+        """:meth:`condition`, once per condition (the page and the text part share them)."""
+        key = (e, pos)
+        if key not in self._conditions:
+            self._conditions[key] = self.condition(e, pos)
+        return self._conditions[key]
 
     # -- capability table --------------------------------------------------------
     def unsupported(self, construct: str, pos: Pos | None, way_out: str, detail: str = "") -> UnsupportedError:

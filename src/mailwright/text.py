@@ -1,67 +1,110 @@
 """The plain-text part, made once from the placeholder HTML.
 
-Links become ``text (URL)``, block elements line breaks, hidden elements (the
-preheader) and images without a link are dropped; placeholders stay as tokens
-so that each dialect writes its own syntax into the text part too.
+Links become ``text (URL)``, block elements line breaks; hidden elements (the
+preheader), the head and images are dropped; placeholders stay as tokens so
+that each dialect writes its own syntax into the text part too. A streaming
+parse (no tree): this runs once per template and trigger.
 """
 
 from __future__ import annotations
 
 import re
+from html import unescape
 
-from bs4 import BeautifulSoup, Comment, Declaration, Doctype, NavigableString, ProcessingInstruction, Tag
+BLOCKS = frozenset({"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table", "li", "ul", "ol",
+                    "blockquote", "section", "article", "header", "footer", "hr"})
+SKIP = frozenset({"head", "style", "script", "title", "noscript"})
+VOID = frozenset({"br", "img", "meta", "link", "hr", "input", "col", "area", "base", "wbr", "source"})
+_WS = re.compile(r"\s+")
 
-BLOCKS = {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table", "li", "ul", "ol",
-          "blockquote", "section", "article", "header", "footer", "hr"}
-SKIP = {"head", "style", "script", "title", "noscript"}
+
+_TOKENS = re.compile(r"<!--(.*?)-->|<(/?)([A-Za-z][\w:-]*)((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>|<![^>]*>|([^<]+|<)", re.S)
+_ATTR = re.compile(r"""([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
+
+
+class _Text:
+    def __init__(self, slot_re: re.Pattern, token):
+        self.slot_re, self.token = slot_re, token
+        self.parts: list[str] = []
+        self.stack: list[tuple[str, bool, int, str | None]] = []  # tag, hidden, parts index, href
+        self.hidden = 0
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag in VOID:
+            if tag == "br" and not self.hidden:
+                self.parts.append("\n")
+            elif tag == "hr" and not self.hidden:
+                self.parts.append("\n")
+            return
+        style = (a.get("style") or "").replace(" ", "").lower()
+        hide = tag in SKIP or "display:none" in style
+        if hide:
+            self.hidden += 1
+        if not self.hidden and tag in BLOCKS:
+            self.parts.append("\n")
+        self.stack.append((tag, hide, len(self.parts), a.get("href") if tag == "a" else None))
+
+    def handle_endtag(self, tag):
+        if tag in VOID or not any(t == tag for t, *_ in self.stack):
+            return
+        while self.stack:
+            t, hide, start, href = self.stack.pop()
+            if not self.hidden:
+                if t == "a" and href:
+                    label = "".join(self.parts[start:]).strip()
+                    href = href.strip()
+                    if not href.startswith("#") and href != label:
+                        self.parts.append(f" ({href})" if label else href)
+                if t in BLOCKS:
+                    self.parts.append("\n")
+            if hide:
+                self.hidden -= 1
+            if t == tag:
+                break
+
+    def handle_data(self, data):
+        if not self.hidden:
+            self.parts.append(_WS.sub(" ", data))
+
+    def handle_comment(self, data):
+        if not self.hidden:
+            m = self.slot_re.fullmatch(f"<!--{data}-->")
+            if m:
+                self.parts.append(self.token(int(m.group(1))))
+
+
+    def feed(self, doc: str) -> None:
+        raw = 0  # inside <style>/<script>: content is not markup
+        for m in _TOKENS.finditer(doc):
+            comment, close, tag, attrs, data = m.groups()
+            if raw and not (tag and close and tag.lower() in ("style", "script")):
+                continue
+            if comment is not None:
+                self.handle_comment(comment)
+            elif tag:
+                tag = tag.lower()
+                if close:
+                    raw = 0
+                    self.handle_endtag(tag)
+                else:
+                    a = [(k.lower(), unescape(v1 if v1 is not None else v2 if v2 is not None else v3 or ""))
+                         for k, v1, v2, v3 in _ATTR.findall(attrs)]
+                    self.handle_starttag(tag, a)
+                    if attrs.rstrip().endswith("/") and tag not in VOID:
+                        self.handle_endtag(tag)
+                    elif tag in ("style", "script"):
+                        raw = 1
+            elif data is not None:
+                self.handle_data(unescape(data))
 
 
 def html_to_text(doc: str, slot_re: re.Pattern, token) -> str:
-    soup = BeautifulSoup(doc, "html.parser")
-    parts: list[str] = []
-
-    def walk(node) -> None:
-        for child in node.children:
-            if isinstance(child, Comment):
-                m = slot_re.fullmatch(f"<!--{child}-->")
-                if m:
-                    parts.append(token(int(m.group(1))))
-                continue
-            if isinstance(child, (Doctype, Declaration, ProcessingInstruction)):
-                continue
-            if isinstance(child, NavigableString):
-                parts.append(re.sub(r"\s+", " ", str(child)))
-                continue
-            if not isinstance(child, Tag) or child.name in SKIP:
-                continue
-            style = (child.get("style") or "").replace(" ", "").lower()
-            if "display:none" in style:
-                continue
-            if child.name == "br":
-                parts.append("\n")
-                continue
-            if child.name == "img":
-                continue
-            if child.name == "a":
-                before = len(parts)
-                walk(child)
-                label = "".join(parts[before:]).strip()
-                href = (child.get("href") or "").strip()
-                if href and not href.startswith("#") and href != label:
-                    parts.append(f" ({href})" if label else href)
-                continue
-            block = child.name in BLOCKS
-            if block:
-                parts.append("\n")
-            walk(child)
-            if block:
-                parts.append("\n")
-
-    walk(soup)
-    text = "".join(parts)
-    lines = [ln.strip() for ln in text.split("\n")]
+    p = _Text(slot_re, token)
+    p.feed(doc)
     out: list[str] = []
-    for ln in lines:
+    for ln in "".join(p.parts).split("\n"):
+        ln = ln.strip()
         if ln or (out and out[-1]):
             out.append(ln)
     return "\n".join(out).strip() + "\n"
