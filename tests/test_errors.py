@@ -139,3 +139,17 @@ def test_crlf_and_wrapped_attributes_are_normalised(project_dir):
     assert "\r" not in html
     link = re.search(r'<a href="https://x.example"[^>]*>', html).group()
     assert "\n" not in link and "font-weight" in link
+
+
+def test_mjml_attribute_typos_and_bad_values_are_warnings(project_dir):
+    src = email('<mj-section><mj-column><mj-text colr="red" align="middle" padding="10px 25px">hi</mj-text>'
+                "</mj-column></mj-section>")
+    proj = project_dir({"t": src})
+    r = run(proj)
+    assert r.exit_code == 0, r.output
+    warnings = re.findall(r"^[^\n]+:(\d+):(\d+): warning: (.+)$", r.output, re.M)
+    msgs = [m for *_, m in warnings]
+    assert any("<mj-text> has no attribute 'colr'" in m and "did you mean 'color'" in m for m in msgs), msgs
+    assert any('align="middle" is not left, center, right or justify' in m for m in msgs), msgs
+    assert not any("padding" in m for m in msgs)
+    assert ("1", "97") in [w[:2] for w in warnings]  # at the attribute

@@ -56,3 +56,50 @@ def test_plain_mjml_is_rendered_as_the_engine_does(esp):
         head, _, got = got.partition("-->\n")
         assert "templateType: email" in head
     assert got == expected
+
+
+def test_mj_include_is_resolved_with_positions_in_the_included_file(project_dir):
+    from click.testing import CliRunner
+
+    from mailwright.cli import main
+    from tests.conftest import email
+
+    proj = project_dir({"t": email('<mj-include path="../partials/promo.mjml"/>'
+                                   '<mj-include path="../partials/extra.css" type="css"/>',
+                                   head='<mj-include path="../partials/head.mjml"/>')})
+    (proj / "partials").mkdir()
+    (proj / "partials" / "promo.mjml").write_text(
+        "<mj-section><mj-column>\n  <mj-text css-class=\"promo\">Promo for {{ profile.first_name | default('you') }}</mj-text>\n"
+        "</mj-column></mj-section>\n<mj-section><mj-column><mj-text>Second</mj-text></mj-column></mj-section>\n")
+    (proj / "partials" / "head.mjml").write_text(
+        "<mjml><mj-head><mj-title>Included title</mj-title></mj-head><mj-body></mj-body></mjml>")
+    (proj / "partials" / "extra.css").write_text(".promo { letter-spacing: 2px; }")
+    r = CliRunner().invoke(main, ["compile", str(proj), "--esp", "klaviyo"])
+    assert r.exit_code == 0, r.output
+    html = (proj / "build" / "klaviyo" / "t.html").read_text()
+    assert "Promo for {% if person.first_name" in html and "Second" in html
+    assert "<title>Included title</title>" in html and "letter-spacing: 2px" in html
+    (proj / "partials" / "promo.mjml").write_text("<mj-section><mj-column>\n  <mj-text>{{ profile.x | nope }}</mj-text>\n"
+                                                "</mj-column></mj-section>")
+    r = CliRunner().invoke(main, ["compile", str(proj), "--esp", "klaviyo"])
+    assert r.exit_code == 1
+    assert "partials/promo.mjml:2:15: error: unknown filter 'nope'" in r.output
+
+
+def test_mj_html_attributes_are_applied():
+    from tests.conftest import compile_sources, email
+
+    head = ('<mj-html-attributes><mj-selector path=".promo div">'
+            '<mj-html-attribute name="data-id">42</mj-html-attribute>'
+            '<mj-html-attribute name="title">Hi {{ profile.first_name }}</mj-html-attribute>'
+            "</mj-selector></mj-html-attributes>")
+    src = email('<mj-section><mj-column><mj-text css-class="promo">Promo</mj-text></mj-column></mj-section>', head=head)
+    result = compile_sources({"t": src}, esps=("klaviyo", "activecampaign"))
+    assert not result.errors, [d.format() for d in result.errors]
+    for out in result.outputs:
+        import re
+
+        div = re.search(r'<td[^>]*class="promo"[^>]*>\s*<div[^>]*>', out.html).group()
+        assert 'data-id="42"' in div
+        want = "{{ person.first_name }}" if out.esp == "klaviyo" else "%FIRSTNAME%"
+        assert f'title="Hi {want}"' in div

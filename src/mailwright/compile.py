@@ -110,6 +110,7 @@ def compile_project(project: Project, esps: list[str] | None = None) -> Result:
         except MailwrightError as e:
             result.diagnostics.append(e.diagnostic)
             continue
+        result.diagnostics.extend(t.warnings)
         for trigger in triggers.get(name, [None]):
             compile_one(project, t, trigger, dialects, literal_re, head, result)
     return result

@@ -94,6 +94,7 @@ class Composer:
         self.uses: dict[str, list[tuple[Pos, str]]] = {}  # component file -> where it was used
 
     def expand(self, root: Element) -> Element:
+        root = resolve_includes(root, Path(root.pos.path).parent, [])
         return self._element(root, {}, [], None)[0]
 
     # params: name -> chunks;  trail: the chain of component uses (for notes)
@@ -198,6 +199,65 @@ class Composer:
     @staticmethod
     def _err(pos: Pos, msg: str, trail: list[tuple[Pos, str]]) -> MailwrightError:
         return MailwrightError(pos, msg, notes=list(reversed(trail)))
+
+
+def resolve_includes(el: Element, base: Path, seen: list[str]) -> Element:
+    """MJML's ``<mj-include path="…">`` (mjml-python cannot load it): spliced in,
+    every position pointing into the included file. ``type="css"`` becomes an
+    ``<mj-style>`` (``css-inline="inline"`` an inline one), ``type="html"`` an
+    ``<mj-raw>``."""
+    new_children: list = []
+    changed = False
+    for c in el.children:
+        if isinstance(c, Element) and c.tag == "mj-include":
+            new_children.extend(_include(c, base, seen))
+            changed = True
+        elif isinstance(c, Element):
+            r = resolve_includes(c, base, seen)
+            changed |= r is not c
+            new_children.append(r)
+        else:
+            new_children.append(c)
+    if not changed:
+        return el
+    out = copy.copy(el)
+    out.children = new_children
+    return out
+
+
+def _include(inc: Element, base: Path, seen: list[str]) -> list:
+    rel = inc.attr_text("path")
+    if not rel:
+        raise MailwrightError(inc.pos, '<mj-include> needs path="…"')
+    path = (base / rel).resolve()
+    if not path.exists() and path.suffix == "":
+        path = path.with_suffix(".mjml")
+    if not path.is_file():
+        raise MailwrightError(inc.pos, f"<mj-include>: no file {rel}")
+    if str(path) in seen:
+        raise MailwrightError(inc.pos, f"<mj-include> includes {rel} again (a cycle)")
+    text = path.read_text(encoding="utf-8")
+    kind = inc.attr_text("type", "mjml")
+    src = SourceFile(str(path), text)
+    if kind in ("css", "html"):
+        tag = "mj-style" if kind == "css" else "mj-raw"
+        el = Element(tag, src.pos(0))
+        el.raw_content = src.text
+        el.content = [Lit(src.text, src.pos(0))]
+        if kind == "css" and inc.attr_text("css-inline") == "inline":
+            el.attrs["inline"] = Attr("inline", [Lit("inline", inc.pos)], inc.pos, inc.pos, "inline")
+        if kind == "html":
+            from .source import parse_chunks
+
+            el.content = parse_chunks(src, 0, len(src.text))
+        return [el]
+    wrapped = src.text.lstrip().startswith("<mjml")
+    root = parse_document(src, fragment=not wrapped)
+    root = resolve_includes(root, path.parent, seen + [str(path)])
+    if wrapped:
+        body = [c for c in root.children if isinstance(c, Element) and c.tag in ("mj-body", "mj-head")]
+        return [k for b in body for k in b.children]
+    return list(root.children)
 
 
 def theme_head(theme: Theme) -> str:

@@ -81,6 +81,7 @@ class Template:
     head: list[Element]
     body: Element
     mjml_attrs: dict[str, str] = field(default_factory=dict)
+    warnings: list = field(default_factory=list)  # Diagnostics found while lowering
 
 
 def walk(nodes: list[Node]):

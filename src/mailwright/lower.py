@@ -10,8 +10,8 @@ from __future__ import annotations
 import html
 import re
 
-from . import ir
-from .errors import MailwrightError, Pos
+from . import ir, mjml_schema
+from .errors import Diagnostic, MailwrightError, Pos
 from .expr import Scope, literal_output, parse_condition, parse_loop, parse_output
 from .source import Chunk, Comment, Element, InlineRaw, Lit, Tag
 
@@ -33,6 +33,8 @@ def lower(root: Element, name: str, path: str, segments: dict, esps: list[str]) 
     if root.tag != "mjml":
         raise MailwrightError(root.pos, f"a template's root element is <mjml>, not <{root.tag}>")
     lw = _Lowerer(Scope(segments), esps)
+    for k, a in root.attrs.items():
+        lw.check_attr("mjml", k, a)
     head_el = body_el = None
     for c in root.children:
         if isinstance(c, Comment):
@@ -67,13 +69,21 @@ def lower(root: Element, name: str, path: str, segments: dict, esps: list[str]) 
         raise MailwrightError(where, "missing <mw-subject>: every template needs one inside <mj-head>")
     body = lw.element(body_el, lw.scope, parent="mjml")
     attrs = {k: a.raw for k, a in root.attrs.items()}
-    return ir.Template(name, path, root.pos, subject, subject_pos, preview, head, body, attrs)
+    t = ir.Template(name, path, root.pos, subject, subject_pos, preview, head, body, attrs)
+    t.warnings = lw.warnings
+    return t
 
 
 class _Lowerer:
     def __init__(self, scope: Scope, esps: list[str]):
         self.scope = scope
         self.esps = esps
+        self.warnings: list[Diagnostic] = []
+
+    def check_attr(self, tag: str, name: str, a) -> None:
+        msg = mjml_schema.check(tag, name, "".join(c.text for c in a.value if isinstance(c, Lit)))
+        if msg:
+            self.warnings.append(Diagnostic(a.pos, msg, "warning", rule="mjml-attribute"))
 
     # ------------------------------------------------------------ elements
     def element(self, el: Element, scope: Scope, parent: str) -> ir.Element:
@@ -87,6 +97,8 @@ class _Lowerer:
             raise MailwrightError(el.pos, f"unknown element <{el.tag}>{hint}")
         attrs: dict[str, list[ir.Node]] = {}
         for k, a in el.attrs.items():
+            if parent != "mj-attributes":
+                self.check_attr(el.tag, k, a)
             nodes = self.inline(a.value, scope, attribute=k, owner=el.tag)
             attrs[k] = nodes
         if el.content is not None:

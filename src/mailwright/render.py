@@ -63,10 +63,12 @@ class Renderer:
         self.literal_re = literal_re
         self.slots = Slots(seed)
         self.inline_css: list[str] = []
+        self.html_attributes: list[tuple[str, dict[str, str], Pos]] = []
 
     # -------------------------------------------------------------- documents
     def mjml(self, theme_head: str = "") -> str:
-        head = "".join(self.element(e) for e in self.t.head if not self._take_inline_style(e))
+        head = "".join(self.element(e) for e in self.t.head
+                       if not self._take_inline_style(e) and not self._take_html_attributes(e))
         attrs = "".join(f' {k}="{_attr_escape(v)}"' for k, v in self.t.mjml_attrs.items())
         return f"<mjml{attrs}><mj-head>{theme_head}{head}</mj-head>{self.element(self.t.body)}</mjml>"
 
@@ -80,6 +82,26 @@ class Renderer:
             self.inline_css.append("".join(n.text for n in e.children if isinstance(n, ir.Text)))
             return True
         return False
+
+    def _take_html_attributes(self, e: ir.Element) -> bool:
+        # mjml-python lacks <mj-html-attributes>: applied to the HTML after MJML (as MJML does).
+        if e.tag != "mj-html-attributes":
+            return False
+        for sel in e.children:
+            if not isinstance(sel, ir.Element) or sel.tag != "mj-selector":
+                continue
+            path = _plain(sel.attrs.get("path"))
+            if not path:
+                raise MailwrightError(sel.pos, '<mj-selector> needs path="…" (a CSS selector)')
+            attrs = {}
+            for a in sel.children:
+                if isinstance(a, ir.Element) and a.tag == "mj-html-attribute":
+                    name = _plain(a.attrs.get("name"))
+                    if not name:
+                        raise MailwrightError(a.pos, '<mj-html-attribute> needs name="…"')
+                    attrs[name] = self.inline(a.children, mode="token", attr=True)
+            self.html_attributes.append((path, attrs, sel.pos))
+        return True
 
     # -------------------------------------------------------------- structure
     def element(self, e: ir.Element) -> str:
@@ -194,6 +216,8 @@ def to_html(mjml_src: str, r: Renderer, t: ir.Template) -> str:
         return s.node if s.kind == "verbatim" else m.group()
 
     out = r.slots.re.sub(verbatim, out)
+    if r.html_attributes:
+        out = _apply_html_attributes(out, r.html_attributes)
     inliner = css_inline.CSSInliner(
         inline_style_tags=True, keep_style_tags=True, keep_link_tags=True,
         load_remote_stylesheets=False, extra_css="\n".join(r.inline_css) or None,
@@ -202,6 +226,22 @@ def to_html(mjml_src: str, r: Renderer, t: ir.Template) -> str:
         return inliner.inline(out)
     except css_inline.InlineError as e:
         raise MailwrightError(t.pos, f"CSS inlining failed: {e}") from None
+
+
+def _apply_html_attributes(doc: str, rules: list[tuple[str, dict[str, str], Pos]]) -> str:
+    import soupsieve
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(doc, "html.parser")
+    for selector, attrs, pos in rules:
+        try:
+            found = soup.select(selector)
+        except soupsieve.SelectorSyntaxError as e:
+            raise MailwrightError(pos, f"bad CSS selector '{selector}': {e}") from None
+        for el in found:
+            for k, v in attrs.items():
+                el[k] = htmllib.unescape(v)
+    return str(soup)
 
 
 # ------------------------------------------------------------------ emission

@@ -217,13 +217,17 @@ def _normalise_attr(value: str) -> str:
     return re.sub(r"[\n\t]", " ", value)
 
 
-def parse_document(src: SourceFile) -> Element:
-    """Parse a whole MJML-like file and return its single root element."""
+def parse_document(src: SourceFile, fragment: bool = False) -> Element:
+    """Parse a whole MJML-like file and return its single root element.
+
+    With ``fragment``, the file may hold several elements (an ``mj-include``d
+    part): they come back as the children of a ``#fragment`` element.
+    """
     text = src.text
     n = len(text)
     i = 0
-    root: Element | None = None
-    stack: list[Element] = []
+    root: Element | None = Element("#fragment", src.pos(0)) if fragment else None
+    stack: list[Element] = [root] if fragment else []
 
     while i < n:
         lt = text.find("<", i)
@@ -254,7 +258,7 @@ def parse_document(src: SourceFile) -> Element:
                 raise src.error(lt, "malformed closing tag")
             name = m.group()
             gt = text.find(">", m.end())
-            if not stack or stack[-1].tag != name:
+            if not stack or stack[-1].tag != name or stack[-1].tag == "#fragment":
                 opened = f"; <{stack[-1].tag}> opened at {stack[-1].pos} is still open" if stack else ""
                 raise src.error(lt, f"unexpected </{name}>{opened}")
             el = stack.pop()
@@ -300,6 +304,8 @@ def parse_document(src: SourceFile) -> Element:
         else:
             el.content_start = i
             stack.append(el)
+    if fragment:
+        stack = stack[1:]
     if stack:
         raise src.error(_offset(src, stack[-1].pos), f"<{stack[-1].tag}> is never closed")
     if root is None:
