@@ -39,6 +39,8 @@ CASES = {
     "bare-lt": (text_email("a < b"), "", "t.mjml", 1, 99, "&lt;"),
     "unclosed-if": (text_email("{% if profile.x is defined %}yes"), "", "t.mjml", 1, 97, "never closed"),
     "statement": (text_email("{% set x = 1 %}"), "", "t.mjml", 1, 97, "not portable"),
+    "esp-typo": (text_email("{% if esp == 'klavyo' %}k{% endif %}"), "", "t.mjml", 1, 103, "unknown ESP 'klavyo'"),
+    "raw-esp-typo": (text_email('<mw-raw esp="hubspt">x</mw-raw>'), "", "t.mjml", 1, 97, "unknown ESP"),
 }
 
 

@@ -62,10 +62,21 @@ def test_every_template_means_the_same_in_every_esp(compiled, who):
         meant = visible_text(interpret(out.rendered.page, data, esp, trigger,
                                        raw=lambda text, esp=esp: _engine(esp, text, who)))
         assert shown == meant, f"{esp} {name} for {who}"
+        assert links(_engine(esp, out.html, who)) == links(
+            interpret(out.rendered.page, data, esp, trigger, raw=lambda text, esp=esp: _engine(esp, text, who))
+        ), f"{esp} {name} links for {who}"
         subject = " ".join(_engine(esp, out.subject, who).split())
         meant_subject = " ".join(interpret(out.rendered.subject, data, esp, trigger, "text").split())
         assert _unescape(subject) == meant_subject, f"{esp} {name} subject for {who}"
         assert out.rendered.slots.prefix not in out.html + out.text + out.subject
+
+
+def links(html_doc):
+    """Every link target and image source, as the recipient's client reads them."""
+    import html
+    import re
+
+    return [html.unescape(v) for v in re.findall(r'(?:href|src)="([^"]*)"', html_doc)]
 
 
 def _unescape(s):

@@ -161,6 +161,7 @@ class _Lowerer:
         if el.tag != "mw-else":
             src, pos = self._attr_src(el, "when")
             cond = parse_condition(src, pos, scope)
+            check_esp_names(cond, pos)
         for k in el.attrs:
             if k != "when" or el.tag == "mw-else":
                 raise MailwrightError(el.attrs[k].pos, f"<{el.tag}> has no attribute '{k}'")
@@ -183,7 +184,7 @@ class _Lowerer:
 
     def _raw(self, el: Element) -> ir.Raw:
         esp, pos = self._attr_src(el, "esp")
-        return ir.Raw(esp.strip(), el.raw_content, el.pos)
+        return ir.Raw(_raw_esp(esp.strip(), pos), el.raw_content, el.pos)
 
     # ------------------------------------------------------------ inline
     def inline(self, chunks: list[Chunk], scope: Scope, *, attribute: str | None = None,
@@ -204,7 +205,7 @@ class _Lowerer:
             if isinstance(c, InlineRaw):
                 if attribute is not None:
                     raise MailwrightError(c.pos, "<mw-raw> cannot stand in an attribute")
-                body.append(ir.Raw(c.esp, c.text, c.pos))
+                body.append(ir.Raw(_raw_esp(c.esp, c.pos), c.text, c.pos))
                 continue
             assert isinstance(c, Tag)
             if c.kind == "out" and (lit := literal_output(c.src)) is not None:
@@ -219,7 +220,9 @@ class _Lowerer:
             rest = rest.strip()
             rest_pos = Pos(c.src_pos.path, c.src_pos.line, c.src_pos.col + len(word) + 1)
             if word == "if":
-                node = ir.If([ir.Branch(parse_condition(rest, rest_pos, cur_scope), [], c.pos)], c.pos)
+                cond = parse_condition(rest, rest_pos, cur_scope)
+                check_esp_names(cond, rest_pos)
+                node = ir.If([ir.Branch(cond, [], c.pos)], c.pos)
                 body.append(node)
                 stack.append(("if", node, node.branches[0].body, cur_scope))
             elif word in ("elif", "else"):
@@ -232,6 +235,8 @@ class _Lowerer:
                 if word == "else" and rest:
                     raise MailwrightError(c.pos, "{% else %} takes no condition; use {% elif … %}")
                 cond = parse_condition(rest, rest_pos, sc) if word == "elif" else None
+                if cond is not None:
+                    check_esp_names(cond, rest_pos)
                 node.branches.append(ir.Branch(cond, [], c.pos))
                 stack[-1] = ("if", node, node.branches[-1].body, sc)
             elif word == "for":
@@ -252,6 +257,38 @@ class _Lowerer:
             kind, node, _, _ = stack[-1]
             raise MailwrightError(node.pos, f"{{% {kind} %}} is never closed with {{% end{kind} %}}")
         return root
+
+
+def _raw_esp(esp: str, pos: Pos) -> str:
+    known = _known_esps()
+    if esp not in known:
+        raise MailwrightError(pos, f"<mw-raw esp=\"{esp}\">: unknown ESP (installed: {', '.join(known)})")
+    return esp
+
+
+def _known_esps() -> list[str]:
+    from .dialect import load_connectors
+
+    return list(load_connectors())
+
+
+def check_esp_names(e, pos: Pos) -> None:
+    """``esp == 'klavyo'`` can never be true: say so rather than drop the branch."""
+    from .expr import And, Cmp, Const, ListLit, Not, Or, Var
+
+    if isinstance(e, (And, Or)):
+        check_esp_names(e.left, pos)
+        check_esp_names(e.right, pos)
+    elif isinstance(e, Not):
+        check_esp_names(e.expr, pos)
+    elif isinstance(e, Cmp):
+        for a, b in ((e.left, e.right), (e.right, e.left)):
+            if isinstance(a, Var) and a.root == "esp":
+                names = [b.value] if isinstance(b, Const) else list(b.values) if isinstance(b, ListLit) else []
+                known = _known_esps()
+                for n in names:
+                    if n not in known:
+                        raise MailwrightError(pos, f"unknown ESP '{n}' (installed: {', '.join(known)})")
 
 
 def _as(el: Element, tag: str) -> Element:
