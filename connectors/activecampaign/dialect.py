@@ -60,6 +60,7 @@ class ActiveCampaignDialect(Dialect):
     # '%' before a tag character starts a tag or a conditional; a '%' ending copy
     # could join a following tag.
     LITERAL = re.compile(r"%(?=[A-Za-z0-9_/-])|%\Z")
+    IF_SYNTAX = ("%IF {}%", "%ELSEIF {}%", "%ELSE%", "%/IF%")
     COMPLIANCE = [
         (r"%UNSUBSCRIBELINK%", "the %UNSUBSCRIBELINK% tag"),
         (r"%SENDER-INFO(-[A-Z]+)?%", "the %SENDER-INFO% tag (or a variant such as %SENDER-INFO-SINGLELINE%)"),
@@ -141,15 +142,6 @@ class ActiveCampaignDialect(Dialect):
             s = x.value.replace("\\", "\\\\").replace("'", "\\'").replace("%", "~PERCENT~")
             return f"'{s}'"
         return repr(x.value)
-
-    def if_block(self, branches: list[tuple[Expr | None, str]], pos: Pos) -> str:
-        out = ""
-        for i, (cond, body) in enumerate(branches):
-            if cond is None:
-                out += "%ELSE%" + body
-            else:
-                out += ("%IF " if i == 0 else "%ELSEIF ") + self.condition_text(cond, pos) + "%" + body
-        return out + "%/IF%"
 
     def for_block(self, var: str, iterable: Var, limit: int | None, body: str, pos: Pos) -> str:
         self.require("loop", pos)

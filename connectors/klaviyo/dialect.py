@@ -164,15 +164,6 @@ class KlaviyoDialect(Dialect):
             return repr(x.value)
         raise AssertionError(x)
 
-    def if_block(self, branches: list[tuple[Expr | None, str]], pos: Pos) -> str:
-        out = ""
-        for i, (cond, body) in enumerate(branches):
-            if cond is None:
-                out += "{% else %}" + body
-            else:
-                out += ("{% if " if i == 0 else "{% elif ") + self.condition_text(cond, pos) + " %}" + body
-        return out + "{% endif %}"
-
     def for_block(self, var: str, iterable: Var, limit: int | None, body: str, pos: Pos) -> str:
         self.require("loop", pos)
         it = self.ref(iterable)

@@ -79,8 +79,18 @@ class Dialect:
     def condition(self, e: Expr, pos: Pos) -> str:
         raise NotImplementedError
 
+    # how a conditional is written: if, elif, else, end ('{}' takes the condition)
+    IF_SYNTAX: ClassVar[tuple[str, str, str, str]] = ("{% if {} %}", "{% elif {} %}", "{% else %}", "{% endif %}")
+
     def if_block(self, branches: list[tuple[Expr | None, str]], pos: Pos) -> str:
-        raise NotImplementedError
+        if_, elif_, else_, end = self.IF_SYNTAX
+        out = ""
+        for i, (cond, body) in enumerate(branches):
+            if cond is None:
+                out += else_ + body
+            else:
+                out += (elif_ if i else if_).replace("{}", self.condition_text(cond, pos), 1) + body
+        return out + end
 
     def for_block(self, var: str, iterable: Var, limit: int | None, body: str, pos: Pos) -> str:
         raise NotImplementedError

@@ -91,7 +91,7 @@ class _Lowerer:
             raise MailwrightError(el.pos, f"<{el.tag}> cannot stand inside <{parent}>")
         if el.tag not in MJML_TAGS:
             hint = ""
-            close = [t for t in MJML_TAGS if _near(t, el.tag)]
+            close = [t for t in sorted(MJML_TAGS) if mjml_schema.near(t, el.tag)]
             if close:
                 hint = f"; did you mean <{close[0]}>?"
             raise MailwrightError(el.pos, f"unknown element <{el.tag}>{hint}")
@@ -295,16 +295,3 @@ def _as(el: Element, tag: str) -> Element:
     """A structural tag's children are checked as if they stood in its parent."""
     clone = Element(tag, el.pos, {}, el.children)
     return clone
-
-
-def _near(a: str, b: str) -> bool:
-    if abs(len(a) - len(b)) > 2:
-        return False
-    # small edit distance
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1] <= 2

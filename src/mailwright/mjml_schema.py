@@ -76,7 +76,7 @@ def check(tag: str, name: str, value: str) -> str | None:
     if allowed is None or name in GLOBAL:
         return None
     if name not in allowed:
-        near = [a for a in sorted(allowed | GLOBAL) if _close(a, name)]
+        near = [a for a in sorted(allowed | GLOBAL) if near(a, name)]
         hint = f"; did you mean '{near[0]}'?" if near else ""
         return f"<{tag}> has no attribute '{name}': MJML ignores it{hint}"
     t = TYPES.get(name)
@@ -86,7 +86,8 @@ def check(tag: str, name: str, value: str) -> str | None:
     return None
 
 
-def _close(a: str, b: str) -> bool:
+def near(a: str, b: str) -> bool:
+    """Within two edits (for 'did you mean')."""
     if abs(len(a) - len(b)) > 2:
         return False
     prev = list(range(len(b) + 1))
