@@ -116,5 +116,20 @@ def compile(project: Path, esps: tuple[str, ...], out: Path | None, as_json: boo
     sys.exit(1 if result.errors else 0)
 
 
+def run() -> None:
+    """The console entry point: an unexpected failure is one line, not a traceback."""
+    try:
+        main(standalone_mode=True)
+    except SystemExit:
+        raise
+    except Exception as e:  # a bug in mailwright, not in the user's input
+        if os.environ.get("MAILWRIGHT_DEBUG"):
+            raise
+        click.echo(f"mailwright: internal error: {type(e).__name__}: {e}", err=True)
+        click.echo("Please report it with the input that caused it (MAILWRIGHT_DEBUG=1 shows the traceback).",
+                   err=True)
+        sys.exit(70)
+
+
 if __name__ == "__main__":
-    main()
+    run()

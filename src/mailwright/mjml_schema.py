@@ -76,8 +76,8 @@ def check(tag: str, name: str, value: str) -> str | None:
     if allowed is None or name in GLOBAL:
         return None
     if name not in allowed:
-        near = [a for a in sorted(allowed | GLOBAL) if near(a, name)]
-        hint = f"; did you mean '{near[0]}'?" if near else ""
+        close = [a for a in sorted(allowed | GLOBAL) if near(a, name)]
+        hint = f"; did you mean '{close[0]}'?" if close else ""
         return f"<{tag}> has no attribute '{name}': MJML ignores it{hint}"
     t = TYPES.get(name)
     v = value.strip()
