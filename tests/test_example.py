@@ -50,6 +50,12 @@ def compiled():
     return {(o.esp, o.name, o.trigger): o for o in result.outputs}
 
 
+def one(compiled, esp, name):
+    """The output of ``name`` for ``esp`` (cart emails are compiled for the cart flow's trigger)."""
+    (out,) = [o for (e, n, _), o in compiled.items() if e == esp and n == name]
+    return out
+
+
 def _engine(esp, src, who):
     return RENDERERS[esp](src, RECIPIENTS[who], CONFIG.get(esp))
 
@@ -94,7 +100,7 @@ TIERS = {
 @pytest.mark.parametrize("esp", ["klaviyo", "hubspot", "activecampaign"])
 @pytest.mark.parametrize("who", list(TIERS))
 def test_cart_reminder_offer_follows_intent_tier(compiled, esp, who):
-    text = visible_text(_engine(esp, compiled[(esp, "cart-reminder", None)].html, who))
+    text = visible_text(_engine(esp, one(compiled, esp, "cart-reminder").html, who))
     for phrase in TIERS[who]:
         assert phrase in text
     others = {p for w, ps in TIERS.items() if w != who for p in ps}
@@ -104,7 +110,7 @@ def test_cart_reminder_offer_follows_intent_tier(compiled, esp, who):
 
 @pytest.mark.parametrize("esp", ["klaviyo", "hubspot", "activecampaign"])
 def test_cart_reminder_missing_name_falls_back(compiled, esp):
-    out = compiled[(esp, "cart-reminder", None)]
+    out = one(compiled, esp, "cart-reminder")
     assert "Ada, your cart misses you" in visible_text(_engine(esp, out.html, "high-intent"))
     text = visible_text(_engine(esp, out.html, "no-name-empty-cart"))
     assert "Your cart misses you" in text
@@ -112,10 +118,10 @@ def test_cart_reminder_missing_name_falls_back(compiled, esp):
 
 
 def test_cart_items_listed_in_klaviyo_only(compiled):
-    k = visible_text(_engine("klaviyo", compiled[("klaviyo", "cart-reminder", None)].html, "high-intent"))
+    k = visible_text(_engine("klaviyo", one(compiled, "klaviyo", "cart-reminder").html, "high-intent"))
     assert "Linen apron" in k and "Oak board" in k
     for esp in ("hubspot", "activecampaign"):
-        t = visible_text(_engine(esp, compiled[(esp, "cart-reminder", None)].html, "high-intent"))
+        t = visible_text(_engine(esp, one(compiled, esp, "cart-reminder").html, "high-intent"))
         assert "Linen apron" not in t
 
 
@@ -134,12 +140,12 @@ def test_outputs_carry_compliance_tokens(compiled):
 
 def test_literal_copy_reaches_recipient(compiled):
     for esp in ("klaviyo", "hubspot", "activecampaign"):
-        out = compiled[(esp, "content-followup", None)]
+        out = one(compiled, esp, "content-followup")
         assert "type {{ name }} in the message" in visible_text(_engine(esp, out.html, "high-intent"))
 
 
 def test_text_part_is_real(compiled):
-    out = compiled[("klaviyo", "cart-reminder", None)]
+    out = one(compiled, "klaviyo", "cart-reminder")
     text = RENDERERS["klaviyo"](out.text, RECIPIENTS["high-intent"], CONFIG["klaviyo"])
     assert "Ada, your cart misses you" in text
     assert "(https://shop.example.com/c/1)" in text  # links as text with their URL

@@ -15,5 +15,9 @@ def test_compile_example_writes_all_dialects(tmp_path):
     esps = {o["esp"] for o in manifest["outputs"]}
     assert esps == {"klaviyo", "hubspot", "activecampaign"}
     for o in manifest["outputs"]:
-        assert (out / o["html"]).read_text().strip()
-        assert (out / o["text"]).read_text().strip()
+        if o["kind"] == "template":
+            assert (out / o["html"]).read_text().strip()
+            assert (out / o["text"]).read_text().strip()
+        else:
+            assert json.loads((out / o["definition"]).read_text())
+    assert {o["esp"] for o in manifest["outputs"] if o["kind"] == "flow"} >= {"klaviyo", "hubspot"}

@@ -13,19 +13,28 @@ TEMPLATE = text_email(
 )
 
 
+EVENTS = """
+[esp.klaviyo.events]
+cart_abandoned = "Cart Abandoned"
+[esp.hubspot.events]
+cart_abandoned = "pe1_cart_abandoned"
+checkout_started = "pe1_checkout_started"
+"""
+
+
 def flow(trigger, template):
     return f"name: f\ntrigger:\n  event: {trigger}\nsteps:\n  - wait: 30m\n  - send: {template}\n"
 
 
 def test_one_output_per_trigger_with_branches_folded(project_dir):
-    proj = project_dir({"t": TEMPLATE, "solo": TEMPLATE})
+    proj = project_dir({"t": TEMPLATE, "solo": TEMPLATE}, EVENTS)
     (proj / "flows").mkdir()
     (proj / "flows" / "a.yaml").write_text(flow("cart_abandoned", "t"))
     (proj / "flows" / "b.yaml").write_text(flow("checkout_started", "t"))
     r = CliRunner().invoke(main, ["compile", str(proj)])
     assert r.exit_code == 0, r.output
     manifest = json.loads((proj / "build" / "manifest.json").read_text())
-    got = {(o["esp"], o["name"], o["trigger"]): o for o in manifest["outputs"]}
+    got = {(o["esp"], o["name"], o["trigger"]): o for o in manifest["outputs"] if o["kind"] == "template"}
     assert set(got) == {(e, n, tr) for e in ("klaviyo", "hubspot", "activecampaign")
                         for n, tr in (("t", "cart_abandoned"), ("t", "checkout_started"), ("solo", None))}
     for (esp, name, trigger), o in got.items():

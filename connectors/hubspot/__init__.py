@@ -3,5 +3,6 @@
 from mailwright.dialect import Connector
 
 from .dialect import HubSpotDialect
+from .flows import HubSpotFlows
 
-connector = Connector(name="hubspot", label="HubSpot", dialect=HubSpotDialect)
+connector = Connector(name="hubspot", label="HubSpot", dialect=HubSpotDialect, flows=HubSpotFlows)

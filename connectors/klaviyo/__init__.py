@@ -3,5 +3,6 @@
 from mailwright.dialect import Connector
 
 from .dialect import KlaviyoDialect
+from .flows import KlaviyoFlows
 
-connector = Connector(name="klaviyo", label="Klaviyo", dialect=KlaviyoDialect)
+connector = Connector(name="klaviyo", label="Klaviyo", dialect=KlaviyoDialect, flows=KlaviyoFlows)

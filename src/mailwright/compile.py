@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from . import ir
 from .compose import Composer, theme_head
-from .dialect import Context, Dialect, load_connectors
+from .dialect import Context, Dialect, FlowContext, load_connectors
 from .errors import Diagnostic, MailwrightError, Pos
+from .flows import Flow, load_flows
 from .lower import lower
 from .project import Project
 from .render import Renderer, emit, parse_stream, to_html
@@ -42,8 +41,20 @@ class Output:
 
 
 @dataclass
+class FlowOutput:
+    esp: str
+    name: str  # the flow file's name
+    files: dict[str, str]  # suffix ('.json', '.md') -> content
+
+    @property
+    def definition(self) -> dict:
+        return json.loads(self.files[".json"])
+
+
+@dataclass
 class Result:
     outputs: list[Output] = field(default_factory=list)
+    flows: list[FlowOutput] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
     @property
@@ -68,32 +79,15 @@ def parse_template(project: Project, name: str) -> ir.Template:
         raise
 
 
-def triggers_by_template(project: Project) -> dict[str, list[str | None]]:
+def triggers_by_template(flows: list[Flow]) -> dict[str, list[str | None]]:
     """Which triggers each template is sent for (language.md §3, §7 'one output per trigger')."""
     found: dict[str, list[str | None]] = {}
-    for f in sorted((project.root / "flows").glob("*.y*ml")):
-        try:
-            data = yaml.safe_load(f.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError:
-            continue  # reported by the flow compiler
-        trig = (data.get("trigger") or {}).get("event") if isinstance(data, dict) else None
-        for name in _sends(data.get("steps", []) if isinstance(data, dict) else []):
-            lst = found.setdefault(name, [])
-            if trig not in lst:
-                lst.append(trig)
+    for f in flows:
+        for send in f.sends():
+            lst = found.setdefault(send.template, [])
+            if f.event not in lst:
+                lst.append(f.event)
     return found
-
-
-def _sends(steps: Any):
-    if isinstance(steps, list):
-        for s in steps:
-            yield from _sends(s)
-    elif isinstance(steps, dict):
-        for k, v in steps.items():
-            if k == "send" and isinstance(v, str):
-                yield v
-            else:
-                yield from _sends(v)
 
 
 def compile_project(project: Project, esps: list[str] | None = None) -> Result:
@@ -102,7 +96,9 @@ def compile_project(project: Project, esps: list[str] | None = None) -> Result:
     dialects: dict[str, type[Dialect]] = {e: connectors[e].dialect for e in esps}
     literal_re = re.compile("|".join(f"(?:{d.LITERAL.pattern})" for d in dialects.values()))
     result = Result()
-    triggers = triggers_by_template(project)
+    flows, flow_errors = load_flows(project.root, set(project.templates), dict(project.segments))
+    result.diagnostics.extend(e.diagnostic for e in flow_errors)
+    triggers = triggers_by_template(flows)
     head = theme_head(project.theme) if project.theme else ""
     for name in project.templates:
         try:
@@ -113,7 +109,40 @@ def compile_project(project: Project, esps: list[str] | None = None) -> Result:
         result.diagnostics.extend(t.warnings)
         for trigger in triggers.get(name, [None]):
             compile_one(project, t, trigger, dialects, literal_re, head, result)
+    compile_flows(project, flows, esps, connectors, result)
     return result
+
+
+def compile_flows(project: Project, flows: list[Flow], esps: list[str], connectors: dict, result: Result) -> None:
+    """Each flow into each ESP's own definition, with the compiled templates at hand."""
+    for esp in esps:
+        conn = connectors[esp]
+        templates = {(o.name, o.trigger): o for o in result.outputs if o.esp == esp}
+        for flow in flows:
+            if conn.flows is None:
+                result.diagnostics.append(Diagnostic(flow.pos, f"{conn.label} has no flow translation installed",
+                                                     "warning"))
+                continue
+            if any((s.template, flow.event) not in templates for s in flow.sends()):
+                continue  # a template it sends failed to compile: already reported
+            warnings = _Warnings()
+            ctx = FlowContext(project.name, esp, project.esp_config(esp), templates, warnings.add, conn.label)
+            try:
+                files = conn.flows(ctx).translate(flow)
+            except MailwrightError as e:
+                result.diagnostics.append(e.diagnostic)
+                continue
+            result.diagnostics.extend(_unique(warnings))
+            result.flows.append(FlowOutput(esp, flow.id, files))
+
+
+def _unique(diags: list[Diagnostic]) -> list[Diagnostic]:
+    seen, out = set(), []
+    for d in diags:
+        if (d.pos, d.message) not in seen:
+            seen.add((d.pos, d.message))
+            out.append(d)
+    return out
 
 
 def compile_one(project: Project, t: ir.Template, trigger: str | None, dialects: dict[str, type[Dialect]],
@@ -146,12 +175,7 @@ def compile_one(project: Project, t: ir.Template, trigger: str | None, dialects:
         except MailwrightError as e:
             result.diagnostics.append(e.diagnostic)
             continue
-        seen = set()
-        for w in warnings:
-            key = (w.pos, w.message)
-            if key not in seen:
-                seen.add(key)
-                result.diagnostics.append(w)
+        result.diagnostics.extend(_unique(warnings))
         result.outputs.append(Output(esp, t.name, trigger, html_out, text_out, subj, pre,
                                      Rendered(*trees, r.slots)))
 
@@ -220,6 +244,14 @@ def write_outputs(result: Result, out_dir: Path) -> Path:
                 "html": html_rel, "text": text_rel, "subject": o.subject, "preheader": o.preheader,
                 "sha256": hashlib.sha256(o.html.encode()).hexdigest(),
             })
+        for f in result.flows:
+            (tmp / f.esp / "flows").mkdir(parents=True, exist_ok=True)
+            entry = {"esp": f.esp, "kind": "flow", "name": f.name}
+            for suffix, content in f.files.items():
+                rel = f"{f.esp}/flows/{f.name}{suffix}"
+                (tmp / rel).write_text(content, encoding="utf-8")
+                entry["definition" if suffix == ".json" else "recipe"] = rel
+            entries.append(entry)
         manifest = {"version": 1, "outputs": entries}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
                                            encoding="utf-8")

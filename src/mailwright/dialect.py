@@ -156,6 +156,51 @@ __all__ = [
 ]
 
 
+@dataclass
+class FlowContext:
+    """What a flow translation sees: mappings, the compiled templates, a warning channel."""
+
+    project: str
+    esp: str
+    config: dict[str, Any]  # [esp.<name>] of mailwright.toml
+    templates: dict[tuple[str, str | None], Any]  # (template, trigger) -> compile.Output for this ESP
+    warn: Any  # callable(pos, message)
+    label: str = ""
+
+    def event(self, portable: str, pos: Pos, defaults: dict[str, str], section: str = "events") -> str:
+        """The ESP's name for a portable event, from ``[esp.X.events]`` or the ESP's default."""
+        mapped = self.config.get(section, {}).get(portable) or defaults.get(portable)
+        if not mapped:
+            raise UnsupportedError(self.label, f"the event '{portable}'", pos,
+                                   f'map it in mailwright.toml: [esp.{self.esp}.{section}] {portable} = "…"',
+                                   "it has no mapping for this ESP")
+        return mapped
+
+
+class FlowTranslator:
+    """Base class: turns a :class:`mailwright.flows.Flow` into one ESP's definition."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    # flow construct -> Support (see docs/flows.md)
+    CAPABILITIES: ClassVar[dict[str, Support]] = {}
+
+    def __init__(self, ctx: FlowContext):
+        self.ctx = ctx
+
+    def require(self, construct: str, pos: Pos | None, way_out: str = "") -> Support:
+        s = self.CAPABILITIES.get(construct, Support(UNSUPPORTED))
+        if s.level == UNSUPPORTED:
+            raise UnsupportedError(self.label, construct, pos or Pos("?"), way_out or s.note)
+        if s.level == APPROX:
+            self.ctx.warn(pos, f"{self.label}: {construct} is approximated: {s.note}")
+        return s
+
+    def translate(self, flow: Any) -> dict[str, str]:
+        """Files to write under ``<esp>/flows/``: suffix ('.json', '.md') -> content."""
+        raise NotImplementedError
+
+
 @dataclass(frozen=True)
 class Connector:
     """What a connector package registers under the ``mailwright.esps`` entry point."""
@@ -163,7 +208,7 @@ class Connector:
     name: str
     label: str
     dialect: type[Dialect]
-    flows: Any = None  # flow translation (see flows)
+    flows: type[FlowTranslator] | None = None  # flow translation (see mailwright.flows)
     client: Any = None  # API client factory (see push)
 
 
@@ -265,6 +310,33 @@ def dnf(f, limit: int = 256) -> list[list[Atom]] | None:
         acc: list[list[Atom]] = [[]]
         for it in f.items:
             sub = dnf(it, limit)
+            if sub is None:
+                return None
+            acc = [a + [x for x in b if x not in a] for a in acc for b in sub]
+            if len(acc) > limit:
+                return None
+        return acc
+    raise AssertionError(f)
+
+
+def cnf(f, limit: int = 64) -> list[list[Atom]] | None:
+    """Conjunctive normal form (an AND of ORs, as filter groups are); None if too large."""
+    if isinstance(f, Atom):
+        return [[f]]
+    if isinstance(f, Const):
+        return [] if f.value else [[]]
+    if isinstance(f, All):
+        out: list[list[Atom]] = []
+        for it in f.items:
+            sub = cnf(it, limit)
+            if sub is None:
+                return None
+            out += sub
+        return out if len(out) <= limit else None
+    if isinstance(f, Any_):
+        acc: list[list[Atom]] = [[]]
+        for it in f.items:
+            sub = cnf(it, limit)
             if sub is None:
                 return None
             acc = [a + [x for x in b if x not in a] for a in acc for b in sub]
