@@ -13,3 +13,13 @@ def test_readme_opens_with_the_two_commands():
     blocks = readme.split("```")
     assert "pip install" in blocks[1] and "mailwright compile examples/shop" in blocks[1]
     assert "pytest" in blocks[3]
+
+
+def test_flows_page_matches_the_code():
+    page = (ROOT / "docs" / "flows.md").read_text()
+    table = page.split("<!-- table:start -->\n", 1)[1].split("<!-- table:end -->", 1)[0]
+    assert table == markdown("flows")
+    example = (ROOT / "examples" / "shop" / "flows" / "cart-abandonment.yaml").read_text()
+    for line in example.splitlines():
+        if line.strip() and not line.startswith("#"):
+            assert line.split("#")[0].rstrip() in page, line

@@ -3,5 +3,7 @@
 from mailwright.dialect import Connector
 
 from .dialect import ActiveCampaignDialect
+from .flows import ActiveCampaignFlows
 
-connector = Connector(name="activecampaign", label="ActiveCampaign", dialect=ActiveCampaignDialect)
+connector = Connector(name="activecampaign", label="ActiveCampaign", dialect=ActiveCampaignDialect,
+                      flows=ActiveCampaignFlows)

@@ -108,11 +108,15 @@ def compile(project: Path, esps: tuple[str, ...], out: Path | None, as_json: boo
             n = len(result.errors)
             click.echo(f"{n} error{'s' * (n != 1)}; nothing written", err=True)
         else:
-            per = {}
+            per: dict[str, list[int]] = {}
             for o in result.outputs:
-                per[o.esp] = per.get(o.esp, 0) + 1
-            summary = ", ".join(f"{k} {v}" for k, v in per.items())
-            click.echo(f"wrote {len(result.outputs)} outputs ({summary}) and {manifest} in {elapsed:.2f}s")
+                per.setdefault(o.esp, [0, 0])[0] += 1
+            for f in result.flows:
+                per.setdefault(f.esp, [0, 0])[1] += 1
+            summary = "; ".join(f"{k}: {t} templates, {f} flows" for k, (t, f) in per.items())
+            warned = len(result.diagnostics)
+            tail = f" ({warned} warning{'s' * (warned != 1)})" if warned else ""
+            click.echo(f"wrote {summary}; manifest {manifest} in {elapsed:.2f}s{tail}")
     sys.exit(1 if result.errors else 0)
 
 
