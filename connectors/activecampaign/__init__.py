@@ -2,8 +2,9 @@
 
 from mailwright.dialect import Connector
 
+from .client import ActiveCampaignPush
 from .dialect import ActiveCampaignDialect
 from .flows import ActiveCampaignFlows
 
 connector = Connector(name="activecampaign", label="ActiveCampaign", dialect=ActiveCampaignDialect,
-                      flows=ActiveCampaignFlows)
+                      flows=ActiveCampaignFlows, client=ActiveCampaignPush)

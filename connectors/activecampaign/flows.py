@@ -73,7 +73,7 @@ class ActiveCampaignFlows(FlowTranslator):
         for ev, pos in flow.exit_on:
             self.require("exit on event", pos)
             name = self.ctx.event(ev, pos, {ev: ev})
-            recipe["goals"].append({"name": f"{ev}", "condition": f"Event '{name}' is recorded",
+            recipe["goals"].append({"name": f"{ev}", "event": name, "condition": f"Event '{name}' is recorded",
                                     "when_met": "end this automation", "from": "anywhere in the automation"})
         return {".json": json.dumps(recipe, indent=2, ensure_ascii=False) + "\n", ".md": markdown(recipe)}
 

@@ -2,7 +2,8 @@
 
 from mailwright.dialect import Connector
 
+from .client import KlaviyoPush
 from .dialect import KlaviyoDialect
 from .flows import KlaviyoFlows
 
-connector = Connector(name="klaviyo", label="Klaviyo", dialect=KlaviyoDialect, flows=KlaviyoFlows)
+connector = Connector(name="klaviyo", label="Klaviyo", dialect=KlaviyoDialect, flows=KlaviyoFlows, client=KlaviyoPush)

@@ -120,6 +120,105 @@ def compile(project: Path, esps: tuple[str, ...], out: Path | None, as_json: boo
     sys.exit(1 if result.errors else 0)
 
 
+@main.command()
+@click.argument("project", default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--esp", "esp", required=True, metavar="ESP", help="The ESP account to bring in line.")
+@click.option("--dry-run", is_flag=True, help="Print the plan (create / update / unchanged) and write nothing.")
+@click.option("--only", type=click.Choice(["templates", "flows"]), help="Push only templates or only flows.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of text.")
+@click.option("--yes", "-y", is_flag=True, help="Apply without asking (asking happens only on a terminal).")
+@click.option("--live", is_flag=True, help="Klaviyo: switch pushed flows live (default: they stay drafts).")
+def push(project: Path, esp: str, dry_run: bool, only: str | None, as_json: bool, yes: bool, live: bool) -> None:
+    """Compile PROJECT, then bring the ESP account in line with it.
+
+    \b
+    Creates what is missing, updates what changed, leaves what is equal
+    untouched: an account already in line gets no write request at all.
+    Remote objects are found again by name ("<project>: <template>"), so no
+    state file is kept. The credential comes from the environment:
+    KLAVIYO_API_KEY, HUBSPOT_ACCESS_TOKEN or ACTIVECAMPAIGN_API_TOKEN (and
+    ACTIVECAMPAIGN_API_URL); *_BASE_URL overrides the endpoint.
+    \b
+    Exit status: 0 in line, 1 an input error (nothing sent), 2 usage,
+    3 the ESP refused or failed some operations (the rest is done; run
+    push again to finish the job).
+    \b
+    Examples:
+      mailwright push examples/shop --esp klaviyo --dry-run
+      mailwright push . --esp hubspot --only templates --yes
+      mailwright push . --esp activecampaign --json > push.json
+    """
+    from .compile import compile_project
+    from .dialect import load_connectors
+    from .project import load_project
+    from .push import PushContext, Report, apply_changes, environment, no_changes, table
+    from .transport import RemoteError
+
+    connectors = load_connectors()
+    if esp not in connectors:
+        raise click.BadParameter(f"unknown ESP '{esp}' (installed: {', '.join(connectors)})", param_hint="--esp")
+    conn = connectors[esp]
+    if conn.client is None:
+        raise click.UsageError(f"{conn.label} has no push client installed")
+    def say(message: str) -> None:
+        click.echo(message, err=True)
+
+    try:
+        proj = load_project(project, list(connectors))
+        result = compile_project(proj, [esp])
+        if result.errors:
+            _report(result.diagnostics)
+            click.echo("input errors: nothing was sent", err=True)
+            if as_json:
+                click.echo(json.dumps({"ok": False, "diagnostics": [d.to_json() for d in result.diagnostics]}))
+            sys.exit(1)
+        ctx = PushContext(proj, esp, proj.esp_config(esp), result, environment(), live=live, only=only, log=say)
+        client = conn.client(ctx)  # a missing credential stops here, before any request
+        if not as_json:
+            say(f"reading the {conn.label} account …")
+        changes = client.plan()
+    except MailwrightError as e:
+        _fail(e, as_json)
+        return
+    except RemoteError as e:
+        return _remote_failure(e, as_json)
+    report = Report(esp, changes, client.manual_steps(), dry_run)
+    if not as_json:
+        click.echo(table(changes))
+    if not dry_run and not no_changes(changes):
+        if not yes and sys.stdin.isatty() and not as_json:
+            if not click.confirm(f"Apply these changes to {conn.label}?", default=False, err=True):
+                say("nothing applied")
+                sys.exit(0)
+        try:
+            apply_changes(changes, say)
+        except RemoteError as e:  # defensive: apply_changes reports per item
+            return _remote_failure(e, as_json)
+    report.reads, report.writes = client.transport.count["read"], client.transport.count["write"]
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    else:
+        for m in report.manual:
+            say(f"by hand in {conn.label}: automation '{m['automation']}': follow build/{m['recipe']}")
+        if report.failed:
+            say(f"{len(report.failed)} item(s) failed; the rest is done. Run push again to finish.")
+            for c in report.failed:
+                say(f"  {c.kind} {c.name}: {c.error}")
+        elif dry_run:
+            say("dry run: nothing was sent")
+        else:
+            say(f"{conn.label} is in line with the project")
+    sys.exit(3 if report.failed and not dry_run else 0)
+
+
+def _remote_failure(e: Exception, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"ok": False, "error": str(e)}))
+    else:
+        click.echo(f"mailwright: error: {e}", err=True)
+    sys.exit(3)
+
+
 def run() -> None:
     """The console entry point: an unexpected failure is one line, not a traceback."""
     try:

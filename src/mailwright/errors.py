@@ -15,6 +15,8 @@ class Pos:
     col: int = 1
 
     def __str__(self) -> str:
+        if self.line == 0:  # not a place in a file (the environment, the command line)
+            return self.path
         return f"{display_path(self.path)}:{self.line}:{self.col}"
 
 

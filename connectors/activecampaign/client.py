@@ -1,0 +1,158 @@
+"""ActiveCampaign push: campaign messages (API v3), the custom fields, tags and event
+names the project uses; then the automation recipes, printed as the manual steps that
+remain (ActiveCampaign's API cannot create automations)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mailwright.errors import MailwrightError, Pos
+from mailwright.push import CREATE, UNCHANGED, UPDATE, Change, PushClient
+from mailwright.transport import Limit, Transport, credential
+
+from .dialect import STANDARD
+
+LIMITS = {"api": Limit(5, 1, burst=5)}  # documented: 5 requests per second per account
+SENDER = ("from_name", "from_email", "reply_to")
+
+
+class ActiveCampaignPush(PushClient):
+    label = "ActiveCampaign"
+
+    def connect(self) -> Transport:
+        env = self.ctx.env
+        secret = credential(env, "ACTIVECAMPAIGN_API_TOKEN", "ActiveCampaign")
+        base = env.get("ACTIVECAMPAIGN_API_URL", "").strip()
+        if not base:
+            raise MailwrightError(Pos("mailwright", 0, 0), "ActiveCampaign needs the account's API URL: set "
+                                                           "ACTIVECAMPAIGN_API_URL (e.g. https://ACCOUNT.api-us1.com)")
+        return Transport(base.rstrip("/") + "/api/3", {"Api-Token": secret.reveal(), "Accept": "application/json"},
+                         secret, label=self.label, limits=LIMITS, log=self.ctx.log, **self.ctx.transport_options)
+
+    def _req(self, method: str, path: str, **kw: Any) -> Any:
+        return self.transport.request(method, path, limit="api", **kw)
+
+    def _all(self, path: str, key: str) -> list[dict]:
+        out, offset = [], 0
+        while True:
+            page = self._req("GET", path, params={"limit": 100, "offset": offset})
+            items = page.get(key, [])
+            out += items
+            total = int((page.get("meta") or {}).get("total", len(out)))
+            if not items or len(out) >= total:
+                return out
+            offset = len(out)
+
+    # ------------------------------------------------------------ plan
+    def plan(self) -> list[Change]:
+        changes: list[Change] = []
+        if self.ctx.wants("templates"):
+            changes += self._messages()
+        changes += self._fields()
+        if self.ctx.wants("flows"):
+            changes += self._events()
+        changes += self._tags()
+        return changes
+
+    def _sender(self) -> dict[str, str]:
+        cfg = self.ctx.config
+        missing = [k for k in SENDER if not cfg.get(k)]
+        if missing:
+            raise MailwrightError(self.ctx.project.pos_of_key("esp.activecampaign", missing[0]),
+                                  "ActiveCampaign messages need a sender: set "
+                                  + ", ".join(missing) + " in [esp.activecampaign] of mailwright.toml")
+        return {"fromname": cfg["from_name"], "fromemail": cfg["from_email"], "email": cfg["from_email"],
+                "reply2": cfg["reply_to"]}
+
+    def _messages(self) -> list[Change]:
+        sender = self._sender()
+        remote = {m.get("name"): m for m in self._all("/messages", "messages")}
+        changes = []
+        for out in self.ctx.result.outputs:
+            name = self.ctx.name(out.stem)
+            want = {"name": name, "subject": out.subject, "preheader_text": out.preheader, "html": out.html,
+                    "text": out.text, **sender}
+            have = remote.get(name)
+            if have is None:
+                changes.append(Change("message", name, CREATE, "campaign message",
+                                      apply=lambda w=want: self._req("POST", "/messages", json={"message": w},
+                                                                     creates=True),
+                                      recover=self._find("/messages", "messages", "name", name)))
+            elif any((have.get(k) or "") != (v or "") for k, v in want.items() if k != "email"):
+                changed = [k for k, v in want.items() if k != "email" and (have.get(k) or "") != (v or "")]
+                changes.append(Change("message", name, UPDATE, ", ".join(changed) + " changed",
+                                      apply=lambda i=have["id"], w=want: self._req("PUT", f"/messages/{i}",
+                                                                                   json={"message": w})))
+            else:
+                changes.append(Change("message", name, UNCHANGED))
+        return changes
+
+    def _find(self, path: str, key: str, field: str, value: str):
+        def recover() -> bool:
+            return any(str(x.get(field, "")).lower() == value.lower() for x in self._all(path, key))
+        return recover
+
+    def _fields(self) -> list[Change]:
+        wanted = sorted({v.strip("%").upper() for v in self.ctx.config.get("fields", {}).values()}
+                        - set(STANDARD.values()))
+        if not wanted:
+            return []
+        have = {str(f.get("perstag", "")).upper() for f in self._all("/fields", "fields")}
+        changes = []
+        for tag in wanted:
+            if tag in have:
+                changes.append(Change("field", tag, UNCHANGED))
+                continue
+            body = {"field": {"type": "text", "title": tag.replace("_", " ").title(), "perstag": tag,
+                              "descript": f"Used by the mailwright project {self.ctx.project.name}"}}
+            changes.append(Change("field", tag, CREATE, "text field",
+                                  apply=lambda b=body: self._req("POST", "/fields", json=b, creates=True),
+                                  recover=self._find("/fields", "fields", "perstag", tag)))
+        return changes
+
+    def _events(self) -> list[Change]:
+        names: list[str] = []  # as the recipes name them (already mapped)
+        for f in self.ctx.result.flows:
+            recipe = json.loads(f.files[".json"])
+            for ev in [recipe["trigger"]["event"]] + [g["event"] for g in recipe["goals"]]:
+                if ev not in names:
+                    names.append(ev)
+        if not names:
+            return []
+        have = {e.get("name") for e in self._all("/eventTrackingEvents", "eventTrackingEvents")}
+        changes = []
+        for n in names:
+            if n in have:
+                changes.append(Change("event", n, UNCHANGED))
+            else:
+                changes.append(Change("event", n, CREATE, "event name",
+                                      apply=lambda n=n: self._req("POST", "/eventTrackingEvents", creates=True,
+                                                                  json={"eventTrackingEvent": {"name": n}}),
+                                      recover=self._find("/eventTrackingEvents", "eventTrackingEvents", "name", n)))
+        return changes
+
+    def _tags(self) -> list[Change]:
+        wanted = list(self.ctx.config.get("tags", []))
+        if not wanted:
+            return []
+        have = {t.get("tag") for t in self._all("/tags", "tags")}
+        changes = []
+        for t in wanted:
+            if t in have:
+                changes.append(Change("tag", t, UNCHANGED))
+            else:
+                body = {"tag": {"tag": t, "tagType": "contact", "description": f"mailwright: {self.ctx.project.name}"}}
+                changes.append(Change("tag", t, CREATE, "contact tag",
+                                      apply=lambda b=body: self._req("POST", "/tags", json=b, creates=True),
+                                      recover=self._find("/tags", "tags", "tag", t)))
+        return changes
+
+    def manual_steps(self) -> list[dict]:
+        out = []
+        for f in self.ctx.result.flows:
+            recipe = json.loads(f.files[".json"])
+            out.append({"flow": f.name, "automation": recipe["automation"],
+                        "recipe": f"activecampaign/flows/{f.name}.md", "steps": recipe["steps"],
+                        "goals": recipe["goals"], "trigger": recipe["trigger"]})
+        return out

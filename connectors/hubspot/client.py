@@ -1,0 +1,176 @@
+"""HubSpot push: coded email templates (CMS source code API, validated first), one
+marketing email per template pointing at it, and Automation v4 flows (created, or
+updated with the current ``revisionId``)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from mailwright.push import CREATE, UNCHANGED, UPDATE, Change, PushClient
+from mailwright.transport import Limit, LostResponse, Transport, credential
+
+from .flows import EMAIL
+
+ENVIRONMENT = "published"
+# private apps: 100 requests per 10 seconds (HubSpot's documented default)
+LIMITS = {"api": Limit(100, 10, burst=100)}
+# what PUT /automation/v4/flows/{id} takes (flowType, objectTypeId and dataSources are create-only)
+PUT_FIELDS = ("name", "description", "isEnabled", "canEnrollFromSalesforce", "startActionId",
+              "nextAvailableActionId", "actions", "enrollmentCriteria", "timeWindows", "blockedDates",
+              "customProperties", "suppressionListIds", "goalFilterBranch", "type")
+
+
+class HubSpotPush(PushClient):
+    label = "HubSpot"
+
+    def connect(self) -> Transport:
+        env = self.ctx.env
+        secret = credential(env, "HUBSPOT_ACCESS_TOKEN", "HubSpot")
+        base = env.get("HUBSPOT_BASE_URL", "https://api.hubapi.com")
+        return Transport(base, {"Authorization": f"Bearer {secret.reveal()}", "Accept": "application/json"},
+                         secret, label=self.label, limits=LIMITS, log=self.ctx.log, **self.ctx.transport_options)
+
+    def _req(self, method: str, path: str, **kw: Any) -> Any:
+        return self.transport.request(method, path, limit="api", **kw)
+
+    def _paged(self, path: str) -> list[dict]:
+        out, after = [], None
+        while True:
+            page = self._req("GET", path, params={"limit": 100, **({"after": after} if after else {})})
+            out += page.get("results", [])
+            after = ((page.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return out
+
+    # ------------------------------------------------------------ plan
+    def plan(self) -> list[Change]:
+        self.email_ids: dict[str, str] = {}
+        changes: list[Change] = []
+        emails = {e.get("name"): e for e in self._paged("/marketing/v3/emails")}
+        for out in self.ctx.result.outputs:
+            path = f"mailwright/{self.ctx.project.name}/{out.stem}.html"
+            name = self.ctx.name(out.stem)
+            email = emails.get(name)
+            if email:
+                self.email_ids[name] = str(email["id"])
+            if not self.ctx.wants("templates"):
+                continue
+            have = self._req("GET", f"/cms/v3/source-code/{ENVIRONMENT}/content/{path}", ok=(404,))
+            if have != out.html:
+                changes.append(Change("template", path, CREATE if have is None else UPDATE,
+                                      "coded email template" if have is None else "HTML changed",
+                                      apply=self._upload(path, out.html)))
+            else:
+                changes.append(Change("template", path, UNCHANGED))
+            fields = {"name": name, "subject": out.subject, "templatePath": path}
+            if email is None:
+                changes.append(Change("email", name, CREATE, "marketing email", needs=[path] if have != out.html else [],
+                                      apply=self._create_email(name, fields), recover=self._recover_email(name)))
+            elif any(email.get(k) != v for k, v in fields.items()):
+                changes.append(Change("email", name, UPDATE, "subject or template changed",
+                                      apply=lambda eid=email["id"], f=fields: self._req(
+                                          "PATCH", f"/marketing/v3/emails/{eid}", json=f)))
+            else:
+                changes.append(Change("email", name, UNCHANGED))
+        if self.ctx.wants("flows") and self.ctx.result.flows:
+            changes += self._flows()
+        return changes
+
+    def _upload(self, path: str, html: str):
+        def apply() -> None:
+            # validate first: HubSpot says what is wrong before anything is replaced
+            self._req("POST", f"/cms/v3/source-code/{ENVIRONMENT}/validate/{path}",
+                      files={"file": (path.rsplit("/", 1)[-1], html.encode(), "text/html")})
+            self._req("PUT", f"/cms/v3/source-code/{ENVIRONMENT}/content/{path}",
+                      files={"file": (path.rsplit("/", 1)[-1], html.encode(), "text/html")})
+        return apply
+
+    def _create_email(self, name: str, fields: dict):
+        def apply() -> None:
+            r = self._req("POST", "/marketing/v3/emails", json=fields, creates=True)
+            self.email_ids[name] = str(r["id"])
+        return apply
+
+    def _recover_email(self, name: str):
+        def recover() -> bool:
+            for e in self._paged("/marketing/v3/emails"):
+                if e.get("name") == name:
+                    self.email_ids[name] = str(e["id"])
+                    return True
+            return False
+        return recover
+
+    # ------------------------------------------------------------ flows
+    def _flows(self) -> list[Change]:
+        listed = self._paged("/automation/v4/flows")
+        changes = []
+        for f in self.ctx.result.flows:
+            want = f.definition
+            name = want["name"]
+            emails = sorted({_strip(v) for v in _refs(want)})
+            needs = [self.ctx.name(e) for e in emails]
+            remote = next((r for r in listed if r.get("name") == name), None)
+            if remote is None:
+                changes.append(Change("flow", name, CREATE, "contact workflow (off)",
+                                      apply=self._create_flow(name, want), recover=self._find_flow(name),
+                                      needs=needs))
+                continue
+            full = self._req("GET", f"/automation/v4/flows/{remote['id']}")
+            pending = any(self.ctx.name(e) not in self.email_ids for e in emails)
+            if not pending and _same(self._resolve(want), full):
+                changes.append(Change("flow", name, UNCHANGED))
+            else:
+                changes.append(Change("flow", name, UPDATE, "definition changed", needs=needs,
+                                      apply=self._update_flow(remote["id"], want),
+                                      recover=self._same_now(remote["id"], want)))
+        return changes
+
+    def _resolve(self, want: dict) -> dict:
+        def fill(o: Any) -> Any:
+            if isinstance(o, dict):
+                return {k: fill(v) for k, v in o.items()}
+            if isinstance(o, list):
+                return [fill(v) for v in o]
+            if isinstance(o, str) and o.startswith(EMAIL):
+                return self.email_ids[self.ctx.name(o[len(EMAIL):])]
+            return o
+        return fill(copy.deepcopy(want))
+
+    def _create_flow(self, name: str, want: dict):
+        return lambda: self._req("POST", "/automation/v4/flows", json=self._resolve(want), creates=True)
+
+    def _find_flow(self, name: str):
+        return lambda: any(r.get("name") == name for r in self._paged("/automation/v4/flows"))
+
+    def _update_flow(self, fid: str, want: dict):
+        def apply() -> None:
+            current = self._req("GET", f"/automation/v4/flows/{fid}")
+            body = {k: v for k, v in self._resolve(want).items() if k in PUT_FIELDS}
+            body["revisionId"] = current["revisionId"]
+            # a PUT with a stale revision is refused, so a lost answer is checked, not repeated
+            self._req("PUT", f"/automation/v4/flows/{fid}", json=body, creates=True)
+        return apply
+
+    def _same_now(self, fid: str, want: dict):
+        return lambda: _same(self._resolve(want), self._req("GET", f"/automation/v4/flows/{fid}"))
+
+
+def _refs(o: Any) -> list[str]:
+    if isinstance(o, dict):
+        return [r for v in o.values() for r in _refs(v)]
+    if isinstance(o, list):
+        return [r for v in o for r in _refs(v)]
+    return [o] if isinstance(o, str) and o.startswith(EMAIL) else []
+
+
+def _strip(ref: str) -> str:
+    return ref[len(EMAIL):]
+
+
+def _same(want: dict, have: dict) -> bool:
+    """Equal on every field we send (HubSpot adds ids, dates and revisions of its own)."""
+    return all(have.get(k) == v for k, v in want.items() if k in PUT_FIELDS)
+
+
+_ = LostResponse

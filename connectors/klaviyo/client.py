@@ -1,0 +1,274 @@
+"""Klaviyo push: CODE templates, metrics looked up by name, flows from the compiled definition.
+
+Klaviyo cannot replace a flow's definition. A flow's remote name carries a hash of
+its shape (``shop: Cart abandonment [3f9a1c]``): when only what flow actions can
+change has changed (an email's template, subject, preview text), push updates those
+actions; when the shape changed, it creates the new flow as a draft and names the
+old one to retire. A flow goes live only with ``--live``.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from typing import Any
+
+from mailwright.push import CREATE, MANUAL, UNCHANGED, UPDATE, Change, PushClient
+from mailwright.transport import Limit, Transport, credential
+
+from .flows import METRIC, TEMPLATE
+
+REVISION = "2026-07-15"
+JSONAPI = "application/vnd.api+json"
+# documented per endpoint (x-klaviyo-ratelimit in the OpenAPI): burst per second, steady per minute
+LIMITS = {
+    "templates": Limit(750, 60, burst=75),
+    "metrics": Limit(150, 60, burst=10),
+    "flows": Limit(60, 60, burst=3),
+    "flows-create": Limit(15, 60, burst=1),
+    "flow-actions": Limit(60, 60, burst=3),
+}
+MESSAGE_FIELDS = ("template_id", "subject_line", "preview_text", "name")
+
+
+class KlaviyoPush(PushClient):
+    label = "Klaviyo"
+
+    def connect(self) -> Transport:
+        env = self.ctx.env
+        secret = credential(env, "KLAVIYO_API_KEY", "Klaviyo")
+        base = env.get("KLAVIYO_BASE_URL", "https://a.klaviyo.com")
+        headers = {"Authorization": f"Klaviyo-API-Key {secret.reveal()}", "revision": REVISION, "Accept": JSONAPI}
+        return Transport(base, headers, secret, label=self.label, limits=LIMITS, log=self.ctx.log,
+                         **self.ctx.transport_options)
+
+    # ------------------------------------------------------------ API helpers
+    def _send(self, method: str, path: str, body: dict, limit: str, creates: bool = False) -> Any:
+        return self.transport.request(method, path, data=json.dumps(body), headers={"Content-Type": JSONAPI},
+                                      limit=limit, creates=creates)
+
+    def _all(self, path: str, params: dict, limit: str) -> list[dict]:
+        out, url, p = [], path, dict(params)
+        while url:
+            page = self.transport.request("GET", url, params=p, limit=limit)
+            out += page.get("data", [])
+            url, p = (page.get("links") or {}).get("next"), None
+        return out
+
+    def _template_by_name(self, name: str) -> dict | None:
+        found = self._all("/api/templates", {"filter": f'equals(name,"{_q(name)}")'}, "templates")
+        return found[0] if found else None
+
+    # ------------------------------------------------------------ plan
+    def plan(self) -> list[Change]:
+        self.ids: dict[str, str] = {}  # template name -> id, filled as templates are found or created
+        changes = self._templates()
+        if self.ctx.wants("flows") and self.ctx.result.flows:
+            updated = {c.name for c in changes if c.kind == "template" and c.action == UPDATE}
+            changes += self._flows(updated)
+        return changes
+
+    def _templates(self) -> list[Change]:
+        changes = []
+        for out in self.ctx.result.outputs:
+            name = self.ctx.name(out.stem)
+            remote = self._template_by_name(name)
+            if remote:
+                self.ids[name] = remote["id"]
+            if not self.ctx.wants("templates"):
+                continue
+            attrs = {"name": name, "editor_type": "CODE", "html": out.html, "text": out.text}
+            if remote is None:
+                changes.append(Change("template", name, CREATE, "CODE template",
+                                      apply=self._create_template(name, attrs),
+                                      recover=self._recover_template(name)))
+                continue
+            ra = remote["attributes"]
+            if ra.get("html") == out.html and (ra.get("text") or "") == out.text:
+                changes.append(Change("template", name, UNCHANGED))
+            else:
+                what = "HTML" if ra.get("html") != out.html else "text part"
+                changes.append(Change("template", name, UPDATE, f"{what} changed",
+                                      apply=self._update_template(remote["id"], attrs)))
+        return changes
+
+    def _create_template(self, name: str, attrs: dict):
+        def apply() -> None:
+            r = self._send("POST", "/api/templates", {"data": {"type": "template", "attributes": attrs}},
+                           "templates", creates=True)
+            self.ids[name] = r["data"]["id"]
+        return apply
+
+    def _recover_template(self, name: str):
+        def recover() -> bool:
+            remote = self._template_by_name(name)
+            if remote:
+                self.ids[name] = remote["id"]
+            return remote is not None
+        return recover
+
+    def _update_template(self, tid: str, attrs: dict):
+        body = {"data": {"type": "template", "id": tid,
+                         "attributes": {k: v for k, v in attrs.items() if k != "editor_type"}}}
+        return lambda: self._send("PATCH", f"/api/templates/{tid}", body, "templates")
+
+    # ------------------------------------------------------------ flows
+    def _flows(self, updated_templates: set[str]) -> list[Change]:
+        metrics = {m["attributes"]["name"]: m["id"] for m in self._all("/api/metrics", {}, "metrics")}
+        remote_flows = self._all("/api/flows", {}, "flows")
+        changes: list[Change] = []
+        missing_metrics: set[str] = set()
+        for f in self.ctx.result.flows:
+            attrs = f.definition["data"]["attributes"]
+            definition = attrs["definition"]
+            needed = sorted(_refs(definition, METRIC))
+            for m in needed:
+                if m not in metrics and m not in missing_metrics:
+                    missing_metrics.add(m)
+                    changes.append(Change("metric", m, MANUAL,
+                                          "not in Klaviyo yet: a metric appears when its first event is tracked",
+                                          status="failed", error="metric missing"))
+            shape = shape_hash(definition)
+            base = attrs["name"]
+            name = f"{base} [{shape}]"
+            old = [r for r in remote_flows if r["attributes"]["name"].startswith(base + " [")
+                   and r["attributes"]["name"] != name and not r["attributes"].get("archived")]
+            mine = [r for r in remote_flows if r["attributes"]["name"] == name]
+            needs = [m for m in needed if m in missing_metrics]
+            needs += [self.ctx.name(t) for t in sorted(_refs(definition, TEMPLATE))]
+            if mine:
+                changes += self._flow_update(mine[0], definition, metrics, needs, updated_templates)
+            else:
+                changes.append(Change("flow", name, CREATE, "as a draft" + (", then live" if self.ctx.live else ""),
+                                      apply=self._create_flow(name, definition, metrics),
+                                      recover=self._recover_flow(name), needs=needs))
+            for r in old:
+                changes.append(Change("flow", r["attributes"]["name"], MANUAL,
+                                      f"retire this old version (id {r['id']}): {name} replaces it"))
+        return changes
+
+    def _resolve(self, definition: dict, metrics: dict[str, str]) -> dict:
+        d = copy.deepcopy(definition)
+
+        def fill(o: Any) -> Any:
+            if isinstance(o, dict):
+                return {k: fill(v) for k, v in o.items()}
+            if isinstance(o, list):
+                return [fill(v) for v in o]
+            if isinstance(o, str) and o.startswith(METRIC):
+                return metrics[o[len(METRIC):]]
+            if isinstance(o, str) and o.startswith(TEMPLATE):
+                return self.ids[self.ctx.name(o[len(TEMPLATE):])]
+            return o
+        return fill(d)
+
+    def _create_flow(self, name: str, definition: dict, metrics: dict[str, str]):
+        def apply() -> None:
+            body = {"data": {"type": "flow", "attributes": {"name": name,
+                                                             "definition": self._resolve(definition, metrics)}}}
+            r = self._send("POST", "/api/flows", body, "flows-create", creates=True)
+            if self.ctx.live:
+                self._live(r["data"]["id"])
+        return apply
+
+    def _live(self, fid: str) -> None:
+        self._send("PATCH", f"/api/flows/{fid}", {"data": {"type": "flow", "id": fid,
+                                                          "attributes": {"status": "live"}}}, "flows")
+
+    def _recover_flow(self, name: str):
+        def recover() -> bool:
+            found = [r for r in self._all("/api/flows", {}, "flows") if r["attributes"]["name"] == name]
+            if found and self.ctx.live:
+                self._live(found[0]["id"])
+            return bool(found)
+        return recover
+
+    def _flow_update(self, remote: dict, definition: dict, metrics: dict[str, str], needs: list[str],
+                     updated_templates: set[str]) -> list[Change]:
+        name = remote["attributes"]["name"]
+        full = self.transport.request("GET", f"/api/flows/{remote['id']}",
+                                      params={"additional-fields[flow]": "definition"}, limit="flows")
+        have = full["data"]["attributes"].get("definition") or {}
+        pairs = _pair_actions(definition, have)
+        changes: list[Change] = []
+        pending_templates = any(self.ctx.name(t) not in self.ids for t in _refs(definition, TEMPLATE))
+        updates = []
+        for ours, theirs in pairs:
+            if ours["type"] != "send-email":
+                continue
+            want = (ours.get("data") or {}).get("message") or {}
+            got = (theirs.get("data") or {}).get("message") or {}
+            tref = want.get("template_id", "")
+            tname = self.ctx.name(tref[len(TEMPLATE):])
+            # a flow email keeps its own copy of the template: point it at the template again when it changed
+            differs = pending_templates or tname in updated_templates or any(
+                (self.ids.get(tname) if k == "template_id" else want.get(k)) != got.get(k) for k in MESSAGE_FIELDS)
+            if differs:
+                updates.append((ours, theirs))
+        if updates:
+            detail = f"{len(updates)} email action(s): template, subject or preview text"
+            changes.append(Change("flow", name, UPDATE, detail,
+                                  apply=self._update_actions(updates, metrics), needs=needs))
+        if self.ctx.live and full["data"]["attributes"].get("status") != "live":
+            changes.append(Change("flow", name + " (status)", UPDATE, "switch it live (--live)",
+                                  apply=lambda: self._live(remote["id"]), needs=[name] if updates else []))
+        if not changes:
+            changes.append(Change("flow", name, UNCHANGED))
+        return changes
+
+    def _update_actions(self, pairs: list[tuple[dict, dict]], metrics: dict[str, str]):
+        def apply() -> None:
+            for ours, theirs in pairs:
+                action = self._resolve(ours, metrics)
+                action.pop("temporary_id", None)
+                action.pop("links", None)
+                action["id"] = theirs["id"]
+                body = {"data": {"type": "flow-action", "id": theirs["id"], "attributes": {"definition": action}}}
+                self._send("PATCH", f"/api/flow-actions/{theirs['id']}", body, "flow-actions")
+        return apply
+
+
+def _q(s: str) -> str:
+    return s.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _refs(o: Any, prefix: str) -> set[str]:
+    if isinstance(o, dict):
+        return set().union(*(_refs(v, prefix) for v in o.values())) if o else set()
+    if isinstance(o, list):
+        return set().union(*(_refs(v, prefix) for v in o)) if o else set()
+    if isinstance(o, str) and o.startswith(prefix):
+        return {o[len(prefix):]}
+    return set()
+
+
+def shape_hash(definition: dict) -> str:
+    """What Klaviyo cannot change in place: everything but the emails' template, subject, preview and name."""
+    d = copy.deepcopy(definition)
+    for a in d.get("actions", []):
+        msg = (a.get("data") or {}).get("message")
+        if isinstance(msg, dict):
+            for k in MESSAGE_FIELDS:
+                msg.pop(k, None)
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:6]
+
+
+def _pair_actions(ours: dict, theirs: dict) -> list[tuple[dict, dict]]:
+    """Match our actions to the remote ones by walking both graphs from the entry, link by link."""
+    mine = {a["temporary_id"]: a for a in ours.get("actions", [])}
+    remote = {a.get("id"): a for a in theirs.get("actions", [])}
+    pairs, seen = [], set()
+
+    def walk(a_id: str | None, b_id: str | None) -> None:
+        if a_id is None or b_id is None or a_id in seen or a_id not in mine or b_id not in remote:
+            return
+        seen.add(a_id)
+        a, b = mine[a_id], remote[b_id]
+        pairs.append((a, b))
+        la, lb = a.get("links") or {}, b.get("links") or {}
+        for key in ("next", "next_if_true", "next_if_false"):
+            walk(la.get(key), lb.get(key))
+
+    walk(ours.get("entry_action_id"), theirs.get("entry_action_id"))
+    return pairs
