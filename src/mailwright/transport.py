@@ -18,7 +18,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -70,16 +70,18 @@ class Limit:
 @dataclass
 class _Bucket:
     limit: Limit
+    clock: Callable[[], float] = time.monotonic
     tokens: float = 0.0
-    stamp: float = field(default_factory=time.monotonic)
+    stamp: float = 0.0
 
     def __post_init__(self) -> None:
         self.tokens = float(self.limit.burst)
+        self.stamp = self.clock()
 
     def take(self, sleep: Callable[[float], None]) -> None:
         refill = self.limit.rate / self.limit.per
         while True:
-            now = time.monotonic()
+            now = self.clock()
             self.tokens = min(self.limit.burst, self.tokens + (now - self.stamp) * refill)
             self.stamp = now
             if self.tokens >= 1:
@@ -94,7 +96,7 @@ class Transport:
     def __init__(self, base_url: str, headers: dict[str, str], secret: Secret, *, label: str,
                  limits: dict[str, Limit] | None = None, timeout: float = 30.0, retries: int = 5,
                  backoff: float = 0.5, max_retry_after: float = 60.0, sleep: Callable[[float], None] = time.sleep,
-                 log: Callable[[str], None] | None = None):
+                 clock: Callable[[], float] = time.monotonic, log: Callable[[str], None] | None = None):
         self.base = base_url.rstrip("/")
         self.secret = secret
         self.label = label
@@ -106,7 +108,7 @@ class Transport:
         self.max_retry_after = max_retry_after
         self.sleep = sleep
         self.log = log or (lambda _msg: None)
-        self.buckets = {k: _Bucket(v) for k, v in (limits or {}).items()}
+        self.buckets = {k: _Bucket(v, clock) for k, v in (limits or {}).items()}
         self._lock = threading.Lock()
         self.count = {"read": 0, "write": 0}
 
