@@ -114,8 +114,9 @@ def test_pacing_holds_requests_under_the_limit(make):
 
     t, _, _ = make([], limits={"api": Limit(2, 1, burst=2)})
     t.sleep = sleep
-    t.buckets["api"].clock = lambda: now[0]
-    t.buckets["api"].stamp = 0.0
+    (bucket,) = t.buckets["api"]
+    bucket.clock = lambda: now[0]
+    bucket.stamp = 0.0
     for _ in range(4):
         t.request("GET", "/x", limit="api")
     # a burst of 2, then one request every half second: 2 per second, as the limit says

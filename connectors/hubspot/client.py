@@ -63,13 +63,16 @@ class HubSpotPush(PushClient):
                                       apply=self._upload(path, out.html)))
             else:
                 changes.append(Change("template", path, UNCHANGED))
-            fields = {"name": name, "subject": out.subject, "templatePath": path}
+            # AUTOMATED_DRAFT: an email a workflow can send (a batch email cannot be used in a flow)
+            fields = {"name": name, "subject": out.subject, "content": {"templatePath": path},
+                      "state": "AUTOMATED_DRAFT"}
             if email is None:
                 changes.append(Change("email", name, CREATE, "marketing email", needs=[path] if have != out.html else [],
                                       apply=self._create_email(name, fields), recover=self._recover_email(name)))
-            elif any(email.get(k) != v for k, v in fields.items()):
+            elif email.get("subject") != out.subject or (email.get("content") or {}).get("templatePath") != path:
+                patch = {"subject": out.subject, "content": {"templatePath": path}}
                 changes.append(Change("email", name, UPDATE, "subject or template changed",
-                                      apply=lambda eid=email["id"], f=fields: self._req(
+                                      apply=lambda eid=email["id"], f=patch: self._req(
                                           "PATCH", f"/marketing/v3/emails/{eid}", json=f)))
             else:
                 changes.append(Change("email", name, UNCHANGED))

@@ -21,13 +21,17 @@ from .flows import METRIC, TEMPLATE
 
 REVISION = "2026-07-15"
 JSONAPI = "application/vnd.api+json"
-# documented per endpoint (x-klaviyo-ratelimit in the OpenAPI): burst per second, steady per minute
+# documented per endpoint (x-klaviyo-ratelimit in the OpenAPI): a burst per second and a steady rate per minute
+def _limits(burst: int, steady: int) -> tuple[Limit, Limit]:
+    return Limit(burst, 1, burst=burst), Limit(steady, 60, burst=steady)
+
+
 LIMITS = {
-    "templates": Limit(750, 60, burst=75),
-    "metrics": Limit(150, 60, burst=10),
-    "flows": Limit(60, 60, burst=3),
-    "flows-create": Limit(15, 60, burst=1),
-    "flow-actions": Limit(60, 60, burst=3),
+    "templates": _limits(75, 750),
+    "metrics": _limits(10, 150),
+    "flows": _limits(3, 60),
+    "flows-create": _limits(1, 15),
+    "flow-actions": _limits(3, 60),
 }
 MESSAGE_FIELDS = ("template_id", "subject_line", "preview_text", "name")
 

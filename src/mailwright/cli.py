@@ -172,7 +172,14 @@ def push(project: Path, esp: str, dry_run: bool, only: str | None, as_json: bool
             if as_json:
                 click.echo(json.dumps({"ok": False, "diagnostics": [d.to_json() for d in result.diagnostics]}))
             sys.exit(1)
-        ctx = PushContext(proj, esp, proj.esp_config(esp), result, environment(), live=live, only=only, log=say)
+        env = environment()
+        options = {}
+        if env.get("MAILWRIGHT_RETRY_BACKOFF"):  # seconds before the first retry (doubling); default 0.5
+            options["backoff"] = float(env["MAILWRIGHT_RETRY_BACKOFF"])
+        if env.get("MAILWRIGHT_RATE_SCALE"):  # multiplies the documented rate limits (a local test server)
+            options["rate_scale"] = float(env["MAILWRIGHT_RATE_SCALE"])
+        ctx = PushContext(proj, esp, proj.esp_config(esp), result, env, live=live, only=only, log=say,
+                          transport_options=options)
         client = conn.client(ctx)  # a missing credential stops here, before any request
         if not as_json:
             say(f"reading the {conn.label} account …")

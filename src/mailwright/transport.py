@@ -94,9 +94,10 @@ class Transport:
     """HTTP to one ESP: ``request()`` returns parsed JSON (or text) or raises RemoteError."""
 
     def __init__(self, base_url: str, headers: dict[str, str], secret: Secret, *, label: str,
-                 limits: dict[str, Limit] | None = None, timeout: float = 30.0, retries: int = 5,
+                 limits: dict[str, Limit | tuple[Limit, ...]] | None = None, timeout: float = 30.0, retries: int = 5,
                  backoff: float = 0.5, max_retry_after: float = 60.0, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic, log: Callable[[str], None] | None = None):
+                 clock: Callable[[], float] = time.monotonic, log: Callable[[str], None] | None = None,
+                 rate_scale: float = 1.0):
         self.base = base_url.rstrip("/")
         self.secret = secret
         self.label = label
@@ -108,14 +109,16 @@ class Transport:
         self.max_retry_after = max_retry_after
         self.sleep = sleep
         self.log = log or (lambda _msg: None)
-        self.buckets = {k: _Bucket(v, clock) for k, v in (limits or {}).items()}
+        # a group may have several documented limits (burst per second, steady per minute): all apply
+        self.buckets = {k: [_Bucket(Limit(x.rate * rate_scale, x.per, x.burst), clock)
+                            for x in (v if isinstance(v, tuple) else (v,))]
+                        for k, v in (limits or {}).items()}
         self._lock = threading.Lock()
         self.count = {"read": 0, "write": 0}
 
     # -- redaction ------------------------------------------------------------------------------
     def redact(self, text: str) -> str:
-        value = self.secret.reveal()
-        return text.replace(value, "***") if value else text
+        return redact(text, self.secret)
 
     # -- requests ----------------------------------------------------------------------------
     def request(self, method: str, path: str, *, params: dict | None = None, json: Any = None,
@@ -129,7 +132,8 @@ class Transport:
         while True:
             if limit and limit in self.buckets:
                 with self._lock:
-                    self.buckets[limit].take(self.sleep)
+                    for bucket in self.buckets[limit]:
+                        bucket.take(self.sleep)
             self.count["write" if write else "read"] += 1
             try:
                 resp = self.session.request(method, url, params=params, json=json, data=data, files=files,
@@ -184,6 +188,11 @@ class Transport:
         body = self._body(resp)
         detail = jsonlib.dumps(body)[:400] if not isinstance(body, str) else body[:400]
         return self.redact(f"{self.label}: {method} {path} answered {resp.status_code}: {detail}")
+
+
+def redact(text: str, secret: Secret) -> str:
+    value = secret.reveal()
+    return text.replace(value, "***") if value else text
 
 
 def credential(env: dict[str, str], name: str, label: str) -> Secret:

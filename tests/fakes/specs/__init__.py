@@ -1,0 +1,1 @@
+"""Vendored parts of Klaviyo's and ActiveCampaign's OpenAPI documents (see SOURCE.md) and their extractor."""
