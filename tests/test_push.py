@@ -217,3 +217,63 @@ def test_no_secret_in_any_output():
         for secret in SECRETS.values():
             assert secret not in text
             assert secret[::-1] not in text
+
+
+def test_klaviyo_flow_shape_change_creates_a_draft_and_names_the_old_one(shop):
+    fake, env = start("klaviyo")
+    try:
+        assert push(shop, "klaviyo", env).exit_code == 0
+        old = {f["name"] for f in fake.state["flows"].values() if "Session exit" in f["name"]}
+        flow = shop / "flows" / "session-exit.yaml"
+        flow.write_text(flow.read_text().replace("  - wait: 15m", "  - wait: 20m"))
+        r = push(shop, "klaviyo", env, "--only", "flows", "--json")
+        assert r.exit_code == 0, r.output
+        changes = json.loads(r.stdout)["changes"]
+        created = [c for c in changes if c["action"] == "create"]
+        retire = [c for c in changes if c["action"] == "manual"]
+        assert len(created) == 1 and "Session exit" in created[0]["name"]
+        assert [c["name"] for c in retire] == sorted(old) and "retire" in retire[0]["detail"]
+        drafts = [f for f in fake.state["flows"].values() if f["name"] == created[0]["name"]]
+        assert drafts and drafts[0]["status"] == "draft"
+    finally:
+        fake.stop()
+
+
+def test_klaviyo_subject_change_updates_the_flow_email_in_place(shop):
+    fake, env = start("klaviyo")
+    try:
+        assert push(shop, "klaviyo", env).exit_code == 0
+        t = shop / "templates" / "session-exit-recap.mjml"
+        src = t.read_text()
+        start_ = src.index("<mw-subject>") + len("<mw-subject>")
+        t.write_text(src[:start_] + "New: " + src[start_:])
+        fake.clear_requests()
+        r = push(shop, "klaviyo", env, "--json")
+        assert r.exit_code == 0, r.output
+        writes = [(w.method, w.path.split("/")[2]) for w in fake.writes()]
+        assert ("PATCH", "flow-actions") in writes and ("POST", "flows") not in writes
+        acts = [a for a in fake.state["actions"].values()
+                if ((a["definition"].get("data") or {}).get("message") or {}).get("subject_line", "").startswith("New")]
+        assert acts
+    finally:
+        fake.stop()
+
+
+def test_hubspot_flow_update_uses_the_current_revision(shop):
+    fake, env = start("hubspot")
+    try:
+        assert push(shop, "hubspot", env).exit_code == 0
+        before = {f["name"]: f["revisionId"] for f in fake.state["flows"].values()}
+        flow = shop / "flows" / "session-exit.yaml"
+        flow.write_text(flow.read_text().replace("  - wait: 15m", "  - wait: 20m"))
+        fake.clear_requests()
+        r = push(shop, "hubspot", env, "--only", "flows")
+        assert r.exit_code == 0, r.output
+        puts = [w for w in fake.writes() if w.method == "PUT"]
+        assert len(puts) == 1 and puts[0].json["revisionId"] == before["shop: Session exit recap"]
+        after = {f["name"]: f["revisionId"] for f in fake.state["flows"].values()}
+        assert after["shop: Session exit recap"] != before["shop: Session exit recap"]
+        assert {k: v for k, v in after.items() if "Session" not in k} == \
+            {k: v for k, v in before.items() if "Session" not in k}
+    finally:
+        fake.stop()
