@@ -95,9 +95,7 @@ class ActiveCampaignFlows(FlowTranslator):
                 out.append({"action": "send email", "message": f"{self.ctx.project}: {o.stem}",
                             "subject": o.subject, "html": f"activecampaign/{o.stem}.html"})
             elif isinstance(s, Branch):
-                kind = {frozenset({"event"}): "branch on event", frozenset({"profile"}): "branch on profile"}.get(
-                    s.reads, "branch on event and profile")
-                self.require(kind, s.pos)
+                self.require(s.construct, s.pos)
                 out.append({"action": "if/else", "condition": self.words(s.when, s.pos),
                             "yes": self._steps(s.then), "no": self._steps(s.else_)})
             elif isinstance(s, Split):

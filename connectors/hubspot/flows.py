@@ -121,9 +121,7 @@ class HubSpotFlows(FlowTranslator):
                 self._get(aid)["connection"] = {"edgeType": "STANDARD", "nextActionId": nxt}
             return aid
         if isinstance(step, Branch):
-            kind = {frozenset({"event"}): "branch on event", frozenset({"profile"}): "branch on profile"}.get(
-                step.reads, "branch on event and profile")
-            self.require(kind, step.pos)
+            self.require(step.construct, step.pos)
             aid = self._new({"type": "LIST_BRANCH", "listBranches": [], "defaultBranchName": "No"})
             yes, no = self._steps(step.then + rest), self._steps(step.else_ + rest)
             act = self._get(aid)

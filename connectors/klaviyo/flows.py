@@ -171,18 +171,16 @@ class KlaviyoFlows(FlowTranslator):
         }}
 
     def _branch(self, b: Branch, rest: list) -> str:
+        self.require(b.construct, b.pos)
         if b.reads == {"event"}:
-            self.require("branch on event", b.pos)
             aid = self._new({"type": "trigger-split", "links": None, "data": {
                 "trigger_filter": self._filter(b.when, b.pos, event=True), "trigger_id": metric_ref(self.metric),
                 "trigger_type": "metric"}})
         elif b.reads == {"profile"}:
-            self.require("branch on profile", b.pos)
             aid = self._new({"type": "conditional-split", "links": None, "data": {
                 "profile_filter": self._filter(b.when, b.pos, event=False)}})
         else:
-            self.require("branch on event and profile", b.pos)
-            raise AssertionError("unreachable")
+            raise AssertionError("unreachable: the capability table refuses it")
         self._bool_links(aid, self._steps(b.then + rest), self._steps(b.else_ + rest))
         return aid
 

@@ -292,55 +292,37 @@ def _cmp_atoms(e: Cmp, expand_in: bool, negate: bool):
     return Atom("ncmp" if negate else "cmp", e.left, e.op, e.right)
 
 
-def dnf(f, limit: int = 256) -> list[list[Atom]] | None:
-    """Disjunctive normal form (for engines without parentheses); None if too large."""
+def _normal_form(f, limit: int, outer: type) -> list[list[Atom]] | None:
+    """Clauses of ``outer`` (Any_ for DNF, All for CNF), each a group joined by the other connective."""
     if isinstance(f, Atom):
         return [[f]]
     if isinstance(f, Const):
-        return [[]] if f.value else []
-    if isinstance(f, Any_):
+        # DNF: true is one empty group and false none; CNF the other way round
+        return [[]] if bool(f.value) == (outer is Any_) else []
+    if isinstance(f, outer):
         out: list[list[Atom]] = []
         for it in f.items:
-            sub = dnf(it, limit)
+            sub = _normal_form(it, limit, outer)
             if sub is None:
                 return None
             out += sub
         return out if len(out) <= limit else None
-    if isinstance(f, All):
-        acc: list[list[Atom]] = [[]]
-        for it in f.items:
-            sub = dnf(it, limit)
-            if sub is None:
-                return None
-            acc = [a + [x for x in b if x not in a] for a in acc for b in sub]
-            if len(acc) > limit:
-                return None
-        return acc
-    raise AssertionError(f)
+    acc: list[list[Atom]] = [[]]
+    for it in f.items:
+        sub = _normal_form(it, limit, outer)
+        if sub is None:
+            return None
+        acc = [a + [x for x in b if x not in a] for a in acc for b in sub]
+        if len(acc) > limit:
+            return None
+    return acc
+
+
+def dnf(f, limit: int = 256) -> list[list[Atom]] | None:
+    """Disjunctive normal form (for engines without parentheses); None if too large."""
+    return _normal_form(f, limit, Any_)
 
 
 def cnf(f, limit: int = 64) -> list[list[Atom]] | None:
     """Conjunctive normal form (an AND of ORs, as filter groups are); None if too large."""
-    if isinstance(f, Atom):
-        return [[f]]
-    if isinstance(f, Const):
-        return [] if f.value else [[]]
-    if isinstance(f, All):
-        out: list[list[Atom]] = []
-        for it in f.items:
-            sub = cnf(it, limit)
-            if sub is None:
-                return None
-            out += sub
-        return out if len(out) <= limit else None
-    if isinstance(f, Any_):
-        acc: list[list[Atom]] = [[]]
-        for it in f.items:
-            sub = cnf(it, limit)
-            if sub is None:
-                return None
-            acc = [a + [x for x in b if x not in a] for a in acc for b in sub]
-            if len(acc) > limit:
-                return None
-        return acc
-    raise AssertionError(f)
+    return _normal_form(f, limit, All)

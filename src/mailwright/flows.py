@@ -108,6 +108,15 @@ class Branch:
     pos: Pos
     reads: frozenset[str]  # roots the condition reads: 'event', 'profile'
 
+    @property
+    def construct(self) -> str:
+        """Its row in the flow capability tables."""
+        if self.reads == {"event"}:
+            return "branch on event"
+        if self.reads == {"profile"}:
+            return "branch on profile"
+        return "branch on event and profile"
+
 
 @dataclass
 class Arm:
