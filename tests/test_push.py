@@ -277,3 +277,35 @@ def test_hubspot_flow_update_uses_the_current_revision(shop):
             {k: v for k, v in before.items() if "Session" not in k}
     finally:
         fake.stop()
+
+
+@pytest.mark.parametrize("esp", ESPS)
+def test_a_slow_answer_past_the_timeout_never_duplicates(shop, esp):
+    fake, env = start(esp, slow_seconds=0.6)
+    try:
+        fake.inject("slow", method="POST", times=2)  # the server applies the create, the client gave up
+        codes = []
+        for _ in range(4):
+            r = push(shop, esp, {**env, "MAILWRIGHT_TIMEOUT": "0.3"})
+            codes.append(r.exit_code)
+            if r.exit_code == 0:
+                break
+        assert codes[-1] == 0, codes
+        time_out = [q for q in fake.requests if q.method == "POST"]
+        assert time_out and not fake.duplicates()
+    finally:
+        fake.stop()
+
+
+def test_klaviyo_flows_go_live_only_when_asked(shop):
+    fake, env = start("klaviyo")
+    try:
+        r = push(shop, "klaviyo", env, "--only", "flows")
+        assert r.exit_code == 3 and "push the templates first" in r.stderr  # nothing to point the emails at
+        assert push(shop, "klaviyo", env).exit_code == 0
+        assert {f["status"] for f in fake.state["flows"].values()} == {"draft"}
+        r = push(shop, "klaviyo", env, "--only", "flows", "--live")
+        assert r.exit_code == 0, r.output
+        assert {f["status"] for f in fake.state["flows"].values()} == {"live"}
+    finally:
+        fake.stop()

@@ -114,6 +114,11 @@ class HubSpotPush(PushClient):
             emails = sorted({_strip(v) for v in _refs(want)})
             needs = [self.ctx.name(e) for e in emails]
             remote = next((r for r in listed if r.get("name") == name), None)
+            absent = [n for n in needs if n not in self.email_ids and not self.ctx.wants("templates")]
+            if absent:
+                changes.append(Change("flow", name, UPDATE if remote else CREATE, "", status="failed",
+                                      error=f"its email {absent[0]} is not in HubSpot: push the templates first"))
+                continue
             if remote is None:
                 changes.append(Change("flow", name, CREATE, "contact workflow (off)",
                                       apply=self._create_flow(name, want), recover=self._find_flow(name),

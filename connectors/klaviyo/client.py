@@ -141,6 +141,12 @@ class KlaviyoPush(PushClient):
             mine = [r for r in remote_flows if r["attributes"]["name"] == name]
             needs = [m for m in needed if m in missing_metrics]
             needs += [self.ctx.name(t) for t in sorted(_refs(definition, TEMPLATE))]
+            absent = [self.ctx.name(t) for t in sorted(_refs(definition, TEMPLATE))
+                      if self.ctx.name(t) not in self.ids and not self.ctx.wants("templates")]
+            if absent:
+                changes.append(Change("flow", name, CREATE if not mine else UPDATE, "", status="failed",
+                                      error=f"its template {absent[0]} is not in Klaviyo: push the templates first"))
+                continue
             if mine:
                 changes += self._flow_update(mine[0], definition, metrics, needs, updated_templates)
             else:

@@ -176,6 +176,8 @@ def push(project: Path, esp: str, dry_run: bool, only: str | None, as_json: bool
         options = {}
         if env.get("MAILWRIGHT_RETRY_BACKOFF"):  # seconds before the first retry (doubling); default 0.5
             options["backoff"] = float(env["MAILWRIGHT_RETRY_BACKOFF"])
+        if env.get("MAILWRIGHT_TIMEOUT"):  # seconds to wait for an answer; default 30
+            options["timeout"] = float(env["MAILWRIGHT_TIMEOUT"])
         if env.get("MAILWRIGHT_RATE_SCALE"):  # multiplies the documented rate limits (a local test server)
             options["rate_scale"] = float(env["MAILWRIGHT_RATE_SCALE"])
         ctx = PushContext(proj, esp, proj.esp_config(esp), result, env, live=live, only=only, log=say,

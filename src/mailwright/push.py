@@ -98,7 +98,7 @@ class Report:
 
     @property
     def failed(self) -> list[Change]:
-        return [c for c in self.changes if c.status == "failed"]
+        return [c for c in self.changes if c.status in ("failed", "skipped")]
 
     def to_json(self) -> dict:
         return {"esp": self.esp, "dry_run": self.dry_run, "ok": not self.failed,
@@ -108,7 +108,7 @@ class Report:
 
 def apply_changes(changes: list[Change], progress: Callable[[str], None]) -> None:
     """Apply every create/update in order; a failure never stops the others."""
-    todo = [c for c in changes if c.action in (CREATE, UPDATE)]
+    todo = [c for c in changes if c.action in (CREATE, UPDATE) and c.status == "planned"]
     failed: set[str] = {c.name for c in changes if c.status == "failed"}  # e.g. a metric that is missing
     for i, c in enumerate(todo, 1):
         head = f"[{i}/{len(todo)}] {c.action} {c.kind} {c.name}"
@@ -122,17 +122,24 @@ def apply_changes(changes: list[Change], progress: Callable[[str], None]) -> Non
             try:
                 c.apply()
             except LostResponse:
-                # the write may have landed: look before writing again, so a retry never duplicates
+                # The write may have landed, or may still land (a slow server): look it up, and if it
+                # is not there yet, do not send it again in this run: a rerun finds it or creates it,
+                # and nothing ever exists twice.
                 if c.recover is not None and c.recover():
                     progress(f"{head}: the answer was lost, but it is there")
                 else:
-                    c.apply()
+                    raise RemoteError(f"no answer to the {c.action} of {c.name}; not sent again in this run, "
+                                      "so that it cannot exist twice: run push again") from None
             c.status = "done"
             progress(f"{head}: done")
         except (RemoteError, MailwrightError) as e:
             c.status, c.error = "failed", str(e)
             failed.add(c.name)
             progress(f"{head}: FAILED: {e}")
+        except Exception as e:  # a bug of ours: report it, and still do the rest
+            c.status, c.error = "failed", f"internal error: {type(e).__name__}: {e}"
+            failed.add(c.name)
+            progress(f"{head}: FAILED: {c.error}")
 
 
 def table(changes: list[Change]) -> str:

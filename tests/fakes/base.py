@@ -147,6 +147,14 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 128  # clients that open many connections at once are not made to wait for SYN retries
     fake: FakeServer
 
+    def handle_error(self, request, client_address) -> None:  # noqa: ANN001 - socketserver's signature
+        """A client that gave up (its timeout) is expected here: say nothing; anything else is a bug."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
+
 
 class FakeServer:
     """Base of the fakes: subclasses implement authorize(), dispatch() and the vendor's error shapes."""
