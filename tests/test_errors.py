@@ -155,3 +155,38 @@ def test_mjml_attribute_typos_and_bad_values_are_warnings(project_dir):
     assert any('align="middle" is not left, center, right or justify' in m for m in msgs), msgs
     assert not any("padding" in m for m in msgs)
     assert ("1", "97") in [w[:2] for w in warnings]  # at the attribute
+
+
+def test_static_loop_repeats_at_build_time(project_dir):
+    from tests.conftest import compile_sources
+
+    comp = ('<x-component links="https://s.example | https://b.example"><mj-section><mj-column>'
+            '<x-each var="l" in="[[ links ]]"><mj-button href="[[ l ]]">Go</mj-button></x-each>'
+            "</mj-column></mj-section></x-component>")
+    src = email('<x-each var="color" in="red | green"><mj-section background-color="[[ color ]]"><mj-column>'
+                "<mj-text>Hi {{ profile.first_name }} in [[ color ]]</mj-text></mj-column></mj-section></x-each>")
+    result = compile_sources({"t": src}, esps=("klaviyo",))
+    assert not result.errors, [d.format() for d in result.errors]
+    html = result.outputs[0].html
+    assert html.count("Hi {{ person.first_name }} in ") == 2 and "in red" in html and "in green" in html
+    assert "background:red" in html.replace(" ", "") and "background:green" in html.replace(" ", "")
+    with_comp = compile_sources({"t": email("<x-links/>")}, components={"links": comp}, esps=("klaviyo",))
+    assert not with_comp.errors, [d.format() for d in with_comp.errors]
+    assert 'href="https://s.example"' in with_comp.outputs[0].html
+    assert 'href="https://b.example"' in with_comp.outputs[0].html
+    in_copy = compile_sources({"t": email('<mj-section><mj-column><mj-text><x-each var="a" in="x">[[ a ]]'
+                                          "</x-each></mj-text></mj-column></mj-section>")}, esps=("klaviyo",))
+    assert any("cannot stand inside copy" in d.message for d in in_copy.errors)
+    proj = project_dir({"t": email('<x-each var="x" in="{{ profile.a }}"><mj-section></mj-section></x-each>')})
+    r = run(proj)
+    assert r.exit_code == 1 and "build-time list" in r.output
+
+
+def test_component_with_mjml_children_that_hold_copy(project_dir):
+    from tests.conftest import compile_sources
+
+    comp = '<x-component><mj-wrapper padding="4px"><x-slot/></mj-wrapper></x-component>'
+    src = email("<x-box><mj-section><mj-column><mj-text>Copy inside</mj-text></mj-column></mj-section></x-box>")
+    result = compile_sources({"t": src}, components={"box": comp}, esps=("klaviyo",))
+    assert not result.errors, [d.format() for d in result.errors]
+    assert "Copy inside" in result.outputs[0].html

@@ -106,6 +106,8 @@ class Composer:
             if isinstance(slot, Slot):
                 raise self._err(slot.pos, "this component's <x-slot/> takes MJML elements, not text", trail)
             return slot
+        if el.tag == "x-each":
+            return self._each(el, params, trail, slot)
         if el.tag.startswith("x-") and el.tag != "x-component":
             return self._use(el, params, trail, slot)
         new = copy.copy(el)
@@ -119,6 +121,33 @@ class Composer:
             else:
                 new.children.extend(self._element(c, params, trail, slot))
         return [new]
+
+    def _each(self, el: Element, params: dict, trail: list, slot) -> list:
+        """A static loop: ``<x-each var="color" in="red | green">…[[ color ]]…</x-each>``."""
+        var, items = el.attrs.get("var"), el.attrs.get("in")
+        if var is None or items is None:
+            raise self._err(el.pos, '<x-each> needs var="NAME" and in="A | B | C"', trail)
+        name = "".join(c.text for c in var.value if isinstance(c, Lit)).strip()
+        if not re.fullmatch(r"[A-Za-z_][\w-]*", name) or name.startswith("theme"):
+            raise self._err(var.value_pos, f"'{name}' is not a parameter name", trail)
+        for k in el.attrs:
+            if k not in ("var", "in"):
+                raise self._err(el.attrs[k].pos, f"<x-each> has no attribute '{k}' (var, in)", trail)
+        chunks = self._chunks(items.value, params, trail)
+        if any(not isinstance(c, Lit) for c in chunks):
+            raise self._err(items.value_pos, "<x-each in=…> is a build-time list: send-time tags cannot stand in it",
+                            trail)
+        text = "".join(c.text for c in chunks)
+        values = [v.strip() for v in text.split("|")] if text.strip() else []
+        out: list = []
+        for v in values:
+            scope = {**params, name: [Lit(v, items.value_pos)]}
+            for c in el.children:
+                if isinstance(c, Comment):
+                    out.append(c)
+                else:
+                    out.extend(self._element(c, scope, trail, slot))
+        return out
 
     def _use(self, el: Element, params: dict, trail: list, slot: list | None) -> list:
         name = el.tag[2:]
@@ -168,6 +197,9 @@ class Composer:
     def _chunks(self, chunks: list[Chunk], params: dict, trail: list, slot=None) -> list[Chunk]:
         out: list[Chunk] = []
         for c in chunks:
+            if isinstance(c, Lit) and "<x-each" in c.text:
+                raise self._err(c.pos, "<x-each> repeats MJML elements (sections, columns, column content); "
+                                       "it cannot stand inside copy such as <mj-text>", trail)
             if isinstance(c, Lit) and slot is not None and _SLOT.search(c.text):
                 pieces = _SLOT.split(c.text)
                 for k, piece in enumerate(pieces):

@@ -314,6 +314,7 @@ def parse_document(src: SourceFile, fragment: bool = False) -> Element:
 
 
 _HTML_TAG = re.compile(r"<[A-Za-z][^<>]*>")
+_ENDING_RE = re.compile(r"<(" + "|".join(sorted(ENDING_TAGS)) + r")\b[^>]*>.*?</\1>", re.S)
 
 
 def _normalise_html_attrs(text: str, start: int, end: int) -> str:
@@ -327,6 +328,8 @@ def _html_children(text: str, start: int, tag: str) -> bool:
     """Does a component use hold HTML (text, <p>, …) rather than MJML elements?"""
     close = text.find(f"</{tag}>", start)
     inner = re.sub(r"<!--.*?-->", "", text[start : close if close >= 0 else len(text)], flags=re.S)
+    # what stands inside MJML's own text-bearing elements is theirs, not this element's children
+    inner = _ENDING_RE.sub("", inner)
     if re.sub(r"<[^>]*>", "", inner).strip():
         return True
     return any(not re.match(r"(mj-|mw-|x-)", t) for t in re.findall(r"</?([A-Za-z][\w:-]*)", inner))
