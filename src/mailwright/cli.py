@@ -220,6 +220,60 @@ def push(project: Path, esp: str, dry_run: bool, only: str | None, as_json: bool
     sys.exit(3 if report.failed and not dry_run else 0)
 
 
+@main.command()
+@click.argument("project", default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--port", default=8765, show_default=True, help="Port on 127.0.0.1 (0: any free port).")
+@click.option("--snapshot", "snapshot_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write PNG screenshots of every tile into DIR (headless Chromium) instead of serving.")
+@click.option("--template", "templates", multiple=True, metavar="NAME", help="With --snapshot: only these.")
+def preview(project: Path, port: int, snapshot_dir: Path | None, templates: tuple[str, ...]) -> None:
+    """Serve every variant of every template, side by side, per ESP, live.
+
+    \b
+    One tile per distinct variant: recipients derived from the conditions
+    (every branch reached), your samples/*.yaml, and worst-case data; each at
+    mobile and desktop width, light and dark, with subject, preheader, plain
+    text and compiled source. Saving a file refreshes the open page.
+    Ctrl-C stops the server.
+    \b
+    Examples:
+      mailwright preview examples/shop
+      mailwright preview . --port 0
+      mailwright preview examples/shop --snapshot shots/ --template cart-reminder
+    """
+    import shutil as _shutil
+
+    from .preview import Server, snapshot
+
+    try:
+        if snapshot_dir is not None:
+            chromium = os.environ.get("MAILWRIGHT_CHROMIUM") or _shutil.which("chromium") or \
+                _shutil.which("chromium-browser") or _shutil.which("google-chrome")
+            if not chromium:
+                raise click.UsageError("--snapshot needs Chromium: install it (Debian: apt-get install chromium) "
+                                       "or set MAILWRIGHT_CHROMIUM")
+            files = snapshot(project, snapshot_dir, chromium, list(templates) or None,
+                             log=lambda m: click.echo(m, err=True))
+            click.echo(f"wrote {len(files)} screenshots into {snapshot_dir}")
+            return
+        server = Server(project, port=port).start()
+    except MailwrightError as e:
+        _fail(e, False)
+        return
+    except OSError as e:
+        click.echo(f"mailwright: error: cannot listen on 127.0.0.1:{port}: {e.strerror}", err=True)
+        sys.exit(1)
+    for err in server.preview.errors:
+        click.echo(err, err=True)
+    click.echo(f"preview at {server.url}  (Ctrl-C stops it)")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+        click.echo("stopped", err=True)
+
+
 def _remote_failure(e: Exception, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"ok": False, "error": str(e)}))

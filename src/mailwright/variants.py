@@ -18,6 +18,8 @@ from .expr import MISSING, Cmp, Const, Defined, Expr, ListLit, Var, evaluate, fo
 from .render import PFor, PIf, Slot
 
 ABSENT = MISSING
+# present values that read naturally in a preview; other names get "Sample <name>"
+NICE = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com", "phone": "+1 555 0100"}
 
 
 @dataclass
@@ -69,7 +71,8 @@ def candidates(tree: list, known: dict) -> dict[tuple, list[Any]]:
 
     def add(v: Var, xs) -> None:
         # missing both ways (absent, empty), and a present value for 'is defined' and default()
-        lst = values.setdefault((v.root, v.path), [ABSENT, "", f"Sample {v.path[-1]}" if v.path else "Sample"])
+        name = v.path[-1] if v.path else ""
+        lst = values.setdefault((v.root, v.path), [ABSENT, "", NICE.get(name, f"Sample {name}")])
         for x in xs:
             if x not in lst:
                 lst.append(x)
@@ -100,7 +103,8 @@ def candidates(tree: list, known: dict) -> dict[tuple, list[Any]]:
             visit(cond)
     for lst in values.values():  # a name compared with numbers gets numbers, not the sample text
         if any(isinstance(x, (int, float)) and not isinstance(x, bool) for x in lst):
-            lst[:] = [x for x in lst if not (isinstance(x, str) and x.startswith("Sample"))]
+            lst[:] = [x for x in lst if not (isinstance(x, str) and x.startswith("Sample"))
+                      and x not in NICE.values()]
     return values
 
 
