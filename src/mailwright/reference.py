@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import decimal
 import re
+from functools import lru_cache
 from typing import Any
 
 import django  # an optional dependency: pip install 'mailwright[preview]'
@@ -56,6 +57,16 @@ def unsubscribe_link():
 
 _django = Engine(libraries={"klaviyo": "mailwright.reference"}, builtins=["mailwright.reference"], autoescape=True)
 
+@lru_cache(maxsize=256)
+def _django_template(src: str):
+    return _django.from_string(src)
+
+
+@lru_cache(maxsize=256)
+def _jinja_template(src: str):
+    return _jinja.from_string(src)
+
+
 KLAVIYO_STD = {"phone": "phone_number"}
 HUBSPOT_STD = {"first_name": "firstname", "last_name": "lastname"}
 AC_STD = {"first_name": "FIRSTNAME", "last_name": "LASTNAME", "email": "EMAIL", "phone": "PHONE"}
@@ -83,7 +94,7 @@ def render_klaviyo(src: str, recipient: dict, config: dict | None = None) -> str
             (person if root == "profile" else event)[name] = source[prop]
     ctx = {"person": person, "event": event,
            "organization": {"name": "Fernhill Supply Co.", "full_address": "1 Market St, Springfield"}}
-    return _django.from_string(src).render(DjContext(ctx))
+    return _django_template(src).render(DjContext(ctx))
 
 
 # ---------------------------------------------------------------- HubSpot (Jinja2 with HubL filters)
@@ -130,7 +141,7 @@ def render_hubspot(src: str, recipient: dict, config: dict | None = None) -> str
            "site_settings": {"company_name": "Fernhill Supply Co.", "company_street_address_1": "1 Market St",
                              "company_city": "Springfield", "company_state": "IL", "company_zip": "62701",
                              "company_country": "US"}}
-    return _jinja.from_string(src).render(ctx)
+    return _jinja_template(src).render(ctx)
 
 
 # ---------------------------------------------------------------- ActiveCampaign (%IF% evaluator)
