@@ -282,6 +282,15 @@ def _remote_failure(e: Exception, as_json: bool) -> None:
     sys.exit(3)
 
 
+def _register() -> None:
+    from .sendtest import command as send_test
+
+    main.add_command(send_test)
+
+
+_register()
+
+
 def run() -> None:
     """The console entry point: an unexpected failure is one line, not a traceback."""
     try:

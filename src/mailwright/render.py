@@ -336,7 +336,11 @@ def _slot(s: Slot, d: Dialect, context: str) -> str:
     if s.kind == "lit":
         return d.literal(s.node, context)
     if s.kind == "raw":
-        return s.node.text if s.node.esp == d.name else ""
+        if s.node.esp != d.name:
+            return ""
+        if context == "text":  # passthrough HTML, in the plain-text part: its text (ESP syntax kept)
+            return htmllib.unescape(re.sub(r"<[^>]+>", "", s.node.text))
+        return s.node.text
     if s.kind == "verbatim":
         return s.node
     raise AssertionError(s.kind)

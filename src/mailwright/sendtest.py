@@ -498,7 +498,7 @@ def command(template: str, to: tuple[str, ...], samples: tuple[str, ...], esp: s
                                          {"esp": esp, "trigger": out.trigger})
             if unreachable:
                 say(f"{out.name}: warning: no recipient reaches {len(unreachable)} branch(es) "
-                    f"({', '.join(unreachable)}): their conditions contradict each other")
+                    f"({', '.join(unreachable)}): contradicting conditions, or a default() that can never apply")
             variants = [Variant(p) for p in people] or [Variant({"profile": {}, "event": {}})]
         messages = build_messages(out, variants, esp, settings.sender, recipients)
     except MailwrightError as e:
