@@ -114,3 +114,5 @@ def test_samples_show_beside_derived_variants(shop):
     labels = [t.label for t in p.tiles_for("cart-reminder", "cart_abandoned")]
     assert "sample: vip-shopper" in labels and any(label.startswith("derived") for label in labels)
     assert any(label.startswith("worst case") for label in labels)
+    # every tile: each ESP's engine shows what the template means
+    assert all(not t.unfaithful for t in p.tiles_for("cart-reminder", "cart_abandoned"))

@@ -43,7 +43,8 @@ class Tile:
     data: dict
     recipients: int = 1
     per_esp: dict[str, dict] = field(default_factory=dict)  # esp -> {html, subject, preheader, text, visible}
-    differs: list[str] = field(default_factory=list)
+    differs: list[str] = field(default_factory=list)  # ESPs whose email differs from the first ESP's
+    unfaithful: list[str] = field(default_factory=list)  # ESPs whose engine shows other than the meaning
 
 
 class Preview:
@@ -175,6 +176,7 @@ class Preview:
                 if len(seen) > 1:
                     first = next(iter(tile.per_esp))
                     tile.differs = [e for e, r in tile.per_esp.items() if r["visible"] != tile.per_esp[first]["visible"]]
+                tile.unfaithful = [e for e, r in tile.per_esp.items() if not r["faithful"]]
                 tiles.append(tile)
             self.tiles[key] = tiles
             return tiles
@@ -191,11 +193,15 @@ class Preview:
             text = interpret(out.rendered.text, data, out.esp, out.trigger, "text")
         else:
             page = render(out.html, data, cfg)
+            meant = interpret(out.rendered.page, data, out.esp, out.trigger, raw=lambda t: render(t, data, cfg))
+            faithful = visible_text(meant) == visible_text(page)
             subject = html.unescape(render(out.subject, data, cfg))
             pre = html.unescape(render(out.preheader, data, cfg))
             text = render(out.text, data, cfg)
+            return {"html": page, "subject": " ".join(subject.split()), "preheader": " ".join(pre.split()),
+                    "text": text, "visible": visible_text(page), "source": out.html, "faithful": faithful}
         return {"html": page, "subject": " ".join(subject.split()), "preheader": " ".join(pre.split()),
-                "text": text, "visible": visible_text(page), "source": out.html}
+                "text": text, "visible": visible_text(page), "source": out.html, "faithful": True}
 
 
 # ---------------------------------------------------------------- pages
@@ -208,6 +214,7 @@ main{padding:16px}.tiles{display:flex;flex-direction:column;gap:18px}
 .tile{background:#fff;border:1px solid #ddd;border-radius:8px;padding:12px}
 .tile h3{margin:0 0 6px;font-size:15px}.meta{color:#555;font-size:12px;word-break:break-all}
 .subject{font-weight:700}.flag{background:#fde68a;border-radius:4px;padding:1px 6px;margin-left:6px}
+.flag.bad{background:#fca5a5}
 .frames{display:flex;gap:12px;overflow-x:auto;margin-top:8px}
 .frames figure{margin:0}.frames figcaption{font-size:11px;color:#666}
 iframe{border:1px solid #ccc;background:#fff;height:640px}
@@ -253,7 +260,11 @@ def template_page(p: Preview, name: str, trigger: str | None, esp: str | None) -
             "</figure>" for cap, cls, extra in (("mobile · light", "mobile", ""), ("mobile · dark", "mobile", "&dark=1"),
                                                 ("desktop · light", "desktop", ""),
                                                 ("desktop · dark", "desktop", "&dark=1")))
-        flag = (f"<span class='flag'>differs in {', '.join(tile.differs)}</span>" if tile.differs else "")
+        flag = (f"<span class='flag' title='the same recipient sees another email in these ESPs (ESP-specific "
+                f"content: mw-raw, esp branches)'>differs in {', '.join(tile.differs)}</span>" if tile.differs else "")
+        if tile.unfaithful:
+            flag += (f"<span class='flag bad'>{', '.join(tile.unfaithful)}: the ESP would show something other than "
+                     "the template means: please report it</span>")
         merged = f" · {tile.recipients} recipients alike" if tile.recipients > 1 else ""
         tiles.append(
             f"<section class='tile' data-tile='{i}'><h3>{html.escape(tile.label)}{merged}{flag}</h3>"
@@ -361,7 +372,8 @@ class Server:
         self.httpd.server_close()
 
 
-def snapshot(root: Path, out_dir: Path, chromium: str, only: list[str] | None = None, log=print) -> list[Path]:
+def snapshot(root: Path, out_dir: Path, chromium: str, only: list[str] | None = None, log=print,
+             offline: bool = True) -> list[Path]:
     """PNG screenshots of every tile (variant × ESP × width × light/dark) through headless Chromium."""
     from playwright.sync_api import sync_playwright
 
@@ -374,10 +386,21 @@ def snapshot(root: Path, out_dir: Path, chromium: str, only: list[str] | None = 
                 "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                 "--disable-sync", "--no-first-run"])
             page = browser.new_page()
+            if offline:  # load only from the preview server: remote fonts and images are left out
+                page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(server.url)
+                           else route.abort())
             for name, trigger in p.template_keys():
                 if only and name not in only:
                     continue
                 for esp in p.outputs(name, trigger):
+                    stem = f"{name}{'--' + trigger if trigger else ''}"
+                    page.set_viewport_size({"width": 1400, "height": 900})
+                    page.goto(f"{server.url}t/{quote(name)}?trigger={quote(trigger or '')}&esp={esp}")
+                    page.wait_for_load_state("load")
+                    matrix = out_dir / stem / esp / "matrix.png"
+                    matrix.parent.mkdir(parents=True, exist_ok=True)
+                    page.screenshot(path=str(matrix))
+                    written.append(matrix)
                     for v, _tile in enumerate(p.tiles_for(name, trigger)):
                         for width, wname in ((375, "mobile"), (640, "desktop")):
                             for dark in (False, True):
@@ -385,7 +408,6 @@ def snapshot(root: Path, out_dir: Path, chromium: str, only: list[str] | None = 
                                 url = (f"{server.url}render/{quote(name)}?trigger={quote(trigger or '')}&esp={esp}"
                                        f"&v={v}{'&dark=1' if dark else ''}")
                                 page.goto(url)
-                                stem = f"{name}{'--' + trigger if trigger else ''}"
                                 f = out_dir / stem / esp / f"v{v + 1}-{wname}-{'dark' if dark else 'light'}.png"
                                 f.parent.mkdir(parents=True, exist_ok=True)
                                 page.screenshot(path=str(f), full_page=True)
