@@ -283,8 +283,10 @@ def _remote_failure(e: Exception, as_json: bool) -> None:
 
 
 def _register() -> None:
+    from .check import command as check_command
     from .sendtest import command as send_test
 
+    main.add_command(check_command)
     main.add_command(send_test)
 
 
