@@ -116,3 +116,24 @@ def test_samples_show_beside_derived_variants(shop):
     assert any(label.startswith("worst case") for label in labels)
     # every tile: each ESP's engine shows what the template means
     assert all(not t.unfaithful for t in p.tiles_for("cart-reminder", "cart_abandoned"))
+
+
+def test_ctrl_c_stops_the_server_cleanly(shop):
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    proc = subprocess.Popen([sys.executable, "-m", "mailwright", "preview", str(shop), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("preview at http://127.0.0.1:"), line
+        url = line.split()[2]
+        assert b"cart-reminder" in urllib.request.urlopen(url, timeout=10).read()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+        assert proc.returncode == 0 and "stopped" in err and "Traceback" not in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
