@@ -153,6 +153,3 @@ class ActiveCampaignDialect(Dialect):
         # Plain text has no escape in ActiveCampaign: a word joiner (U+2060, invisible)
         # after '%' keeps the tag parser from seeing a tag.
         return text.replace("%", "%\u2060")
-
-
-_ = ListLit

@@ -214,6 +214,3 @@ def markdown(r: dict) -> str:
                      f"{g['from']}; when met, {g['when_met']}.")
     lines += ["", "Save the automation and set it **Active** when the messages are ready.", ""]
     return "\n".join(lines)
-
-
-_ = APPROX

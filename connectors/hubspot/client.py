@@ -8,7 +8,7 @@ import copy
 from typing import Any
 
 from mailwright.push import CREATE, UNCHANGED, UPDATE, Change, PushClient
-from mailwright.transport import Limit, LostResponse, Transport, credential
+from mailwright.transport import Limit, Transport, credential
 
 from .flows import EMAIL
 
@@ -179,6 +179,3 @@ def _strip(ref: str) -> str:
 def _same(want: dict, have: dict) -> bool:
     """Equal on every field we send (HubSpot adds ids, dates and revisions of its own)."""
     return all(have.get(k) == v for k, v in want.items() if k in PUT_FIELDS)
-
-
-_ = LostResponse

@@ -12,9 +12,6 @@ import json
 from mailwright.dialect import (
     APPROX,
     EXACT,
-    UNSUPPORTED,
-    All,
-    Any_,
     Atom,
     FlowTranslator,
     Support,
@@ -22,7 +19,7 @@ from mailwright.dialect import (
     guarded,
 )
 from mailwright.errors import MailwrightError, Pos, UnsupportedError
-from mailwright.expr import Const, Expr, ListLit, Var
+from mailwright.expr import Expr, ListLit, Var
 from mailwright.flows import Branch, Flow, Send, Split, Wait
 
 from .dialect import STANDARD
@@ -281,6 +278,3 @@ def check_graph(flow: dict) -> list[str]:
     if int(flow.get("nextAvailableActionId", "0")) <= max((int(i) for i in ids), default=0):
         problems.append("nextAvailableActionId is not above every action id")
     return problems
-
-
-_ = (All, Any_, Const, UNSUPPORTED, APPROX)

@@ -12,7 +12,6 @@ import re
 from mailwright.dialect import (
     APPROX,
     EXACT,
-    UNSUPPORTED,
     All,
     Any_,
     Atom,
@@ -193,6 +192,3 @@ def _string(s: str) -> str:
     if "'" not in s:
         return f"'{s}'"
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-_ = UNSUPPORTED

@@ -20,7 +20,7 @@ from mailwright.dialect import (
     guarded,
 )
 from mailwright.errors import Pos, UnsupportedError
-from mailwright.expr import Const, Expr, ListLit, Var
+from mailwright.expr import Expr, ListLit, Var
 from mailwright.flows import Branch, Duration, Flow, Send, Split, Wait
 
 from .schema import validate_definition
@@ -273,6 +273,3 @@ def _largest(secs: int, units) -> tuple[str, int]:
             return unit, secs // size
     unit, size = units[-1]
     return unit, -(-secs // size)
-
-
-_ = (Const, UNSUPPORTED)

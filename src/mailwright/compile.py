@@ -70,7 +70,9 @@ def parse_template(project: Project, name: str) -> ir.Template:
     composer = Composer(project.components, project.theme)
     root = composer.expand(root)
     try:
-        return lower(root, name, str(path), dict(project.segments), project.esps)
+        t = lower(root, name, str(path), dict(project.segments), project.esps)
+        t.source = src.text
+        return t
     except MailwrightError as e:
         # a fault inside a component: say which template used it (language.md §7)
         trail = composer.uses.get(e.diagnostic.pos.path)
@@ -147,8 +149,7 @@ def _unique(diags: list[Diagnostic]) -> list[Diagnostic]:
 
 def compile_one(project: Project, t: ir.Template, trigger: str | None, dialects: dict[str, type[Dialect]],
                 literal_re: re.Pattern, head: str, result: Result) -> None:
-    seed = Path(t.path).read_text(encoding="utf-8")
-    r = Renderer(t, trigger, literal_re, seed)
+    r = Renderer(t, trigger, literal_re, t.source)
     try:
         mjml_src = r.mjml(head)
         if project.theme and "mj-body" in project.theme.attributes:

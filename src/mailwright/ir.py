@@ -82,6 +82,7 @@ class Template:
     body: Element
     mjml_attrs: dict[str, str] = field(default_factory=dict)
     warnings: list = field(default_factory=list)  # Diagnostics found while lowering
+    source: str = ""  # the template file's text (seeds placeholders that never collide with it)
 
 
 def walk(nodes: list[Node]):

@@ -26,7 +26,6 @@ MJML_TAGS = frozenset(
 STRUCTURAL_PARENTS = frozenset({"mj-body", "mj-wrapper", "mj-section", "mj-column", "mj-hero", "mj-group"})
 # attributes whose value may carry send-time output (language.md §1)
 SENDTIME_ATTRS = frozenset({"href", "src", "alt", "title", "background-url"})
-KNOWN_ESP_PLACEHOLDER = "esp"
 
 
 def lower(root: Element, name: str, path: str, segments: dict, esps: list[str]) -> ir.Template:

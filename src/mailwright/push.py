@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .compile import Result
-from .errors import MailwrightError, Pos
+from .errors import MailwrightError
 from .project import Project
 from .transport import LostResponse, RemoteError, Transport
 
@@ -163,6 +163,3 @@ def environment() -> dict[str, str]:
 
 def no_changes(changes: list[Change]) -> bool:
     return not any(c.action in (CREATE, UPDATE) for c in changes)
-
-
-_ = Pos
