@@ -14,13 +14,11 @@ import re
 from mailwright.dialect import (
     EXACT,
     UNSUPPORTED,
-    All,
-    Any_,
     Atom,
-    Const,
     Dialect,
     Support,
     guarded,
+    write_formula,
 )
 from mailwright.errors import Pos
 from mailwright.expr import Expr, ListLit, OutputExpr, Var
@@ -107,16 +105,10 @@ class ActiveCampaignDialect(Dialect):
 
     def condition(self, e: Expr, pos: Pos) -> str:
         self.require("condition", pos)
-        return self._formula(guarded(e, expand_in=True), pos, top=True)
+        return write_formula(guarded(e, expand_in=True), lambda a: self._atom(a, pos), " && ", " || ",
+                             "1 == 1", "1 == 0")
 
-    def _formula(self, f, pos: Pos, top: bool = False) -> str:
-        if isinstance(f, Const):
-            return "1 == 1" if f.value else "1 == 0"
-        if isinstance(f, (All, Any_)):
-            joiner = " && " if isinstance(f, All) else " || "
-            inner = joiner.join(self._formula(x, pos) for x in f.items)
-            return inner if top else f"({inner})"
-        assert isinstance(f, Atom)
+    def _atom(self, f: Atom, pos: Pos) -> str:
         if f.kind in ("present", "missing"):
             self.require("is defined", pos)
             return f"{self.var(f.a)} {'!=' if f.kind == 'present' else '=='} ''"

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 
-from mailwright.dialect import APPROX, EXACT, All, Any_, Atom, FlowTranslator, Support, guarded
+from mailwright.dialect import APPROX, EXACT, Atom, FlowTranslator, Support, guarded, write_formula
 from mailwright.errors import Pos, UnsupportedError
-from mailwright.expr import Const, Expr, ListLit, Var
+from mailwright.expr import Expr, ListLit, Var
 from mailwright.flows import Branch, Duration, Flow, Send, Split, Wait
 
 from .dialect import STANDARD
@@ -106,16 +106,10 @@ class ActiveCampaignFlows(FlowTranslator):
 
     # ------------------------------------------------------------ conditions in the builder's words
     def words(self, e: Expr, pos: Pos) -> str:
-        return self._words(guarded(e, expand_in=True), pos, top=True)
+        return write_formula(guarded(e, expand_in=True), lambda a: self._words(a, pos), " AND ", " OR ",
+                             "always", "never")
 
-    def _words(self, f, pos: Pos, top: bool = False) -> str:
-        if isinstance(f, Const):
-            return "always" if f.value else "never"
-        if isinstance(f, (All, Any_)):
-            joiner = " AND " if isinstance(f, All) else " OR "
-            inner = joiner.join(self._words(x, pos) for x in f.items)
-            return inner if top else f"({inner})"
-        assert isinstance(f, Atom)
+    def _words(self, f: Atom, pos: Pos) -> str:
         var = f.a if isinstance(f.a, Var) else f.b
         other = f.b if var is f.a else f.a
         if not isinstance(var, Var) or isinstance(other, Var):

@@ -16,13 +16,12 @@ from mailwright.dialect import (
     APPROX,
     EXACT,
     UNSUPPORTED,
-    All,
-    Any_,
     Atom,
     Const,
     Dialect,
     Support,
     guarded,
+    write_formula,
 )
 from mailwright.errors import Pos
 from mailwright.expr import Expr, ListLit, OutputExpr, Var
@@ -124,15 +123,9 @@ class HubSpotDialect(Dialect):
 
     def condition(self, e: Expr, pos: Pos) -> str:
         self.require("condition", pos)
-        return self._formula(guarded(e), pos)
+        return write_formula(guarded(e), lambda a: self._atom(a, pos), " and ", " or ", "true", "false", top=False)
 
-    def _formula(self, f, pos: Pos) -> str:
-        if isinstance(f, Const):
-            return "true" if f.value else "false"
-        if isinstance(f, (All, Any_)):
-            joiner = " and " if isinstance(f, All) else " or "
-            return "(" + joiner.join(self._formula(x, pos) for x in f.items) + ")"
-        assert isinstance(f, Atom)
+    def _atom(self, f: Atom, pos: Pos) -> str:
         if f.kind in ("present", "missing"):
             self.require("is defined", pos)
             p = _present(self.ref(f.a))

@@ -292,6 +292,18 @@ def _cmp_atoms(e: Cmp, expand_in: bool, negate: bool):
     return Atom("ncmp" if negate else "cmp", e.left, e.op, e.right)
 
 
+def write_formula(f, atom, and_: str, or_: str, true: str, false: str, top: bool = True) -> str:
+    """A :func:`guarded` formula in one engine's syntax: connectives and parentheses here, each
+    atom by ``atom(Atom) -> str``. With ``top``, the outermost group goes without parentheses."""
+    if isinstance(f, Const):
+        return true if f.value else false
+    if isinstance(f, (All, Any_)):
+        inner = (and_ if isinstance(f, All) else or_).join(
+            write_formula(x, atom, and_, or_, true, false, top=False) for x in f.items)
+        return inner if top else f"({inner})"
+    return atom(f)
+
+
 def _normal_form(f, limit: int, outer: type) -> list[list[Atom]] | None:
     """Clauses of ``outer`` (Any_ for DNF, All for CNF), each a group joined by the other connective."""
     if isinstance(f, Atom):
