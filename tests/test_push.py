@@ -4,6 +4,7 @@ faults without duplicates, credential errors, and never a secret in any output."
 import json
 import random
 import shutil
+from contextlib import contextmanager
 
 import pytest
 from click.testing import CliRunner
@@ -18,11 +19,21 @@ METRICS = ["Cart Abandoned", "Placed Order", "Viewed Product", "Added to Cart", 
            "Session Ended"]
 
 
-def start(esp, **kw):
+@contextmanager
+def account(esp, **kw):
+    """A fake ESP account for ``esp``, and the environment that points push at it; stopped afterwards."""
+    fake, env = start(esp, **kw)
+    try:
+        yield fake, env
+    finally:
+        fake.stop()
+
+
+def start(esp, metrics=METRICS, **kw):
     key = SECRETS[esp]
     if esp == "klaviyo":
         fake = KlaviyoFake(key, retry_after=0, **kw).start()
-        for m in METRICS:
+        for m in metrics:
             fake.add_metric(m)
         return fake, {"KLAVIYO_API_KEY": key, "KLAVIYO_BASE_URL": fake.url}
     if esp == "hubspot":
@@ -71,8 +82,7 @@ CLEAN: dict = {}
 
 @pytest.mark.parametrize("esp", ESPS)
 def test_first_push_creates_then_second_push_writes_nothing(shop, esp):
-    fake, env = start(esp)
-    try:
+    with account(esp) as (fake, env):
         r = push(shop, esp, env)
         assert r.exit_code == 0, r.output
         assert fake.writes(), "the first push creates"
@@ -84,14 +94,11 @@ def test_first_push_creates_then_second_push_writes_nothing(shop, esp):
         assert fake.writes() == [], [(w.method, w.path) for w in fake.writes()]
         assert "unchanged" in r.stdout and "create" not in r.stdout.split("ACTION")[1].split("\n\n")[0].split()
         assert summary(fake.state, esp) == first and not fake.duplicates()
-    finally:
-        fake.stop()
 
 
 @pytest.mark.parametrize("esp", ESPS)
 def test_dry_run_writes_nothing_and_prints_the_plan(shop, esp):
-    fake, env = start(esp)
-    try:
+    with account(esp) as (fake, env):
         r = push(shop, esp, env, "--dry-run")
         assert r.exit_code == 0, r.output
         assert fake.writes() == []
@@ -100,14 +107,11 @@ def test_dry_run_writes_nothing_and_prints_the_plan(shop, esp):
         doc = json.loads(r.stdout)
         assert doc["dry_run"] is True and doc["requests"]["writes"] == 0
         assert {c["action"] for c in doc["changes"]} >= {"create"}
-    finally:
-        fake.stop()
 
 
 @pytest.mark.parametrize("esp", ESPS)
 def test_a_changed_template_updates_exactly_one_object(shop, esp):
-    fake, env = start(esp)
-    try:
+    with account(esp) as (fake, env):
         assert push(shop, esp, env).exit_code == 0
         src = shop / "templates" / "browse-abandonment.mjml"
         src.write_text(src.read_text().replace("Caught your eye?", "Still on your mind?"))
@@ -116,24 +120,18 @@ def test_a_changed_template_updates_exactly_one_object(shop, esp):
         changed = [c for c in json.loads(r.stdout)["changes"] if c["action"] != "unchanged"]
         assert len(changed) == 1 and "browse-abandonment" in changed[0]["name"], changed
         assert changed[0]["action"] == "update" and changed[0]["status"] == "done"
-    finally:
-        fake.stop()
 
 
 @pytest.mark.parametrize("esp", ESPS)
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_random_faults_converge_without_duplicates(shop, esp, seed):
     if esp not in CLEAN:  # the fault-free end state, once per ESP
-        clean, env = start(esp)
-        try:
+        with account(esp) as (clean, env):
             assert push(shop, esp, env).exit_code == 0
             CLEAN[esp] = summary(clean.state, esp)
-        finally:
-            clean.stop()
     want = CLEAN[esp]
-    fake, env = start(esp)
     rng = random.Random(seed)
-    try:
+    with account(esp) as (fake, env):
         for _ in range(6):
             kind = rng.choice(["429", "500", "reset-after-write", "reset-after-write"])
             method = None if kind != "reset-after-write" else rng.choice(["POST", "PUT", "PATCH", None])
@@ -148,57 +146,41 @@ def test_random_faults_converge_without_duplicates(shop, esp, seed):
         assert codes[-1] == 0, codes
         assert summary(fake.state, esp) == want
         assert not fake.duplicates()
-    finally:
-        fake.stop()
 
 
 @pytest.mark.parametrize("esp", ESPS)
 def test_wrong_credential_is_a_clear_error(shop, esp):
-    fake, env = start(esp)
-    try:
+    with account(esp) as (fake, env):
         bad = {**env, {"klaviyo": "KLAVIYO_API_KEY", "hubspot": "HUBSPOT_ACCESS_TOKEN",
                        "activecampaign": "ACTIVECAMPAIGN_API_TOKEN"}[esp]: "wrong-" + SECRETS[esp][::-1]}
         r = push(shop, esp, bad)
         assert r.exit_code == 3
         assert "refused the credential" in r.stderr
         assert fake.writes() == []
-    finally:
-        fake.stop()
 
 
 @pytest.mark.parametrize("esp", ESPS)
 def test_missing_credential_fails_before_any_request(shop, esp):
-    fake, env = start(esp)
-    try:
+    with account(esp) as (fake, env):
         var = {"klaviyo": "KLAVIYO_API_KEY", "hubspot": "HUBSPOT_ACCESS_TOKEN", "activecampaign": "ACTIVECAMPAIGN_API_TOKEN"}
         r = push(shop, esp, {**env, var[esp]: ""})
         assert r.exit_code == 1
         assert f"set the environment variable {var[esp]}" in r.stderr
         assert fake.requests == []
-    finally:
-        fake.stop()
 
 
 def test_klaviyo_missing_metric_blocks_its_flows_only(shop):
-    fake = KlaviyoFake(SECRETS["klaviyo"], retry_after=0).start()
-    try:
-        env = {"KLAVIYO_API_KEY": SECRETS["klaviyo"], "KLAVIYO_BASE_URL": fake.url}
-        for m in METRICS:
-            if m != "Session Ended":
-                fake.add_metric(m)
+    with account("klaviyo", metrics=[m for m in METRICS if m != "Session Ended"]) as (fake, env):
         r = push(shop, "klaviyo", env, "--json")
         assert r.exit_code == 3
         doc = json.loads(r.stdout)
         failed = {c["name"] for c in doc["changes"] if c["status"] in ("failed", "skipped")}
         assert "Session Ended" in failed and any("Session exit" in n for n in failed)
         assert all(c["status"] == "done" for c in doc["changes"] if c["kind"] == "template")
-    finally:
-        fake.stop()
 
 
 def test_activecampaign_prints_the_manual_steps(shop):
-    fake, env = start("activecampaign")
-    try:
+    with account("activecampaign") as (fake, env):
         r = push(shop, "activecampaign", env, "--json")
         assert r.exit_code == 0, r.output
         doc = json.loads(r.stdout)
@@ -206,8 +188,6 @@ def test_activecampaign_prints_the_manual_steps(shop):
         assert "cart-abandonment" in flows and doc["manual_steps"][0]["steps"]
         r = push(shop, "activecampaign", env)
         assert "follow build/activecampaign/flows/cart-abandonment.md" in r.stderr
-    finally:
-        fake.stop()
 
 
 def test_no_secret_in_any_output():
@@ -220,8 +200,7 @@ def test_no_secret_in_any_output():
 
 
 def test_klaviyo_flow_shape_change_creates_a_draft_and_names_the_old_one(shop):
-    fake, env = start("klaviyo")
-    try:
+    with account("klaviyo") as (fake, env):
         assert push(shop, "klaviyo", env).exit_code == 0
         old = {f["name"] for f in fake.state["flows"].values() if "Session exit" in f["name"]}
         flow = shop / "flows" / "session-exit.yaml"
@@ -235,13 +214,10 @@ def test_klaviyo_flow_shape_change_creates_a_draft_and_names_the_old_one(shop):
         assert [c["name"] for c in retire] == sorted(old) and "retire" in retire[0]["detail"]
         drafts = [f for f in fake.state["flows"].values() if f["name"] == created[0]["name"]]
         assert drafts and drafts[0]["status"] == "draft"
-    finally:
-        fake.stop()
 
 
 def test_klaviyo_subject_change_updates_the_flow_email_in_place(shop):
-    fake, env = start("klaviyo")
-    try:
+    with account("klaviyo") as (fake, env):
         assert push(shop, "klaviyo", env).exit_code == 0
         t = shop / "templates" / "session-exit-recap.mjml"
         src = t.read_text()
@@ -255,13 +231,10 @@ def test_klaviyo_subject_change_updates_the_flow_email_in_place(shop):
         acts = [a for a in fake.state["actions"].values()
                 if ((a["definition"].get("data") or {}).get("message") or {}).get("subject_line", "").startswith("New")]
         assert acts
-    finally:
-        fake.stop()
 
 
 def test_hubspot_flow_update_uses_the_current_revision(shop):
-    fake, env = start("hubspot")
-    try:
+    with account("hubspot") as (fake, env):
         assert push(shop, "hubspot", env).exit_code == 0
         before = {f["name"]: f["revisionId"] for f in fake.state["flows"].values()}
         flow = shop / "flows" / "session-exit.yaml"
@@ -275,14 +248,11 @@ def test_hubspot_flow_update_uses_the_current_revision(shop):
         assert after["shop: Session exit recap"] != before["shop: Session exit recap"]
         assert {k: v for k, v in after.items() if "Session" not in k} == \
             {k: v for k, v in before.items() if "Session" not in k}
-    finally:
-        fake.stop()
 
 
 @pytest.mark.parametrize("esp", ESPS)
 def test_a_slow_answer_past_the_timeout_never_duplicates(shop, esp):
-    fake, env = start(esp, slow_seconds=0.6)
-    try:
+    with account(esp, slow_seconds=0.6) as (fake, env):
         fake.inject("slow", method="POST", times=2)  # the server applies the create, the client gave up
         codes = []
         for _ in range(4):
@@ -293,13 +263,10 @@ def test_a_slow_answer_past_the_timeout_never_duplicates(shop, esp):
         assert codes[-1] == 0, codes
         time_out = [q for q in fake.requests if q.method == "POST"]
         assert time_out and not fake.duplicates()
-    finally:
-        fake.stop()
 
 
 def test_klaviyo_flows_go_live_only_when_asked(shop):
-    fake, env = start("klaviyo")
-    try:
+    with account("klaviyo") as (fake, env):
         r = push(shop, "klaviyo", env, "--only", "flows")
         assert r.exit_code == 3 and "push the templates first" in r.stderr  # nothing to point the emails at
         assert push(shop, "klaviyo", env).exit_code == 0
@@ -307,5 +274,3 @@ def test_klaviyo_flows_go_live_only_when_asked(shop):
         r = push(shop, "klaviyo", env, "--only", "flows", "--live")
         assert r.exit_code == 0, r.output
         assert {f["status"] for f in fake.state["flows"].values()} == {"live"}
-    finally:
-        fake.stop()
