@@ -36,7 +36,23 @@ def _fail(e: MailwrightError, as_json: bool) -> None:
     sys.exit(1)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Commands that live in their own modules load when they are used, not at every start."""
+
+    LAZY = {"check": "mailwright.check", "send-test": "mailwright.sendtest"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.LAZY])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.LAZY:
+            import importlib
+
+            return importlib.import_module(self.LAZY[name]).command
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mailwright")
 def main() -> None:
     """Compile modular MJML emails with send-time tags for every ESP.
@@ -280,17 +296,6 @@ def _remote_failure(e: Exception, as_json: bool) -> None:
     else:
         click.echo(f"mailwright: error: {e}", err=True)
     sys.exit(3)
-
-
-def _register() -> None:
-    from .check import command as check_command
-    from .sendtest import command as send_test
-
-    main.add_command(check_command)
-    main.add_command(send_test)
-
-
-_register()
 
 
 def run() -> None:
