@@ -11,7 +11,6 @@ most 1.5x: MJML and inlining run once, only emission is per ESP).
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import statistics
 import subprocess
@@ -44,18 +43,16 @@ def measure(proj, name: str, connectors, head: str, repeat: int, node_mjml: str 
     t = parse_template(proj, name)
     dialects_all = {e: connectors[e].dialect for e in proj.esps}
     one = dict(list(dialects_all.items())[:1])
-    lit_all = re.compile("|".join(f"(?:{d.LITERAL.pattern})" for d in dialects_all.values()))
-    lit_one = re.compile("|".join(f"(?:{d.LITERAL.pattern})" for d in one.values()))
-    mjml_src = Renderer(t, None, lit_all, name).mjml(head)
+    mjml_src = Renderer(t, None, {e: d.LITERAL for e, d in dialects_all.items()}, name).mjml(head)
 
-    def compile_for(dialects, lit):
+    def compile_for(dialects):
         res = Result()
-        compile_one(proj, t, None, dialects, lit, head, res)
+        compile_one(proj, t, None, dialects, head, res)
         assert not res.errors, res.errors
 
     raw = best(lambda: mjml2html(mjml_src), repeat)
-    c1 = best(lambda: compile_for(one, lit_one), repeat)
-    c3 = best(lambda: compile_for(dialects_all, lit_all), repeat)
+    c1 = best(lambda: compile_for(one), repeat)
+    c3 = best(lambda: compile_for(dialects_all), repeat)
     node = None
     if node_mjml:
         with tempfile.NamedTemporaryFile("w", suffix=".mjml", delete=False) as f:

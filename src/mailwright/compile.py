@@ -68,10 +68,11 @@ def parse_template(project: Project, name: str) -> ir.Template:
     src = SourceFile(str(path), path.read_text(encoding="utf-8"))
     root = parse_document(src)
     composer = Composer(project.components, project.theme)
-    root = composer.expand(root)
+    root = composer.expand(root, include_roots(project))
     try:
         t = lower(root, name, str(path), dict(project.segments), project.esps)
         t.source = src.text
+        t.warnings[:0] = src.warnings + composer.warnings
         return t
     except MailwrightError as e:
         # a fault inside a component: say which template used it (language.md §7)
@@ -79,6 +80,16 @@ def parse_template(project: Project, name: str) -> ir.Template:
         if trail and not e.diagnostic.notes:
             e.diagnostic.notes.extend(trail)
         raise
+
+
+def include_roots(project: Project) -> list[Path]:
+    """The folders ``<mj-include>`` may read: the project, the built-in components,
+    and any ``[compile] include_paths`` (relative to the project)."""
+    from .project import builtin_dir
+
+    extra = project.config.get("compile", {}).get("include_paths", [])
+    extra = extra if isinstance(extra, list) else []
+    return [project.root, builtin_dir("components"), *(project.root / str(p) for p in extra)]
 
 
 def triggers_by_template(flows: list[Flow]) -> dict[str, list[str | None]]:
@@ -96,7 +107,6 @@ def compile_project(project: Project, esps: list[str] | None = None) -> Result:
     connectors = load_connectors()
     esps = esps or project.esps
     dialects: dict[str, type[Dialect]] = {e: connectors[e].dialect for e in esps}
-    literal_re = re.compile("|".join(f"(?:{d.LITERAL.pattern})" for d in dialects.values()))
     result = Result()
     flows, flow_errors = load_flows(project.root, set(project.templates), dict(project.segments))
     result.diagnostics.extend(e.diagnostic for e in flow_errors)
@@ -110,7 +120,7 @@ def compile_project(project: Project, esps: list[str] | None = None) -> Result:
             continue
         result.diagnostics.extend(t.warnings)
         for trigger in triggers.get(name, [None]):
-            compile_one(project, t, trigger, dialects, literal_re, head, result)
+            compile_one(project, t, trigger, dialects, head, result)
     compile_flows(project, flows, esps, connectors, result)
     return result
 
@@ -148,8 +158,12 @@ def _unique(diags: list[Diagnostic]) -> list[Diagnostic]:
 
 
 def compile_one(project: Project, t: ir.Template, trigger: str | None, dialects: dict[str, type[Dialect]],
-                literal_re: re.Pattern, head: str, result: Result) -> None:
-    r = Renderer(t, trigger, literal_re, t.source)
+                head: str, result: Result) -> None:
+    """One template for one trigger: rendered once, then written by each dialect.
+
+    Each ESP's output is what compiling for that ESP alone gives (its own literal
+    patterns only), so the ESPs of one run cannot affect each other."""
+    r = Renderer(t, trigger, {esp: cls.LITERAL for esp, cls in dialects.items()}, t.source)
     try:
         mjml_src = r.mjml(head)
         if project.theme and "mj-body" in project.theme.attributes:

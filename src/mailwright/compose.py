@@ -20,7 +20,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import MailwrightError, Pos
+from .errors import Diagnostic, MailwrightError, Pos
 from .source import Attr, Chunk, Comment, Element, Lit, Param, SourceFile, parse_document
 
 RESERVED = {"required", "doc"}
@@ -58,7 +58,7 @@ class Theme:
 
 
 def load_component(path: Path) -> Component:
-    src = SourceFile(str(path), path.read_text(encoding="utf-8"))
+    src = SourceFile(str(path), read_source(path))
     root = parse_document(src)
     if root.tag != "x-component":
         raise MailwrightError(root.pos, f"a component file's root element is <x-component>, not <{root.tag}>")
@@ -92,9 +92,15 @@ class Composer:
         self.components = components
         self.theme = theme
         self.uses: dict[str, list[tuple[Pos, str]]] = {}  # component file -> where it was used
+        self.warnings: list[Diagnostic] = []
+        self._literal_params: set[str] = set()
 
-    def expand(self, root: Element) -> Element:
-        root = resolve_includes(root, Path(root.pos.path).parent, [])
+    def expand(self, root: Element, allowed: list[Path] | None = None) -> Element:
+        """Components, includes and theme tokens resolved. ``allowed``: the folders
+        ``<mj-include>`` may read from (default: the template's own folder)."""
+        base = Path(root.pos.path).parent
+        roots = [p.resolve() for p in (allowed if allowed is not None else [base])]
+        root = resolve_includes(root, base, [], _Includes(roots, self.warnings))
         return self._element(root, {}, [], None)[0]
 
     # params: name -> chunks;  trail: the chain of component uses (for notes)
@@ -224,6 +230,14 @@ class Composer:
                 out.append(Lit(self.theme.tokens[token], c.pos))
             elif c.name in params:
                 out.extend(params[c.name])
+            elif not trail:
+                # a template's own copy: '[[ FirstName ]]' is some ESP's merge field, not ours
+                if c.name not in self._literal_params:
+                    self._literal_params.add(c.name)
+                    self.warnings.append(Diagnostic(
+                        c.pos, f"'[[ {c.name} ]]' is not a build-time parameter here: it is kept as copy",
+                        "warning", rule="build-time-parameter"))
+                out.append(Lit(c.raw or f"[[ {c.name} ]]", c.pos))
             else:
                 raise self._err(c.pos, f"unknown parameter '[[ {c.name} ]]'", trail)
         return out
@@ -233,7 +247,15 @@ class Composer:
         return MailwrightError(pos, msg, notes=list(reversed(trail)))
 
 
-def resolve_includes(el: Element, base: Path, seen: list[str]) -> Element:
+@dataclass
+class _Includes:
+    """Where ``<mj-include>`` may read from, and where the included files' warnings go."""
+
+    roots: list[Path]
+    warnings: list[Diagnostic]
+
+
+def resolve_includes(el: Element, base: Path, seen: list[str], inc: _Includes) -> Element:
     """MJML's ``<mj-include path="…">`` (mjml-python cannot load it): spliced in,
     every position pointing into the included file. ``type="css"`` becomes an
     ``<mj-style>`` (``css-inline="inline"`` an inline one), ``type="html"`` an
@@ -242,10 +264,10 @@ def resolve_includes(el: Element, base: Path, seen: list[str]) -> Element:
     changed = False
     for c in el.children:
         if isinstance(c, Element) and c.tag == "mj-include":
-            new_children.extend(_include(c, base, seen))
+            new_children.extend(_include(c, base, seen, inc))
             changed = True
         elif isinstance(c, Element):
-            r = resolve_includes(c, base, seen)
+            r = resolve_includes(c, base, seen, inc)
             changed |= r is not c
             new_children.append(r)
         else:
@@ -257,39 +279,54 @@ def resolve_includes(el: Element, base: Path, seen: list[str]) -> Element:
     return out
 
 
-def _include(inc: Element, base: Path, seen: list[str]) -> list:
-    rel = inc.attr_text("path")
+def _include(el: Element, base: Path, seen: list[str], inc: _Includes) -> list:
+    rel = el.attr_text("path")
     if not rel:
-        raise MailwrightError(inc.pos, '<mj-include> needs path="…"')
-    path = (base / rel).resolve()
+        raise MailwrightError(el.pos, '<mj-include> needs path="…"')
+    path = (base / rel).resolve()  # symlinks resolved: what is read is what is checked
     if not path.exists() and path.suffix == "":
         path = path.with_suffix(".mjml")
+    if not any(path.is_relative_to(r) for r in inc.roots):
+        where = " or ".join(str(r) for r in inc.roots)
+        raise MailwrightError(el.pos, f"<mj-include> reads {rel}, outside the project ({where}); "
+                                      "add its folder to [compile] include_paths in mailwright.toml to allow it")
     if not path.is_file():
-        raise MailwrightError(inc.pos, f"<mj-include>: no file {rel}")
+        raise MailwrightError(el.pos, f"<mj-include>: no file {rel}")
     if str(path) in seen:
-        raise MailwrightError(inc.pos, f"<mj-include> includes {rel} again (a cycle)")
-    text = path.read_text(encoding="utf-8")
-    kind = inc.attr_text("type", "mjml")
+        raise MailwrightError(el.pos, f"<mj-include> includes {rel} again (a cycle)")
+    text = read_source(path)
+    kind = el.attr_text("type", "mjml")
     src = SourceFile(str(path), text)
     if kind in ("css", "html"):
         tag = "mj-style" if kind == "css" else "mj-raw"
-        el = Element(tag, src.pos(0))
-        el.raw_content = src.text
-        el.content = [Lit(src.text, src.pos(0))]
-        if kind == "css" and inc.attr_text("css-inline") == "inline":
-            el.attrs["inline"] = Attr("inline", [Lit("inline", inc.pos)], inc.pos, inc.pos, "inline")
+        new = Element(tag, src.pos(0))
+        new.raw_content = src.text
+        new.content = [Lit(src.text, src.pos(0))]
+        if kind == "css" and el.attr_text("css-inline") == "inline":
+            new.attrs["inline"] = Attr("inline", [Lit("inline", el.pos)], el.pos, el.pos, "inline")
         if kind == "html":
             from .source import parse_chunks
 
-            el.content = parse_chunks(src, 0, len(src.text))
-        return [el]
+            new.content = parse_chunks(src, 0, len(src.text))
+        inc.warnings.extend(src.warnings)
+        return [new]
     wrapped = src.text.lstrip().startswith("<mjml")
     root = parse_document(src, fragment=not wrapped)
-    root = resolve_includes(root, path.parent, seen + [str(path)])
+    inc.warnings.extend(src.warnings)
+    root = resolve_includes(root, path.parent, seen + [str(path)], inc)
     if wrapped:
         body = [c for c in root.children if isinstance(c, Element) and c.tag in ("mj-body", "mj-head")]
         return [k for b in body for k in b.children]
     return list(root.children)
+
+
+def read_source(path: Path) -> str:
+    """A user's MJML file as text (decoding and file-kind problems are located errors)."""
+    try:
+        from .inputs import read_text
+    except ImportError:  # pragma: no cover - until inputs.py lands
+        return path.read_text(encoding="utf-8")
+    return read_text(path)
 
 
 def theme_head(theme: Theme) -> str:

@@ -57,10 +57,10 @@ class Slots:
 class Renderer:
     """Writes one template (for one trigger) as MJML with placeholders."""
 
-    def __init__(self, t: ir.Template, trigger: str | None, literal_re: re.Pattern, seed: str):
+    def __init__(self, t: ir.Template, trigger: str | None, literals: dict[str, re.Pattern], seed: str):
         self.t = t
         self.known = {"trigger": trigger}
-        self.literal_re = literal_re
+        self.literals = literals  # each ESP's LITERAL pattern
         self.slots = Slots(seed)
         self.inline_css: list[str] = []
         self.html_attributes: list[tuple[str, dict[str, str], Pos]] = []
@@ -107,7 +107,8 @@ class Renderer:
     def element(self, e: ir.Element) -> str:
         if e.tag == "#comment":
             return f"<!--{e.comment}-->"
-        attrs = "".join(f' {k}="{self.inline(v, mode="token", attr=True)}"' for k, v in e.attrs.items())
+        attrs = "".join(f' {k}="{self.inline(v, mode="token", attr=True, copy=k in COPY_ATTRS)}"'
+                        for k, v in e.attrs.items())
         if e.tag == "mj-style":
             inner = "".join(n.text for n in e.children if isinstance(n, ir.Text))
         elif e.ending:
@@ -158,7 +159,10 @@ class Renderer:
         return live
 
     # -------------------------------------------------------------- inline
-    def inline(self, nodes: list[ir.Node], mode: str, attr: bool = False, verbatim: bool = False) -> str:
+    def inline(self, nodes: list[ir.Node], mode: str, attr: bool = False, verbatim: bool = False,
+               copy: bool = True) -> str:
+        """``copy=False``: an attribute MJML itself reads (width, padding, css-class …):
+        its value is never copy, so no ESP's literal escaping applies to it."""
         def mark(slot: Slot) -> str:
             i = self.slots.add(slot)
             return self.slots.comment(i) if mode == "comment" else self.slots.token(i)
@@ -166,20 +170,23 @@ class Renderer:
         out = []
         for n in nodes:
             if isinstance(n, ir.Text):
-                out.append(self._text(n, mark, attr, verbatim))
+                if copy:
+                    out.append(self._text(n, mark, attr, verbatim))
+                else:
+                    out.append(self._plain(n.text, n.pos, mark, attr, verbatim))
             elif isinstance(n, ir.Output):
                 out.append(mark(Slot("out", n, n.pos)))
             else:
-                out.append(self._control(n, mark, lambda body: self.inline(body, mode, attr, verbatim)))
+                out.append(self._control(n, mark, lambda body: self.inline(body, mode, attr, verbatim, copy)))
         return "".join(out)
 
     def _text(self, n: ir.Text, mark, attr: bool, verbatim: bool) -> str:
         out, last = [], 0
         text = n.text
-        for m in self.literal_re.finditer(text):
-            out.append(self._plain(text[last : m.start()], n.pos, mark, attr, verbatim))
-            out.append(mark(Slot("lit", m.group(), n.pos)))
-            last = m.end()
+        for start, end, spans in literal_regions(text, self.literals):
+            out.append(self._plain(text[last:start], n.pos, mark, attr, verbatim))
+            out.append(mark(Slot("lit", Literal(text[start:end], spans), n.pos)))
+            last = end
         out.append(self._plain(text[last:], n.pos, mark, attr, verbatim))
         return "".join(out)
 
@@ -189,6 +196,54 @@ class Renderer:
         if verbatim:
             return mark(Slot("verbatim", s, pos))
         return _attr_escape(s) if attr else s
+
+
+# attributes whose value reaches the recipient (as text or URL): copy, escaped per ESP
+COPY_ATTRS = frozenset({"href", "src", "alt", "title", "background-url"})
+
+
+@dataclass(frozen=True)
+class Literal:
+    """Copy that would be syntax in some ESP: ``spans`` says, per ESP, which parts
+    of ``text`` its own LITERAL pattern matches (found in the whole text, as a
+    compile for that ESP alone would find them)."""
+
+    text: str
+    spans: dict[str, tuple[tuple[int, int], ...]]
+
+    def write(self, d: Dialect, context: str) -> str:
+        out, last = [], 0
+        for s, e in self.spans.get(d.name, ()):
+            out.append(self.text[last:s])
+            out.append(d.literal(self.text[s:e], context))
+            last = e
+        out.append(self.text[last:])
+        return "".join(out)
+
+
+def literal_regions(text: str, literals: dict[str, re.Pattern]):
+    """(start, end, spans) for each region of ``text`` that some ESP's pattern matches;
+    overlapping matches of different ESPs make one region."""
+    found = [(m.start(), m.end(), esp) for esp, pat in literals.items() for m in pat.finditer(text)]
+    if not found:
+        return
+    found.sort()
+    region: list = []
+    r_start, r_end = found[0][0], found[0][1]
+    for s, e, esp in found:
+        if s >= r_end and region:
+            yield r_start, r_end, _spans(region, r_start)
+            region, r_start, r_end = [], s, e
+        region.append((s, e, esp))
+        r_end = max(r_end, e)
+    yield r_start, r_end, _spans(region, r_start)
+
+
+def _spans(region: list, base: int) -> dict[str, tuple[tuple[int, int], ...]]:
+    out: dict[str, list] = {}
+    for s, e, esp in region:
+        out.setdefault(esp, []).append((s - base, e - base))
+    return {k: tuple(v) for k, v in out.items()}
 
 
 def _plain(nodes: list[ir.Node] | None) -> str | None:
@@ -334,7 +389,7 @@ def _slot(s: Slot, d: Dialect, context: str) -> str:
             return d.LITERAL.sub(lambda m: d.literal(m.group(), context), text)
         return d.output(s.node.expr, s.pos, context)
     if s.kind == "lit":
-        return d.literal(s.node, context)
+        return s.node.write(d, context)
     if s.kind == "raw":
         if s.node.esp != d.name:
             return ""

@@ -52,7 +52,7 @@ def _slot(s: Slot, data: dict, esp: str, trigger: str | None, context: str) -> s
         text = render_output(s.node.expr, data)
         return escape(text) if context == "html" else text
     if s.kind == "lit":
-        return s.node
+        return s.node.text
     if s.kind == "raw":
         return s.node.text if s.node.esp == esp else ""
     if s.kind == "verbatim":

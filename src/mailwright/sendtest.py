@@ -233,12 +233,9 @@ def compile_template(project: Any, name: str, esp: str, trigger: str | None,
                     else "is sent by no flow (it has no trigger)")
         raise MailwrightError(Pos(str(project.templates[name]), 0), f"'{name}' {sent_for}; not for '{trigger}'")
     t = parse_template(project, name)
-    # the same literal escaping as `mailwright compile`: every ESP of the project
-    literal_esps = list(dict.fromkeys([*project.esps, esp]))
-    literal_re = re.compile("|".join(f"(?:{connectors[e].dialect.LITERAL.pattern})" for e in literal_esps))
     head = theme_head(project.theme) if project.theme else ""
     result = Result()
-    compile_one(project, t, trigger, {esp: connectors[esp].dialect}, literal_re, head, result)
+    compile_one(project, t, trigger, {esp: connectors[esp].dialect}, head, result)
     for d in result.diagnostics:
         if d.severity != "error":
             warn(d)

@@ -11,10 +11,11 @@ build-time parameters (``[[ name ]]``).
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from dataclasses import dataclass, field
 
-from .errors import MailwrightError, Pos
+from .errors import Diagnostic, MailwrightError, Pos
 
 # Elements whose content MJML treats as raw HTML (plus ours that hold text).
 ENDING_TAGS = frozenset(
@@ -40,6 +41,7 @@ class SourceFile:
         # Normalise CRLF / CR line ends as an XML parser would (mjml-python refuses CRLF).
         self.text = text.replace("\r\n", "\n").replace("\r", "\n")
         self._starts = [0] + [m.end() for m in re.finditer("\n", self.text)]
+        self.warnings: list[Diagnostic] = []
 
     def pos(self, offset: int) -> Pos:
         i = bisect.bisect_right(self._starts, offset) - 1
@@ -47,6 +49,9 @@ class SourceFile:
 
     def error(self, offset: int, message: str) -> MailwrightError:
         return MailwrightError(self.pos(offset), message)
+
+    def warn(self, offset: int, message: str, rule: str) -> None:
+        self.warnings.append(Diagnostic(self.pos(offset), message, "warning", rule=rule))
 
 
 # ---------------------------------------------------------------- chunks
@@ -75,6 +80,7 @@ class Param:
 
     name: str
     pos: Pos
+    raw: str = ""  # as typed: copy again where no parameter of that name is in scope
 
 
 @dataclass
@@ -110,11 +116,13 @@ def _find_close(text: str, start: int, close: str) -> int:
     return -1
 
 
-def parse_chunks(src: SourceFile, start: int, end: int, *, sendtime: bool = True) -> list[Chunk]:
+def parse_chunks(src: SourceFile, start: int, end: int, *, sendtime: bool = True,
+                 normalised: str | None = None) -> list[Chunk]:
     """Split ``src.text[start:end]`` into chunks.
 
     With ``sendtime=False`` only ``[[ ]]`` is recognised (for attributes such as
-    ``when=`` whose value is an expression, not copy).
+    ``when=`` whose value is an expression, not copy). ``normalised`` is the same
+    region with whitespace normalised (same length): literal copy is taken from it.
     """
     text = src.text
     out: list[Chunk] = []
@@ -123,7 +131,8 @@ def parse_chunks(src: SourceFile, start: int, end: int, *, sendtime: bool = True
 
     def flush(upto: int) -> None:
         if upto > lit_start:
-            out.append(Lit(text[lit_start:upto], src.pos(lit_start)))
+            piece = text[lit_start:upto] if normalised is None else normalised[lit_start - start : upto - start]
+            out.append(Lit(piece, src.pos(lit_start)))
 
     while i < end:
         m = _TAG_OPEN.search(text, i, end)
@@ -134,15 +143,23 @@ def parse_chunks(src: SourceFile, start: int, end: int, *, sendtime: bool = True
         if opener == "[[":
             close = text.find("]]", j + 2, end)
             if close < 0:
-                raise src.error(j, "unclosed '[[': a build-time parameter ends with ']]'")
+                # copy that merely looks like a parameter (some ESPs' merge fields use [[ ]])
+                src.warn(j, "'[[' without ']]' is kept as copy; a build-time parameter is '[[ name ]]'",
+                         "build-time-parameter")
+                i = j + 2
+                continue
             inner = text[j + 2 : close].strip()
-            flush(j)
             if re.fullmatch(r"'\[\['|\"\[\[\"", inner):
+                flush(j)
                 out.append(Lit("[[", src.pos(j)))
             elif re.fullmatch(r"[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)?", inner):
-                out.append(Param(inner, src.pos(j)))
+                flush(j)
+                out.append(Param(inner, src.pos(j), text[j : close + 2]))
             else:
-                raise src.error(j, f"'[[ {inner} ]]' is not a parameter name or theme token")
+                src.warn(j, f"'[[ {inner} ]]' is not a parameter name or theme token: it is kept as copy",
+                         "build-time-parameter")
+                i = close + 2
+                continue
             i = lit_start = close + 2
             continue
         if not sendtime:
@@ -150,16 +167,16 @@ def parse_chunks(src: SourceFile, start: int, end: int, *, sendtime: bool = True
             continue
         if opener == "<mw-raw":
             tag_end = text.find(">", j, end)
-            close = text.find("</mw-raw>", j, end)
-            if tag_end < 0 or close < 0:
+            cm = _MW_RAW_CLOSE.search(text, j, end)
+            if tag_end < 0 or cm is None:
                 raise src.error(j, "unclosed <mw-raw>: it ends with </mw-raw>")
             attrs = dict((k, v[1:-1]) for k, v in _ATTR.findall(text[j + 7 : tag_end]) if v)
             esp = attrs.get("esp")
             if not esp:
                 raise src.error(j, '<mw-raw> needs esp="…" naming the ESP it is for')
             flush(j)
-            out.append(InlineRaw(esp, text[tag_end + 1 : close], src.pos(j)))
-            i = lit_start = close + len("</mw-raw>")
+            out.append(InlineRaw(esp, text[tag_end + 1 : cm.start()], src.pos(j)))
+            i = lit_start = cm.end()
             continue
         close_tok = {"{{": "}}", "{%": "%}", "{#": "#}"}[opener]
         close = _find_close(text, j + 2, close_tok) if opener != "{#" else text.find("#}", j + 2)
@@ -174,6 +191,9 @@ def parse_chunks(src: SourceFile, start: int, end: int, *, sendtime: bool = True
         i = lit_start = close + 2
     flush(end)
     return out
+
+
+_MW_RAW_CLOSE = re.compile(r"</mw-raw\s*>")
 
 
 # ---------------------------------------------------------------- elements
@@ -257,7 +277,10 @@ def parse_document(src: SourceFile, fragment: bool = False) -> Element:
             if not m:
                 raise src.error(lt, "malformed closing tag")
             name = m.group()
-            gt = text.find(">", m.end())
+            gm = _CLOSE_REST.match(text, m.end())  # '</mj-text\n  >' is a closing tag too
+            if gm is None:
+                raise src.error(lt, f"malformed closing tag </{name}: expected '>'")
+            gt = gm.end() - 1
             if not stack or stack[-1].tag != name or stack[-1].tag == "#fragment":
                 opened = f"; <{stack[-1].tag}> opened at {stack[-1].pos} is still open" if stack else ""
                 raise src.error(lt, f"unexpected </{name}>{opened}")
@@ -277,33 +300,28 @@ def parse_document(src: SourceFile, fragment: bool = False) -> Element:
             raise src.error(lt, f"a second root element <{el.tag}>; a file holds one")
         if selfclosing:
             continue
-        if el.tag.startswith("x-") and el.tag != "x-component" and _html_children(text, i, el.tag):
-            # a component used with HTML children (its <x-slot/> stands in text)
-            close = text.find(f"</{el.tag}>", i)
-            if close < 0:
+        html_component = el.tag.startswith("x-") and el.tag != "x-component" and _html_children(text, i, el.tag)
+        if html_component or el.tag in ENDING_TAGS:
+            # content is HTML (or CSS), up to the first closing tag of this name
+            cm = _closing(el.tag).search(text, i)
+            if cm is None:
                 raise src.error(lt, f"<{el.tag}> is never closed")
-            el.raw_content = text[i:close]
-            _check_html(src, i, close)
-            el.content = parse_chunks(src, i, close)
-            el.end_pos = src.pos(close)
-            i = close + len(el.tag) + 3
-        elif el.tag in ENDING_TAGS:
-            close = text.find(f"</{el.tag}>", i)
-            if close < 0:
-                raise src.error(lt, f"<{el.tag}> is never closed")
-            if el.tag not in OPAQUE_TAGS:
-                text = src.text = _normalise_html_attrs(text, i, close)
-            el.raw_content = text[i:close]
+            close = cm.start()
             if el.tag in OPAQUE_TAGS:
-                el.content = [Lit(text[i:close], src.pos(i))]
+                el.raw_content = text[i:close]
+                el.content = [Lit(el.raw_content, src.pos(i))]
             else:
+                el.raw_content = _normalise_html_attrs(text[i:close])
                 _check_html(src, i, close)
-                el.content = parse_chunks(src, i, close)
+                el.content = parse_chunks(src, i, close, normalised=el.raw_content)
             el.end_pos = src.pos(close)
-            i = close + len(el.tag) + 3
+            i = cm.end()
         else:
             el.content_start = i
             stack.append(el)
+            if len(stack) > MAX_NESTING:
+                raise src.error(lt, f"elements nest deeper than {MAX_NESTING} levels here; "
+                                    "is a closing tag missing?")
     if fragment:
         stack = stack[1:]
     if stack:
@@ -314,19 +332,29 @@ def parse_document(src: SourceFile, fragment: bool = False) -> Element:
 
 
 _HTML_TAG = re.compile(r"<[A-Za-z][^<>]*>")
-_ENDING_RE = re.compile(r"<(" + "|".join(sorted(ENDING_TAGS)) + r")\b[^>]*>.*?</\1>", re.S)
+_ENDING_RE = re.compile(r"<(" + "|".join(sorted(ENDING_TAGS)) + r")\b[^>]*>.*?</\1\s*>", re.S)
+_CLOSE_REST = re.compile(r"\s*>")
+# deeper than any real email; keeps every later (recursive) stage far from Python's limit
+MAX_NESTING = 100
 
 
-def _normalise_html_attrs(text: str, start: int, end: int) -> str:
+@functools.cache
+def _closing(tag: str) -> re.Pattern:
+    return re.compile(rf"</{re.escape(tag)}\s*>")
+
+
+def _normalise_html_attrs(region: str) -> str:
     """Newlines and tabs inside HTML tags in content become spaces (same length:
     positions stay true), as an XML parser normalises attribute values."""
-    region = _HTML_TAG.sub(lambda m: re.sub(r"[\n\t]", " ", m.group()), text[start:end])
-    return text[:start] + region + text[end:]
+    if "\n" not in region and "\t" not in region:
+        return region
+    return _HTML_TAG.sub(lambda m: re.sub(r"[\n\t]", " ", m.group()), region)
 
 
 def _html_children(text: str, start: int, tag: str) -> bool:
     """Does a component use hold HTML (text, <p>, …) rather than MJML elements?"""
-    close = text.find(f"</{tag}>", start)
+    cm = _closing(tag).search(text, start)
+    close = cm.start() if cm else -1
     inner = re.sub(r"<!--.*?-->", "", text[start : close if close >= 0 else len(text)], flags=re.S)
     # what stands inside MJML's own text-bearing elements is theirs, not this element's children
     inner = _ENDING_RE.sub("", inner)
@@ -358,7 +386,10 @@ def _parse_start_tag(src: SourceFile, lt: int, m: re.Match) -> tuple[Element, in
         if aval is None:
             raise src.error(am.start(1), f"attribute '{aname}' needs a quoted value")
         if aname in el.attrs:
-            raise src.error(am.start(1), f"attribute '{aname}' is given twice")
+            # the engine (mjml-python) renders it, the last value winning: so do we
+            src.warn(am.start(1), f"attribute '{aname}' is given twice in <{name}>: the last value is used",
+                     "duplicate-attribute")
+            del el.attrs[aname]
         vstart = am.start(2) + 1
         vend = am.end(2) - 1
         sendtime = not name.startswith("mw-")  # when=, each=, limit=, esp= are not copy
