@@ -393,8 +393,10 @@ def _slot(s: Slot, d: Dialect, context: str) -> str:
     if s.kind == "raw":
         if s.node.esp != d.name:
             return ""
-        if context == "text":  # passthrough HTML, in the plain-text part: its text (ESP syntax kept)
-            return htmllib.unescape(re.sub(r"<[^>]+>", "", s.node.text))
+        if context == "text":  # passthrough HTML, in the plain-text part: its text and links (ESP syntax kept)
+            from .text import fragment_to_text
+
+            return fragment_to_text(s.node.text)
         return s.node.text
     if s.kind == "verbatim":
         return s.node

@@ -32,7 +32,11 @@ class _Text:
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag in VOID:
-            if tag == "br" and not self.hidden:
+            if tag == "img" and not self.hidden and any(t == "a" for t, *_ in self.stack):
+                alt = " ".join((a.get("alt") or "").split())  # a linked image: its alt is the link's text
+                if alt:
+                    self.parts.append(f" {alt} ")
+            elif tag == "br" and not self.hidden:
                 self.parts.append("\n")
             elif tag == "hr" and not self.hidden:
                 self.parts.append("\n")
@@ -52,10 +56,12 @@ class _Text:
             t, hide, start, href = self.stack.pop()
             if not self.hidden:
                 if t == "a" and href:
-                    label = "".join(self.parts[start:]).strip()
+                    inner = "".join(self.parts[start:])
+                    label = " ".join(inner.split())
                     href = href.strip()
                     if not href.startswith("#") and href != label:
-                        self.parts.append(f" ({href})" if label else href)
+                        lead = " " if inner[:1].isspace() else ""
+                        self.parts[start:] = [f"{lead}{label} ({href})" if label else href]
                 if t in BLOCKS:
                     self.parts.append("\n")
             if hide:
@@ -108,3 +114,14 @@ def html_to_text(doc: str, slot_re: re.Pattern, token) -> str:
         if ln or (out and out[-1]):
             out.append(ln)
     return "\n".join(out).strip() + "\n"
+
+
+_NO_SLOTS = re.compile(r"(?!)")
+
+
+def fragment_to_text(html: str) -> str:
+    """An HTML fragment (an ESP's passthrough) as plain text within a line: links as
+    ``text (URL)``, tags dropped, the ESP's own syntax kept."""
+    p = _Text(_NO_SLOTS, str)
+    p.feed(html)
+    return "".join(p.parts)
