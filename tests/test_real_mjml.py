@@ -217,7 +217,7 @@ def test_every_link_of_every_example_email_is_in_its_text_part_in_every_esp():
 
     outs = example_outputs(ESPS)
     checked = 0
-    for (esp, name, trigger), (html, text, _, _) in outs.items():
+    for (esp, name, _trigger), (html, text, _, _) in outs.items():
         for href in re.findall(r'<a\b[^>]*\bhref="([^"]*)"', html):
             href = unescape(href).strip()
             if href.startswith("#"):
