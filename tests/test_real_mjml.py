@@ -238,3 +238,21 @@ def test_passthrough_links_and_linked_images_keep_their_urls_in_the_text_part():
         assert "Acme logo (https://example.com/home)" in texts[esp]
     assert "Bye: Unsubscribe ({{ unsubscribe_link }})" in texts["hubspot"]
     assert "Bye: Unsubscribe (%UNSUBSCRIBELINK%)" in texts["activecampaign"]
+
+
+# ------------------------------------------------------------------ every error of a run in one pass
+
+def test_every_unknown_name_and_every_unmapped_property_is_reported_in_one_run():
+    a = email('<mj-section><mj-column><mj-text>{{ persn.name }} {{ evnt.x }} {% if foo > 1 %}y{% endif %}'
+              '{% for it in cart.items %}{{ it.name }}{% endfor %}</mj-text></mj-column></mj-section>')
+    b = text_email("{{ event.first }} {{ event.second }}", subject="{{ event.third }}")
+    result = compile_sources({"a": a, "b": b})
+    got = sorted((d.pos.path.rsplit("/", 1)[-1], d.message.split(" (")[0].split(";")[0]) for d in result.errors)
+    assert got == sorted([
+        ("a.mjml", "unknown name 'persn' in 'persn.name'"),
+        ("a.mjml", "unknown name 'evnt' in 'evnt.x'"),
+        ("a.mjml", "unknown name 'foo' in 'foo'"),
+        ("a.mjml", "unknown name 'cart' in 'it in cart.items'"),
+        *[("b.mjml", f"{esp} cannot express the event property event.{n}")
+          for esp in ("HubSpot", "ActiveCampaign") for n in ("first", "second", "third")],
+    ]), got

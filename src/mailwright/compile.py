@@ -76,9 +76,10 @@ def parse_template(project: Project, name: str) -> ir.Template:
         return t
     except MailwrightError as e:
         # a fault inside a component: say which template used it (language.md §7)
-        trail = composer.uses.get(e.diagnostic.pos.path)
-        if trail and not e.diagnostic.notes:
-            e.diagnostic.notes.extend(trail)
+        for d in e.diagnostics:
+            trail = composer.uses.get(d.pos.path)
+            if trail and not d.notes:
+                d.notes.extend(trail)
         raise
 
 
@@ -116,7 +117,7 @@ def compile_project(project: Project, esps: list[str] | None = None) -> Result:
         try:
             t = parse_template(project, name)
         except MailwrightError as e:
-            result.diagnostics.append(e.diagnostic)
+            result.diagnostics.extend(e.diagnostics)
             continue
         result.diagnostics.extend(t.warnings)
         for trigger in triggers.get(name, [None]):
@@ -181,14 +182,18 @@ def compile_one(project: Project, t: ir.Template, trigger: str | None, dialects:
         ctx = Context(project.esp_config(esp), trigger, warnings.add, t.name)
         d = cls(ctx)
         known = {"trigger": trigger, "esp": esp}
-        try:
-            html_out = d.finish(emit(trees[0], d, "html", known))
-            text_out = emit(trees[1], d, "text", known)
-            subj = " ".join(emit(trees[2], d, "text", known).split())
-            pre = " ".join(emit(trees[3], d, "text", known).split())
-            check_compliance(d, t, html_out)
-        except MailwrightError as e:
-            result.diagnostics.append(e.diagnostic)
+        errors: list[Diagnostic] = []  # every construct this ESP cannot write, not just the first
+        html_out = d.finish(emit(trees[0], d, "html", known, errors))
+        text_out = emit(trees[1], d, "text", known, errors)
+        subj = " ".join(emit(trees[2], d, "text", known, errors).split())
+        pre = " ".join(emit(trees[3], d, "text", known, errors).split())
+        if not errors:
+            try:
+                check_compliance(d, t, html_out)
+            except MailwrightError as e:
+                errors.extend(e.diagnostics)
+        if errors:
+            result.diagnostics.extend(sorted(_unique(errors), key=lambda g: (g.pos.path, g.pos.line, g.pos.col)))
             continue
         result.diagnostics.extend(_unique(warnings))
         result.outputs.append(Output(esp, t.name, trigger, html_out, text_out, subj, pre,

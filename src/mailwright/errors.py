@@ -69,6 +69,25 @@ class MailwrightError(Exception):
         self.diagnostic.notes.append((pos, message))
         return self
 
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        return [self.diagnostic]
+
+
+class MailwrightErrors(MailwrightError):
+    """Several errors of one input, reported together (every error of a run in one pass)."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        assert diagnostics
+        first = diagnostics[0]
+        super().__init__(first.pos, first.message, first.notes)
+        self.diagnostic = first
+        self._all = list(diagnostics)
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        return self._all
+
 
 class UnsupportedError(MailwrightError):
     """A construct that an ESP cannot express exactly.

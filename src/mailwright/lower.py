@@ -11,8 +11,8 @@ import html
 import re
 
 from . import ir, mjml_schema
-from .errors import Diagnostic, MailwrightError, Pos
-from .expr import Scope, literal_output, parse_condition, parse_loop, parse_output
+from .errors import Diagnostic, MailwrightError, MailwrightErrors, Pos
+from .expr import Const, Scope, Var, literal_output, parse_condition, parse_loop, parse_output
 from .source import Chunk, Comment, Element, InlineRaw, Lit, Tag
 
 MJML_TAGS = frozenset(
@@ -67,6 +67,8 @@ def lower(root: Element, name: str, path: str, segments: dict, esps: list[str]) 
         where = head_el.pos if head_el else root.pos
         raise MailwrightError(where, "missing <mw-subject>: every template needs one inside <mj-head>")
     body = lw.element(body_el, lw.scope, parent="mjml")
+    if lw.errors:  # every unknown name and bad expression of the template, at once
+        raise MailwrightErrors(lw.errors)
     attrs = {k: a.raw for k, a in root.attrs.items()}
     t = ir.Template(name, path, root.pos, subject, subject_pos, preview, head, body, attrs)
     t.warnings = lw.warnings
@@ -78,6 +80,19 @@ class _Lowerer:
         self.scope = scope
         self.esps = esps
         self.warnings: list[Diagnostic] = []
+        self.errors: list[Diagnostic] = []  # recoverable: reported together at the end
+
+    def expr(self, parse, src: str, pos: Pos, scope: Scope, fallback):
+        """Parse an expression; an error is recorded and ``fallback`` stands in, so the
+        rest of the template is still read (and its errors reported in the same run)."""
+        try:
+            e = parse(src, pos, scope)
+            if parse is parse_condition:
+                check_esp_names(e, pos)
+            return e
+        except MailwrightError as err:
+            self.errors.extend(err.diagnostics)
+            return fallback
 
     def check_attr(self, tag: str, name: str, a) -> None:
         msg = mjml_schema.check(tag, name, "".join(c.text for c in a.value if isinstance(c, Lit)))
@@ -159,8 +174,7 @@ class _Lowerer:
         cond = None
         if el.tag != "mw-else":
             src, pos = self._attr_src(el, "when")
-            cond = parse_condition(src, pos, scope)
-            check_esp_names(cond, pos)
+            cond = self.expr(parse_condition, src, pos, scope, Const(True))
         for k in el.attrs:
             if k != "when" or el.tag == "mw-else":
                 raise MailwrightError(el.attrs[k].pos, f"<{el.tag}> has no attribute '{k}'")
@@ -168,7 +182,7 @@ class _Lowerer:
 
     def _for(self, el: Element, scope: Scope, parent: Element) -> ir.For:
         src, pos = self._attr_src(el, "each")
-        var, it = parse_loop(src, pos, scope)
+        var, it = self.expr(parse_loop, src, pos, scope, _loop_fallback(src, pos))
         limit = None
         if "limit" in el.attrs:
             lsrc, lpos = self._attr_src(el, "limit")
@@ -211,7 +225,9 @@ class _Lowerer:
                 body.append(ir.Text(html.escape(lit, quote=False) if not unescape else lit, c.pos))
                 continue
             if c.kind == "out":
-                body.append(ir.Output(parse_output(c.src, c.src_pos, cur_scope), c.pos))
+                out = self.expr(parse_output, c.src, c.src_pos, cur_scope, None)
+                if out is not None:
+                    body.append(ir.Output(out, c.pos))
                 continue
             if attribute is not None:
                 raise MailwrightError(c.pos, "{% … %} cannot stand in an attribute; put the condition around the element")
@@ -219,8 +235,7 @@ class _Lowerer:
             rest = rest.strip()
             rest_pos = Pos(c.src_pos.path, c.src_pos.line, c.src_pos.col + len(word) + 1)
             if word == "if":
-                cond = parse_condition(rest, rest_pos, cur_scope)
-                check_esp_names(cond, rest_pos)
+                cond = self.expr(parse_condition, rest, rest_pos, cur_scope, Const(True))
                 node = ir.If([ir.Branch(cond, [], c.pos)], c.pos)
                 body.append(node)
                 stack.append(("if", node, node.branches[0].body, cur_scope))
@@ -233,13 +248,11 @@ class _Lowerer:
                     raise MailwrightError(c.pos, f"{{% {word} %}} after {{% else %}}")
                 if word == "else" and rest:
                     raise MailwrightError(c.pos, "{% else %} takes no condition; use {% elif … %}")
-                cond = parse_condition(rest, rest_pos, sc) if word == "elif" else None
-                if cond is not None:
-                    check_esp_names(cond, rest_pos)
+                cond = self.expr(parse_condition, rest, rest_pos, sc, Const(True)) if word == "elif" else None
                 node.branches.append(ir.Branch(cond, [], c.pos))
                 stack[-1] = ("if", node, node.branches[-1].body, sc)
             elif word == "for":
-                var, it = parse_loop(rest, rest_pos, cur_scope)
+                var, it = self.expr(parse_loop, rest, rest_pos, cur_scope, _loop_fallback(rest, rest_pos))
                 node = ir.For(var, it, None, [], c.pos)
                 body.append(node)
                 stack.append(("for", node, node.body, cur_scope.with_loop(var)))
@@ -256,6 +269,13 @@ class _Lowerer:
             kind, node, _, _ = stack[-1]
             raise MailwrightError(node.pos, f"{{% {kind} %}} is never closed with {{% end{kind} %}}")
         return root
+
+
+def _loop_fallback(src: str, pos: Pos) -> tuple[str, Var]:
+    """What stands in for a loop whose header has an error: its variable, if it can be
+    read, stays in scope (so its uses are not reported as unknown names too)."""
+    m = re.match(r"\s*([A-Za-z_]\w*)\s+in\b", src)
+    return (m.group(1) if m else "_"), Var("event", ("_",), pos)
 
 
 def _raw_esp(esp: str, pos: Pos) -> str:

@@ -22,7 +22,7 @@ from mjml import mjml2html
 
 from . import ir
 from .dialect import Dialect
-from .errors import MailwrightError, Pos
+from .errors import Diagnostic, MailwrightError, Pos
 from .expr import Const, Expr, fold
 
 
@@ -344,35 +344,46 @@ def parse_stream(s: str, slots: Slots) -> list:
     return root
 
 
-def emit(tree: list, d: Dialect, context: str, known: dict[str, Any]) -> str:
-    """Write a parsed placeholder document in one dialect."""
+def emit(tree: list, d: Dialect, context: str, known: dict[str, Any],
+         errors: list[Diagnostic] | None = None) -> str:
+    """Write a parsed placeholder document in one dialect.
+
+    With ``errors``, what the dialect cannot write is recorded there and the rest is
+    still written (every error of the template at once); without, the first raises."""
     out: list[str] = []
     for item in tree:
-        if isinstance(item, str):
-            out.append(_escape_plain(item, d) if context == "text" else item)
-        elif isinstance(item, PIf):
-            live = []
-            for cond, body in zip(item.slot.conds, item.bodies):
-                c = Const(True) if cond is None else fold(cond, known)
-                if c == Const(False):
-                    continue
-                if c == Const(True):
-                    live.append((None, body))
-                    break
-                live.append((c, body))
-            if not live:
-                continue
-            if live[0][0] is None:
-                out.append(emit(live[0][1], d, context, known))
-            else:
-                out.append(d.if_block([(c, emit(b, d, context, known)) for c, b in live], item.slot.pos))
-        elif isinstance(item, PFor):
-            n = item.slot.node
-            d.require("loop", n.pos)  # say so before anything inside the loop does
-            out.append(d.for_block(n.var, n.iterable, n.limit, emit(item.body, d, context, known), n.pos))
-        else:
-            out.append(_slot(item, d, context))
+        try:
+            out.append(_item(item, d, context, known, errors))
+        except MailwrightError as e:
+            if errors is None:
+                raise
+            errors.extend(e.diagnostics)
     return "".join(out)
+
+
+def _item(item, d: Dialect, context: str, known: dict[str, Any], errors: list | None) -> str:
+    if isinstance(item, str):
+        return _escape_plain(item, d) if context == "text" else item
+    if isinstance(item, PIf):
+        live = []
+        for cond, body in zip(item.slot.conds, item.bodies):
+            c = Const(True) if cond is None else fold(cond, known)
+            if c == Const(False):
+                continue
+            if c == Const(True):
+                live.append((None, body))
+                break
+            live.append((c, body))
+        if not live:
+            return ""
+        if live[0][0] is None:
+            return emit(live[0][1], d, context, known, errors)
+        return d.if_block([(c, emit(b, d, context, known, errors)) for c, b in live], item.slot.pos)
+    if isinstance(item, PFor):
+        n = item.slot.node
+        d.require("loop", n.pos)  # say so before anything inside the loop does
+        return d.for_block(n.var, n.iterable, n.limit, emit(item.body, d, context, known, errors), n.pos)
+    return _slot(item, d, context)
 
 
 def _slot(s: Slot, d: Dialect, context: str) -> str:
