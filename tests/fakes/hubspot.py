@@ -259,22 +259,23 @@ def template_problems(path: str, text: str) -> list[dict]:
             "MISSING_REQUIRED_TOKEN")
     stack: list[tuple[str, int]] = []
     pos = 0
-    for tag in re.finditer(r"\{\{|\{%|\{#", text):
+    for tag in re.finditer(r"\{(?=[{%#])", text):
         if tag.start() < pos:
             continue
+        if stack and stack[-1][0] == "raw" and not re.match(r"\{%-?\s*endraw\b", text[tag.start():]):
+            continue  # inside raw, jinjava's scanner looks for {% endraw %} only
+        opener = text[tag.start():tag.start() + 2]
         line = text.count("\n", 0, tag.start()) + 1
-        close = {"{{": "}}", "{%": "%}", "{#": "#}"}[tag.group()]
-        end = text.find(close, tag.end())
+        close = {"{{": "}}", "{%": "%}", "{#": "#}"}[opener]
+        end = text.find(close, tag.start() + 2)
         if end < 0:
-            err(f"{tag.group()} opened on line {line} is never closed", line, "SYNTAX")
+            err(f"{opener} opened on line {line} is never closed", line, "SYNTAX")
             break
         pos = end + 2
-        if tag.group() != "{%":
+        if opener != "{%":
             continue
-        words = text[tag.end():end].strip("-+ \t\r\n").split()
+        words = text[tag.start() + 2:end].strip("-+ \t\r\n").split()
         word = words[0] if words else ""
-        if stack and stack[-1][0] == "raw" and word != "endraw":
-            continue
         if word in BLOCKS:
             stack.append((word, line))
         elif word in MIDDLE:
