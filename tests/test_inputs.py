@@ -1,0 +1,174 @@
+"""inputs.py: every decoding, size, kind, depth and alias problem of a user's file is a located error."""
+
+import os
+import threading
+import time
+
+import pytest
+
+from mailwright.errors import MailwrightError
+from mailwright.inputs import load_toml, load_yaml, read_text
+
+
+def error(f, *args, **kw) -> str:
+    with pytest.raises(MailwrightError) as e:
+        f(*args, **kw)
+    return str(e.value)
+
+
+def test_utf8_bom_is_dropped(tmp_path):
+    (tmp_path / "a.mjml").write_bytes(b"\xef\xbb\xbf<mjml/>")
+    assert read_text(tmp_path / "a.mjml") == "<mjml/>"
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-be", "utf-32"])
+def test_utf16_and_utf32_with_bom_are_decoded(tmp_path, codec):
+    f = tmp_path / "a.mjml"
+    data = "héllo\nwörld".encode(codec)
+    if codec == "utf-16-be":
+        data = b"\xfe\xff" + data
+    f.write_bytes(data)
+    assert read_text(f) == "héllo\nwörld"
+
+
+def test_invalid_utf8_names_line_column_and_byte(tmp_path):
+    f = tmp_path / "a.mjml"
+    f.write_bytes(b"line one\nab \xc3\xa9\xffz")
+    assert error(read_text, f) == f"{f}:2:5: error: not valid UTF-8 (byte 0xff)"
+
+
+def test_invalid_utf16_is_located(tmp_path):
+    f = tmp_path / "a.mjml"
+    f.write_bytes(b"\xff\xfea\x00\n\x00\x00\xd8")  # a lone high surrogate at the end
+    assert ":2:1: error: not valid UTF-16" in error(read_text, f)
+
+
+def test_nul_character_is_refused_at_its_place(tmp_path):
+    f = tmp_path / "a.mjml"
+    f.write_bytes(b"ab\n\x00")
+    assert error(read_text, f) == f"{f}:2:1: error: a NUL character: this looks like a binary file, not text"
+
+
+def test_folder_is_refused(tmp_path):
+    assert error(read_text, tmp_path, what="template") == f"{tmp_path}: error: expected a template, found a folder"
+
+
+def test_fifo_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "t.mjml"
+    os.mkfifo(fifo)
+    out: list[str] = []
+    t = threading.Thread(target=lambda: out.append(error(read_text, fifo)), daemon=True)
+    t.start()
+    t.join(5)
+    if t.is_alive():  # unblock the reader so the test process can end, then fail
+        with open(fifo, "wb"):
+            pass
+        pytest.fail("reading a FIFO blocked")
+    assert out == [f"{fifo}: error: expected a file, found a FIFO (named pipe)"]
+
+
+def test_device_is_refused():
+    assert error(read_text, "/dev/zero") == "/dev/zero: error: expected a file, found a device"
+
+
+def test_symlink_loop_names_the_path(tmp_path):
+    a, b = tmp_path / "a.mjml", tmp_path / "b.mjml"
+    a.symlink_to(b)
+    b.symlink_to(a)
+    assert error(read_text, a) == f"{a}: error: cannot read this file: a symbolic link loop"
+
+
+def test_symlink_to_a_file_is_followed(tmp_path):
+    (tmp_path / "real.mjml").write_text("x")
+    (tmp_path / "link.mjml").symlink_to(tmp_path / "real.mjml")
+    assert read_text(tmp_path / "link.mjml") == "x"
+
+
+def test_size_limit_is_named(tmp_path):
+    f = tmp_path / "a.mjml"
+    f.write_bytes(b"a" * 101)
+    assert error(read_text, f, max_bytes=100) == f"{f}: error: this file is larger than the limit of 100 bytes"
+    assert read_text(f, max_bytes=101) == "a" * 101
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
+def test_unreadable_file(tmp_path):
+    f = tmp_path / "a.mjml"
+    f.write_text("x")
+    f.chmod(0)
+    assert error(read_text, f) == f"{f}: error: cannot read this file: permission denied"
+
+
+# ---------------------------------------------------------------- TOML
+
+def test_toml_syntax_error_at_its_line_and_column():
+    assert error(load_toml, "m.toml", 'a = 1\nb = = 2\n') == "m.toml:2:5: error: invalid TOML: Invalid value"
+
+
+def test_toml_bom_accepted():
+    assert load_toml("m.toml", "\ufeffa = 1\n") == {"a": 1}
+
+
+def test_toml_deep_nesting_is_a_located_error():
+    assert error(load_toml, "m.toml", "a = " + "[" * 5000) == \
+        "m.toml:1:105: error: nested more than 100 levels deep"
+
+
+def test_toml_brackets_inside_strings_do_not_count():
+    assert load_toml("m.toml", 'a = "' + "[" * 500 + '"\n# ' + "{" * 500 + "\n") == {"a": "[" * 500}
+
+
+# ---------------------------------------------------------------- YAML
+
+def billion_laughs(levels: int = 9) -> str:
+    lines = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for i in range(1, levels):
+        prev, cur = chr(96 + i), chr(97 + i)
+        lines.append(f"{cur}: &{cur} [{', '.join(['*' + prev] * 9)}]")
+    return "\n".join(lines) + "\n"
+
+
+def test_alias_bomb_is_refused_fast():
+    started = time.perf_counter()
+    msg = error(load_yaml, "f.yaml", billion_laughs())
+    assert time.perf_counter() - started < 1
+    assert msg.startswith("f.yaml:6:") and "aliases expand to more than 100,000 values" in msg
+
+
+def test_a_few_aliases_are_fine():
+    data, node = load_yaml("f.yaml", "base: &b {x: 1}\none: *b\ntwo: {<<: *b, y: 2}\n")
+    assert data == {"base": {"x": 1}, "one": {"x": 1}, "two": {"x": 1, "y": 2}}
+    assert node.start_mark.line == 0
+
+
+def test_recursive_alias_is_refused():
+    assert error(load_yaml, "f.yaml", "a: &x [1, *x]\n") == \
+        "f.yaml:1:11: error: the alias *x refers to a collection that contains it (a recursive structure)"
+
+
+@pytest.mark.parametrize("text", ["[" * 5000, "a:\n" + "".join(" " * i + "- \n" for i in range(1, 3000)),
+                                  "{a: " * 3000])
+def test_deep_nesting_is_a_located_error(text):
+    assert "nested more than 100 levels deep" in error(load_yaml, "f.yaml", text)
+
+
+def test_yaml_syntax_error_at_its_place():
+    assert error(load_yaml, "f.yaml", "a: [1, 2\nb: 3") == \
+        "f.yaml:2:2: error: invalid YAML: while parsing a flow sequence, expected ',' or ']', but got ':'"
+
+
+@pytest.mark.parametrize("text,where", [
+    ("a: 1\nb: !!int x\n", "f.yaml:2:4:"),
+    ("a: 1\nb: 2020-13-45\n", "f.yaml:2:4:"),
+    ("a: " + "9" * 5000, "f.yaml:1:4:"),
+    ("a: !!python/object:os.system x\n", "f.yaml:1:4:"),
+    ("a: \x01\n", "f.yaml:1:4:"),
+    ("a: 1\n---\nb: 2\n", "f.yaml:2:1:"),
+])
+def test_bad_values_are_located(text, where):
+    assert error(load_yaml, "f.yaml", text).startswith(where)
+
+
+def test_empty_yaml_is_none():
+    assert load_yaml("f.yaml", "") == (None, None)
+    assert load_yaml("f.yaml", "\ufeff# only a comment\n") == (None, None)
