@@ -58,7 +58,8 @@ class HubSpotDialect(Dialect):
         "filter money": Support(EXACT, "|round(2) formatted with 2 decimals"),
         "passthrough": Support(EXACT, "<mw-raw esp=\"hubspot\">"),
     }
-    LITERAL = re.compile(r"\{[{%#]|\{\Z")
+    # '#}' too: HubSpot's HubL parser rejects a comment end outside a comment
+    LITERAL = re.compile(r"\{[{%#]|#\}|\{\Z")
     COMPLIANCE = [
         (r"\{\{\s*unsubscribe_link(_all)?\s*\}\}", "the {{ unsubscribe_link }} token"),
         (r"\{\{\s*site_settings\.company_(street_address_1|address)\b", "the company address ({{ site_settings.company_street_address_1 }} …)"),
@@ -154,13 +155,29 @@ class HubSpotDialect(Dialect):
         raise AssertionError("unreachable")
 
     def literal(self, text: str, context: str) -> str:
-        return "{{ " + _string(text) + " }}"
+        return _raw(text)
 
     def finish(self, html: str) -> str:
         label = self.ctx.template.replace("-->", "")
         head = ("<!--\n  templateType: email\n  isAvailableForNewContent: true\n"
                 f"  isEnabledForEmailV3Rendering: true\n  label: {label}\n-->\n")
         return head + html
+
+
+def _raw(text: str) -> str:
+    """Copy as HubL shows it: each '{' that would open a tag, and each '#' that would
+    close a comment, in its own ``{% raw %}…{% endraw %}`` (jinjava: "process all inner
+    expressions as plain text"); the rest as it is.
+
+    One character per block: a block never holds ``{% endraw %}``, and no ``{{``, ``{#``
+    or ``#}`` is left for a tool that finds delimiters by pattern (HubSpot's HubL
+    formatter does, raw blocks included).
+    """
+    return _DELIMITER_CHAR.sub(lambda m: f"{{% raw %}}{m.group()}{{% endraw %}}", text)
+
+
+# '{' before '{', '%', '#' or at the end (a tag may follow); '#' before '}' or at the end
+_DELIMITER_CHAR = re.compile(r"\{(?=[{%#]|\Z)|#(?=\}|\Z)")
 
 
 def _present(ref: str) -> str:
