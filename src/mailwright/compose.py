@@ -116,7 +116,7 @@ class Composer:
             return self._each(el, params, trail, slot)
         if el.tag.startswith("x-") and el.tag != "x-component":
             return self._use(el, params, trail, slot)
-        new = copy.copy(el)
+        new = _shallow(el)
         new.attrs = {k: self._attr(a, params, trail) for k, a in el.attrs.items()}
         if el.content is not None:
             new.content = self._chunks(el.content, params, trail, slot)
@@ -196,7 +196,9 @@ class Composer:
         return out
 
     def _attr(self, a: Attr, params: dict, trail: list) -> Attr:
-        new = copy.copy(a)
+        if not any(isinstance(c, Param) for c in a.value):
+            return a  # nothing build-time in it: shared, never changed
+        new = _shallow(a)
         new.value = self._chunks(a.value, params, trail)
         return new
 
@@ -245,6 +247,13 @@ class Composer:
     @staticmethod
     def _err(pos: Pos, msg: str, trail: list[tuple[Pos, str]]) -> MailwrightError:
         return MailwrightError(pos, msg, notes=list(reversed(trail)))
+
+
+def _shallow(obj):
+    """copy.copy for our dataclasses, without its generic (and slow) protocol."""
+    new = object.__new__(type(obj))
+    new.__dict__.update(obj.__dict__)
+    return new
 
 
 @dataclass

@@ -7,6 +7,7 @@ The IR is what every dialect emits from and what the reference semantics
 from __future__ import annotations
 
 import decimal
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,11 +122,19 @@ class Scope:
         return Scope(self.segments, self.loop_vars + (name,), self.expanding)
 
 
+@functools.lru_cache(maxsize=4096)
+def _parse(wrapped: str) -> nodes.Template:
+    """Jinja2's parse, once per distinct text (the tree is only read, never changed)."""
+    return _env.parse(wrapped)
+
+
 def _syntax(src: str, pos: Pos, wrapped: str) -> nodes.Template:
     try:
-        return _env.parse(wrapped)
+        return _parse(wrapped)
     except jinja2.TemplateSyntaxError as e:
         raise MailwrightError(pos, f"bad expression '{src}': {e.message}") from None
+    except RecursionError:
+        raise MailwrightError(pos, f"the expression '{src[:40]}…' nests too deeply") from None
 
 
 def parse_condition(src: str, pos: Pos, scope: Scope) -> Expr:
@@ -176,9 +185,11 @@ def parse_output(src: str, pos: Pos, scope: Scope) -> OutputExpr:
 
 def literal_output(src: str) -> str | None:
     """``{{ "{{" }}``: a string literal written out as copy (language.md §5)."""
+    if src[:1] not in ("'", '"'):  # only a quoted string can be one (saves a parse per tag)
+        return None
     try:
-        tree = _env.parse("{{ " + src + " }}")
-    except jinja2.TemplateSyntaxError:
+        tree = _parse("{{ " + src + " }}")
+    except (jinja2.TemplateSyntaxError, RecursionError):
         return None
     body = tree.body
     if len(body) == 1 and isinstance(body[0], nodes.Output) and len(body[0].nodes) == 1:
