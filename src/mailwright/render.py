@@ -194,7 +194,7 @@ class Renderer:
         if not s:
             return ""
         if verbatim:
-            return mark(Slot("verbatim", s, pos))
+            return mark(Slot("verbatim", _xml_self_closing(s), pos))
         return _attr_escape(s) if attr else s
 
 
@@ -250,6 +250,18 @@ def _plain(nodes: list[ir.Node] | None) -> str | None:
     if nodes is None:
         return None
     return "".join(n.text for n in nodes if isinstance(n, ir.Text)).strip()
+
+
+_HTML_VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+                        "track", "wbr", "param", "keygen", "command"})
+_SELF_CLOSED = re.compile(r"""<([A-Za-z][\w:-]*)((?:[^<>"']|"[^"]*"|'[^']*')*?)\s*/>""")
+
+
+def _xml_self_closing(s: str) -> str:
+    """mj-raw content as the engine writes it: MJML reads it as XML, so ``<canvas />``
+    is an empty element (``<canvas></canvas>``); HTML would leave it open."""
+    return _SELF_CLOSED.sub(lambda m: m.group() if m.group(1).lower() in _HTML_VOID
+                            else f"<{m.group(1)}{m.group(2)}></{m.group(1)}>", s)
 
 
 def _attr_escape(s: str) -> str:
