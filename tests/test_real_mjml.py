@@ -262,3 +262,15 @@ def test_mj_raw_self_closed_elements_are_empty_elements_as_the_engine_reads_them
     src = email('<mj-raw><div><canvas id="c" /> <img src="https://example.com/i.png" /><p>after</p></div></mj-raw>')
     for o in compile_sources({"t": src}).outputs:
         assert '<canvas id="c"></canvas> <img src="https://example.com/i.png"' in o.html, o.esp
+
+
+def test_percent_encoded_urls_stay_links_in_the_activecampaign_text_part():
+    href = "https://example.com/a%20b?x=%C3%A9&amp;t=%FIRSTNAME%"
+    src = email(f'<mj-section><mj-column><mj-text><a href="{href}">Shop 50%OFF</a></mj-text>'
+                f'<mj-button href="{href}">Go</mj-button></mj-column></mj-section>')
+    texts = {o.esp: o.text for o in compile_sources({"t": src}).outputs}
+    url = "https://example.com/a%20b?x=%C3%A9&t=%25FIRSTNAME%"  # the same URL; no tag for AC to fill
+    assert f"Shop 50%\u2060OFF ({url}" in texts["activecampaign"]
+    assert f"Go ({url}" in texts["activecampaign"]
+    for esp in ("klaviyo", "hubspot"):
+        assert "Shop 50%OFF (https://example.com/a%20b?x=%C3%A9&t=%FIRSTNAME%)" in texts[esp]

@@ -142,6 +142,10 @@ class ActiveCampaignDialect(Dialect):
     def literal(self, text: str, context: str) -> str:
         if context == "html":
             return text.replace("%", "&#37;")
+        if context == "url":
+            # a URL in the plain-text part: percent-escapes stay, a bare '%' is written as
+            # the URL's own escape (%25), so the link still works and is no tag
+            return re.sub(r"%(?![0-9A-Fa-f]{2})", "%25", text)
         # Plain text has no escape in ActiveCampaign: a word joiner (U+2060, invisible)
         # after '%' keeps the tag parser from seeing a tag.
         return text.replace("%", "%\u2060")

@@ -98,8 +98,8 @@ class Dialect:
     def literal(self, text: str, context: str) -> str:
         """Copy that would be syntax here, written so the recipient sees ``text``.
 
-        ``context`` is 'html' (element content or attribute) or 'text' (subject,
-        plain-text part).
+        ``context`` is 'html' (element content or attribute), 'text' (subject,
+        plain-text part) or 'url' (a link's URL in the plain-text part).
         """
         raise NotImplementedError
 

@@ -53,6 +53,17 @@ class Slots:
     def comment(self, i: int) -> str:
         return f"<!--{self.prefix}{i}x-->"
 
+    def url_token(self, i: int, after: str = "") -> str:
+        """The token for slot ``i`` standing in a URL of the plain-text part (``after``:
+        what follows it there). Copy there is written as URL text: a percent-escape
+        as it is, anything else as the dialect writes copy in a URL."""
+        s = self.items[i]
+        if s.kind != "lit" or s.node.url:
+            return self.token(i)
+        pct = s.node.text.endswith("%") and re.match(r"[0-9A-Fa-f]{2}", after) is not None
+        lit = Literal(s.node.text, {} if pct and s.node.text == "%" else s.node.spans, url=True)
+        return self.token(self.add(Slot("lit", lit, s.pos)))
+
 
 class Renderer:
     """Writes one template (for one trigger) as MJML with placeholders."""
@@ -210,12 +221,14 @@ class Literal:
 
     text: str
     spans: dict[str, tuple[tuple[int, int], ...]]
+    url: bool = False  # stands in a link's URL in the plain-text part
 
     def write(self, d: Dialect, context: str) -> str:
         out, last = [], 0
+        ctx = "url" if self.url and context == "text" else context
         for s, e in self.spans.get(d.name, ()):
             out.append(self.text[last:s])
-            out.append(d.literal(self.text[s:e], context))
+            out.append(d.literal(self.text[s:e], ctx))
             last = e
         out.append(self.text[last:])
         return "".join(out)

@@ -23,8 +23,8 @@ _ATTR = re.compile(r"""([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
 
 
 class _Text:
-    def __init__(self, slot_re: re.Pattern, token):
-        self.slot_re, self.token = slot_re, token
+    def __init__(self, slot_re: re.Pattern, token, url_token=None):
+        self.slot_re, self.token, self.url_token = slot_re, token, url_token
         self.parts: list[str] = []
         self.stack: list[tuple[str, bool, int, str | None]] = []  # tag, hidden, parts index, href
         self.hidden = 0
@@ -59,6 +59,9 @@ class _Text:
                     inner = "".join(self.parts[start:])
                     label = " ".join(inner.split())
                     href = href.strip()
+                    if self.url_token is not None:
+                        href = self.slot_re.sub(
+                            lambda m: self.url_token(int(m.group(1) or m.group(2)), m.string[m.end():]), href)
                     if not href.startswith("#") and href != label:
                         lead = " " if inner[:1].isspace() else ""
                         self.parts[start:] = [f"{lead}{label} ({href})" if label else href]
@@ -105,8 +108,9 @@ class _Text:
                 self.handle_data(unescape(data))
 
 
-def html_to_text(doc: str, slot_re: re.Pattern, token) -> str:
-    p = _Text(slot_re, token)
+def html_to_text(doc: str, slot_re: re.Pattern, token, url_token=None) -> str:
+    """``url_token(i)``: the token for placeholder ``i`` when it stands in a link's URL."""
+    p = _Text(slot_re, token, url_token)
     p.feed(doc)
     out: list[str] = []
     for ln in "".join(p.parts).split("\n"):
