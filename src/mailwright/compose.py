@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import Diagnostic, MailwrightError, Pos
+from .inputs import read_text
 from .source import Attr, Chunk, Comment, Element, Lit, Param, SourceFile, parse_document
 
 RESERVED = {"required", "doc"}
@@ -331,11 +332,7 @@ def _include(el: Element, base: Path, seen: list[str], inc: _Includes) -> list:
 
 def read_source(path: Path) -> str:
     """A user's MJML file as text (decoding and file-kind problems are located errors)."""
-    try:
-        from .inputs import read_text
-    except ImportError:  # pragma: no cover - until inputs.py lands
-        return path.read_text(encoding="utf-8")
-    return read_text(path)
+    return read_text(path, what="MJML file")
 
 
 def theme_head(theme: Theme) -> str:
