@@ -13,7 +13,7 @@ What is collected:
     the repository's Markdown (component READMEs, doc/);
   * only whole `<mjml>…</mjml>` documents: empty files and partials are not emails.
 Files using `<mj-include>` are left out (their partials or URLs are not part of a standalone email);
-copies that are equal once whitespace is collapsed are kept once.
+copies that are equal up to whitespace (between tags, or how much) are kept once.
 
 What is written (the corpus directory is replaced):
   corpus/mrml/…, corpus/mjml/…   the MJML files, each project's licence beside them;
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, repo in repos.items():
         kept[name] = []
         for origin, dest, text in collect(name, repo):
-            key = " ".join(normalise(text).split())
+            key = re.sub(r">\s+<", "><", " ".join(normalise(text).split()))
             if key not in seen:
                 seen.add(key)
                 kept[name].append((origin, dest, text))
@@ -114,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
                 excluded.append((dest, " ".join(str(e).split()) or type(e).__name__))
 
     lines = ["# Where the compatibility corpus comes from", "",
-             "Written by `scripts/refresh_compat.py`; do not edit by hand. Data files only, no code.", ""]
+             "Written by `scripts/refresh_compat.py` (`--help` says how to run it); do not edit by hand.",
+             "Data files only, no code. Left out: files using `<mj-include>`, empty files and partials (not",
+             "whole `<mjml>` documents), and copies equal to a file already kept up to whitespace.", ""]
     for name, files in kept.items():
         lines += [f"## {name}: {SOURCES[name]}", "", f"- commit: `{repos[name].commit}`",
                   f"- licence: MIT, copied to `corpus/{name}/{LICENCES[name]}`", f"- files: {len(files)}", ""]

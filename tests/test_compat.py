@@ -10,7 +10,9 @@ three comparisons for every ESP; Chromium runs offline, so remote images and fon
 from __future__ import annotations
 
 import base64
+import importlib.util
 import re
+import subprocess
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -232,6 +234,38 @@ def test_excluded_is_exactly_what_the_engine_cannot_render():
         except Exception:  # whatever the engine raises
             failing.add(rel)
     assert failing == set(EXCLUDED)
+
+
+def test_the_refresh_script_builds_the_corpus_from_local_clones(tmp_path):
+    def clone(name: str, files: dict[str, str]) -> Path:
+        d = tmp_path / name
+        for path, text in files.items():
+            (d / path).parent.mkdir(parents=True, exist_ok=True)
+            (d / path).write_text(text)
+        git = ["git", "-C", str(d), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+        for args in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "c"]):
+            subprocess.run(git + args, check=True)
+        return d
+
+    ok = "<mjml><mj-body><mj-section><mj-column><mj-text>Hi</mj-text></mj-column></mj-section></mj-body></mjml>"
+    mrml = clone("mrml", {"LICENSE": "MIT (mrml)", "packages/a/ok.mjml": ok,
+                          "packages/a/same.mjml": ok.replace("><", ">\n  <"),
+                          "packages/a/include.mjml": '<mjml><mj-body><mj-include path="x.mjml"/></mj-body></mjml>',
+                          "packages/a/partial.mjml": "<mj-text>x</mj-text>",
+                          "packages/a/bad.mjml": "<mjml><mj-head><mj-nope></mj-nope></mj-head><mj-body/></mjml>",
+                          "elsewhere.mjml": ok.replace("Hi", "Elsewhere")})
+    mjml = clone("mjml", {"LICENSE.md": "MIT (mjml)",
+                          "doc/guide.md": f"Text\n```html\n{ok.replace('Hi', 'Doc')}\n```\n```js\nmjml()\n```\n"})
+    spec = importlib.util.spec_from_file_location("refresh_compat", ROOT / "scripts" / "refresh_compat.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = tmp_path / "out"
+    assert script.main(["--mrml", str(mrml), "--mjml", str(mjml), "--out", str(out)]) == 0
+    got = sorted(p.relative_to(out / "corpus").as_posix() for p in (out / "corpus").rglob("*") if p.is_file())
+    assert got == ["mjml/LICENSE.md", "mjml/doc/guide-1.mjml", "mrml/LICENSE", "mrml/a/bad.mjml", "mrml/a/ok.mjml"]
+    assert "Doc" in (out / "corpus" / "mjml" / "doc" / "guide-1.mjml").read_text()
+    assert list(re.findall(r"^- `([^`]+)`", (out / "EXCLUDED.md").read_text(), re.M)) == ["mrml/a/bad.mjml"]
+    assert "`corpus/mrml/a/ok.mjml` from `packages/a/ok.mjml`" in (out / "SOURCE.md").read_text()
 
 
 def test_known_failing_lists_only_compared_files():
