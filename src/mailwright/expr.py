@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import decimal
 import functools
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,10 +129,18 @@ def _parse(wrapped: str) -> nodes.Template:
     return _env.parse(wrapped)
 
 
+_DJANGO_FILTER = re.compile(r"\|\s*([A-Za-z_]\w*)\s*:\s*(\"[^\"]*\"|'[^']*'|[^\s|}]+)")
+
+
 def _syntax(src: str, pos: Pos, wrapped: str) -> nodes.Template:
     try:
         return _parse(wrapped)
     except jinja2.TemplateSyntaxError as e:
+        m = _DJANGO_FILTER.search(src)
+        if m:  # Klaviyo's (Django's) filter syntax, as designers type it from habit
+            name, arg = m.group(1), m.group(2)
+            raise MailwrightError(pos, f"'{m.group().lstrip('|').strip()}' is Django's filter syntax; "
+                                       f"write {name}({arg}) here (filter arguments go in parentheses)") from None
         raise MailwrightError(pos, f"bad expression '{src}': {e.message}") from None
     except RecursionError:
         raise MailwrightError(pos, f"the expression '{src[:40]}…' nests too deeply") from None
@@ -333,9 +342,34 @@ def _name(root: str, path: tuple[str, ...], src: str, pos: Pos, scope: Scope) ->
         if len(path) != 1:
             raise MailwrightError(pos, f"'{src}': name a segment, as segment.high_intent")
         return expand_segment(path[0], pos, scope)
+    hint = _habit(root, path, scope)
     raise MailwrightError(
-        pos, f"unknown name '{root}' in '{src}' (names: profile.*, event.*, segment.*, trigger, esp, loop variables)"
+        pos, f"unknown name '{root}' in '{src}'{hint} (names: profile.*, event.*, segment.*, trigger, esp, "
+             "loop variables)"
     )
+
+
+# names that ESPs' own template languages use for what this language calls profile.*
+_ESP_HABITS = {"person": ("profile", "Klaviyo's"), "contact": ("profile", "HubSpot's"),
+               "customer": ("profile", None), "user": ("profile", None), "subscriber": ("profile", None)}
+# Klaviyo lets a template name a profile property alone ({{ first_name }})
+_BARE_PROFILE = {"first_name", "last_name", "email", "phone_number", "city", "country", "organization"}
+
+
+def _habit(root: str, path: tuple[str, ...], scope: Scope) -> str:
+    """A did-you-mean for an unknown name: ESP habits first, then typos."""
+    import difflib
+
+    rest = "".join(f".{p}" for p in path)
+    if root in _ESP_HABITS:
+        new, whose = _ESP_HABITS[root]
+        why = f" ({whose} {root} is {new} here)" if whose else ""
+        return f": did you mean {new}{rest}?{why}"
+    if root in _BARE_PROFILE and not path:
+        return f": did you mean profile.{root}?"
+    names = [*ROOTS, "segment", "trigger", "esp", *scope.loop_vars]
+    close = difflib.get_close_matches(root, names, n=1, cutoff=0.6)
+    return f": did you mean {close[0]}{rest}?" if close else ""
 
 
 def expand_segment(name: str, pos: Pos, scope: Scope) -> Expr:
