@@ -137,3 +137,28 @@ def test_ctrl_c_stops_the_server_cleanly(shop):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+KLAVIYO_TAGS = (
+    "{% unsubscribe %}|{% unsubscribe 'Leave' %}|{% unsubscribe_link %}|{% web_view %}|{% web_view 'Open it' %}|"
+    "{% web_view_link %}|{% manage_preferences %}|{% manage_preferences 'Prefs' %}|{% manage_preferences_link %}|"
+    "{% current_day %}|{% current_weekday %}|{% current_month %}|{% current_month_name %}|{% current_year %}|"
+    "{% today \"%Y-%m-%d\" as today %}{{ today }}|{% today \"%B\" as month %}{{ month }}|"
+    "{% currency_format event|lookup:'$value' %}|{% currency_format event.missing|default:\"0\" %}|"
+    "{% currency_format event.label %}")
+
+
+def test_the_klaviyo_reference_knows_every_documented_tag():
+    from mailwright.reference import render_klaviyo
+
+    got = render_klaviyo(KLAVIYO_TAGS, {"profile": {}, "event": {"$value": 1234.5, "label": "$40"}}).split("|")
+    assert got == [
+        '<a href="https://klaviyo.example/unsub">Unsubscribe</a>', '<a href="https://klaviyo.example/unsub">Leave</a>',
+        "https://klaviyo.example/unsub",
+        '<a href="https://klaviyo.example/web-view">View in Your Browser</a>',
+        '<a href="https://klaviyo.example/web-view">Open it</a>', "https://klaviyo.example/web-view",
+        '<a href="https://klaviyo.example/manage-preferences">Manage Preferences</a>',
+        '<a href="https://klaviyo.example/manage-preferences">Prefs</a>', "https://klaviyo.example/manage-preferences",
+        # the preview clock: Friday 7 March 2025
+        "7", "Friday", "3", "March", "2025", "2025-03-07", "March",
+        "$1,234.50", "$0.00", "$40"]  # a string with its symbol stays as written

@@ -14,6 +14,7 @@ maps it into that ESP's data model using the project's mappings.
 
 from __future__ import annotations
 
+import datetime
 import decimal
 import re
 from functools import lru_cache
@@ -31,8 +32,17 @@ if not settings.configured:
 from django import template as djt  # noqa: E402
 from django.template import Context as DjContext  # noqa: E402
 from django.template import Engine  # noqa: E402
+from django.utils.html import format_html  # noqa: E402
 
 register = djt.Library()
+
+# Klaviyo's own tags (developers.klaviyo.com "django_message_design", help.klaviyo.com "message personalization
+# reference"): links as plausible preview URLs, dates from a fixed clock so that previews and tests are stable.
+PREVIEW_NOW = datetime.datetime(2025, 3, 7, 9, 30)  # a Friday: day 7, month 3
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+LINKS = {"unsubscribe": ("https://klaviyo.example/unsub", "Unsubscribe"),
+         "web_view": ("https://klaviyo.example/web-view", "View in Your Browser"),
+         "manage_preferences": ("https://klaviyo.example/manage-preferences", "Manage Preferences")}
 
 
 @register.filter
@@ -43,16 +53,65 @@ def lookup(obj, key):
         return None
 
 
+def _link_tags(name: str, url: str, default: str) -> None:
+    def link(text=default):
+        return format_html('<a href="{}">{}</a>', url, text)
+
+    def link_url():
+        return url
+
+    register.simple_tag(link, name=name)
+    register.simple_tag(link_url, name=f"{name}_link")
+
+
+for _name, (_url, _text) in LINKS.items():
+    _link_tags(_name, _url, _text)
+
+
 @register.simple_tag
-def unsubscribe(text="Unsubscribe"):
-    from django.utils.html import format_html
-
-    return format_html('<a href="https://klaviyo.example/unsub">{}</a>', text)
+def current_day() -> str:
+    return str(PREVIEW_NOW.day)
 
 
 @register.simple_tag
-def unsubscribe_link():
-    return "https://klaviyo.example/unsub"
+def current_weekday() -> str:
+    return PREVIEW_NOW.strftime("%A")
+
+
+@register.simple_tag
+def current_month() -> str:
+    return str(PREVIEW_NOW.month)
+
+
+@register.simple_tag
+def current_month_name() -> str:
+    return PREVIEW_NOW.strftime("%B")
+
+
+@register.simple_tag
+def current_year() -> str:
+    return str(PREVIEW_NOW.year)
+
+
+@register.simple_tag
+def today(fmt="%Y-%m-%d") -> str:
+    """``{% today "%Y-%m-%d" as today %}`` (Django's simple_tag does the ``as``)."""
+    return PREVIEW_NOW.strftime(str(fmt))
+
+
+@register.simple_tag
+def currency_format(value) -> str:
+    """Klaviyo formats numbers only ("$40" stays as written; ``|default:"0"`` gives $0.00); in US dollars here."""
+    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        value = decimal.Decimal(value.strip())
+    if isinstance(value, bool) or not isinstance(value, (int, float, decimal.Decimal)):
+        return "" if value is None else str(value)
+    d = decimal.Decimal(str(value))
+    if not d.is_finite() or d.adjusted() > 100:
+        return str(value)
+    with decimal.localcontext(decimal.Context(prec=200, rounding=decimal.ROUND_HALF_UP)):
+        d = d.quantize(decimal.Decimal("0.01"))
+    return f"{'-' if d < 0 else ''}${abs(d):,.2f}"
 
 
 _django = Engine(libraries={"klaviyo": "mailwright.reference"}, builtins=["mailwright.reference"], autoescape=True)
@@ -68,6 +127,9 @@ def _jinja_template(src: str):
 
 
 KLAVIYO_STD = {"phone": "phone_number"}
+ORGANIZATION = {"name": "Fernhill Supply Co.", "full_address": "1 Market St, Springfield",
+                "url": "https://fernhill.example", "street_address": "1 Market St", "city": "Springfield",
+                "region": "IL", "zip_code": "62701"}
 HUBSPOT_STD = {"first_name": "firstname", "last_name": "lastname"}
 AC_STD = {"first_name": "FIRSTNAME", "last_name": "LASTNAME", "email": "EMAIL", "phone": "PHONE"}
 
@@ -92,8 +154,9 @@ def render_klaviyo(src: str, recipient: dict, config: dict | None = None) -> str
         source = profile if root == "profile" else event
         if prop in source:
             (person if root == "profile" else event)[name] = source[prop]
-    ctx = {"person": person, "event": event,
-           "organization": {"name": "Fernhill Supply Co.", "full_address": "1 Market St, Springfield"}}
+    ctx = {"person": person, "event": event, "organization": ORGANIZATION,
+           # Klaviyo's shorthands for three profile properties
+           **{k: person[k] for k in ("first_name", "last_name", "email") if k in person}}
     return _django_template(src).render(DjContext(ctx))
 
 
