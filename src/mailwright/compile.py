@@ -120,7 +120,41 @@ def batch_gc():
 
 def compile_project(project: Project, esps: list[str] | None = None) -> Result:
     with batch_gc():
-        return _compile_project(project, esps)
+        result = _compile_project(project, esps)
+    result.diagnostics = settle_warnings(result.diagnostics, accepted_rules(project))
+    return result
+
+
+def accepted_rules(project: Project) -> list[str]:
+    """``[compile] accept``: warnings (by rule id, ``*`` allowed) the project knows and accepts."""
+    accept = project.config.get("compile", {}).get("accept", [])
+    return [a for a in accept if isinstance(a, str)] if isinstance(accept, list) else []
+
+
+def settle_warnings(diags: list[Diagnostic], accept: list[str]) -> list[Diagnostic]:
+    """Accepted warnings dropped; one warning repeated at several places said once, with
+    the other places as notes (the same approximation in five flows is one finding)."""
+    import fnmatch
+
+    out: list[Diagnostic] = []
+    groups: dict[tuple[str, str], Diagnostic] = {}
+    for d in diags:
+        if d.severity != "warning" or d.rule is None:
+            out.append(d)
+            continue
+        if any(fnmatch.fnmatchcase(d.rule, a) for a in accept):
+            continue
+        key = (d.rule, d.message)
+        first = groups.get(key)
+        if first is None:
+            groups[key] = d
+            out.append(d)
+        elif d.pos != first.pos and (d.pos, "also here") not in first.notes:
+            first.notes.append((d.pos, "also here"))
+    for d in groups.values():
+        if d.notes:
+            d.message = f"{d.message} ({len(d.notes) + 1} places)"
+    return out
 
 
 def _compile_project(project: Project, esps: list[str] | None) -> Result:
@@ -231,8 +265,8 @@ class Rendered:
 
 
 class _Warnings(list):
-    def add(self, pos: Pos, message: str) -> None:
-        self.append(Diagnostic(pos, message, "warning"))
+    def add(self, pos: Pos, message: str, rule: str | None = None) -> None:
+        self.append(Diagnostic(pos, message, "warning", rule=rule))
 
 
 def _body_attrs(mjml_src: str, attrs: dict[str, str], theme) -> str:

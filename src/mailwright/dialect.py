@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, ClassVar
 
-from .errors import Pos, UnsupportedError
+from .errors import Pos, UnsupportedError, rule_id
 from .expr import And, Cmp, Const, Defined, Expr, ListLit, Not, Or, OutputExpr, Var
 
 ENTRY_POINT_GROUP = "mailwright.esps"
@@ -33,7 +33,7 @@ class Context:
 
     config: dict[str, Any]  # [esp.<name>] of mailwright.toml
     trigger: str | None
-    warn: Any  # callable(pos, message)
+    warn: Any  # callable(pos, message, rule=None)
     template: str = ""
 
 
@@ -67,9 +67,11 @@ class Dialect:
         """Raise if the table says ``construct`` cannot be expressed; warn if approximated."""
         s = self.CAPABILITIES.get(construct, Support(UNSUPPORTED))
         if s.level == UNSUPPORTED:
-            raise self.unsupported(construct, pos, way_out or s.note or "branch on `esp` for another ESP")
+            raise UnsupportedError(self.label, construct, pos or Pos("?"),
+                                   way_out or s.note or "branch on `esp` for another ESP",
+                                   rule=rule_id(self.name, construct))
         if s.level == APPROX and pos is not None:
-            self.ctx.warn(pos, f"{self.label}: {construct} is approximated: {s.note}")
+            self.ctx.warn(pos, f"{self.label}: {construct} is approximated: {s.note}", rule_id(self.name, construct))
 
     # -- what every dialect emits ------------------------------------------------
     def output(self, o: OutputExpr, pos: Pos, context: str) -> str:
@@ -164,7 +166,7 @@ class FlowContext:
     esp: str
     config: dict[str, Any]  # [esp.<name>] of mailwright.toml
     templates: dict[tuple[str, str | None], Any]  # (template, trigger) -> compile.Output for this ESP
-    warn: Any  # callable(pos, message)
+    warn: Any  # callable(pos, message, rule=None)
     label: str = ""
 
     def event(self, portable: str, pos: Pos, defaults: dict[str, str], section: str = "events") -> str:
@@ -191,9 +193,10 @@ class FlowTranslator:
     def require(self, construct: str, pos: Pos | None, way_out: str = "") -> Support:
         s = self.CAPABILITIES.get(construct, Support(UNSUPPORTED))
         if s.level == UNSUPPORTED:
-            raise UnsupportedError(self.label, construct, pos or Pos("?"), way_out or s.note)
+            raise UnsupportedError(self.label, construct, pos or Pos("?"), way_out or s.note,
+                                   rule=rule_id(self.name, construct))
         if s.level == APPROX:
-            self.ctx.warn(pos, f"{self.label}: {construct} is approximated: {s.note}")
+            self.ctx.warn(pos, f"{self.label}: {construct} is approximated: {s.note}", rule_id(self.name, construct))
         return s
 
     def translate(self, flow: Any) -> dict[str, str]:

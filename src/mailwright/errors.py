@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 
 
@@ -96,9 +97,17 @@ class UnsupportedError(MailwrightError):
     where it stands in the source and the way out.
     """
 
-    def __init__(self, esp: str, construct: str, pos: Pos, way_out: str, detail: str = ""):
+    def __init__(self, esp: str, construct: str, pos: Pos, way_out: str, detail: str = "",
+                 rule: str | None = None):
         self.esp, self.construct, self.way_out = esp, construct, way_out
         what = f"{esp} cannot express {construct}"
         if detail:
             what += f" ({detail})"
         super().__init__(pos, f"{what}; {way_out}")
+        self.diagnostic.rule = rule or rule_id(esp, "unsupported")
+
+
+def rule_id(esp: str, construct: str) -> str:
+    """A capability's rule id, as ``[compile] accept`` names it: ``activecampaign.quiet-hours``."""
+    slug = lambda s: "-".join(re.findall(r"[a-z0-9]+", s.lower()))  # noqa: E731
+    return f"{slug(esp).replace('-', '')}.{slug(construct)}"
