@@ -8,6 +8,7 @@ import pytest
 
 from mailwright.errors import MailwrightError
 from mailwright.inputs import load_toml, load_yaml, read_text
+from tests.conftest import make_project, text_email
 
 
 def error(f, *args, **kw) -> str:
@@ -172,3 +173,125 @@ def test_bad_values_are_located(text, where):
 def test_empty_yaml_is_none():
     assert load_yaml("f.yaml", "") == (None, None)
     assert load_yaml("f.yaml", "\ufeff# only a comment\n") == (None, None)
+
+
+# ---------------------------------------------------------------- mailwright.toml and flows through the CLI
+
+GOOD = '[project]\nname = "t"\nesps = ["klaviyo"]\ntheme = "clean"\n'
+
+
+def project(tmp_path, toml: str | bytes | None = None, flows: dict | None = None, extra: str = ""):
+    """A project of one template 'welcome' for Klaviyo; ``toml`` replaces its mailwright.toml."""
+    make_project(tmp_path, {"welcome": text_email("Hello")}, extra, esps=("klaviyo",))
+    if toml is not None:
+        (tmp_path / "mailwright.toml").write_bytes(toml if isinstance(toml, bytes) else toml.encode())
+    for name, text in (flows or {}).items():
+        (tmp_path / "flows").mkdir(exist_ok=True)
+        (tmp_path / "flows" / name).write_text(text)
+    return tmp_path
+
+
+def compile_errors(root, *args) -> list[str]:
+    from click.testing import CliRunner
+
+    from mailwright.cli import main
+
+    r = CliRunner().invoke(main, ["compile", str(root), "--out", str(root / "build"), *args])
+    assert r.exit_code in (0, 1), (r.exit_code, r.output, r.exception)
+    return [line for line in r.stderr.splitlines() if ": error: " in line or ": note: " in line]
+
+
+def test_config_with_bom_compiles(tmp_path):
+    root = project(tmp_path)
+    (root / "mailwright.toml").write_bytes(b"\xef\xbb\xbf" + (root / "mailwright.toml").read_bytes())
+    assert compile_errors(root) == []
+    assert (root / "build" / "klaviyo" / "welcome.html").exists()
+
+
+def test_config_syntax_error_at_its_line(tmp_path):
+    root = project(tmp_path, GOOD + "[segments]\nx = = 1\n")
+    assert compile_errors(root) == [f"{root}/mailwright.toml:6:5: error: invalid TOML: Invalid value"]
+
+
+def test_config_wrong_types_and_unknown_keys_all_at_their_lines(tmp_path):
+    toml = ('[project]\nname = 1\nesps = "klaviyo"\nthem = "x"\n[segmets]\na = "1"\n[segments]\nb = 3\n'
+            '[esp.klavio]\n[esp.hubspot]\nproperty = {}\n')
+    c = f"{tmp_path}/mailwright.toml"
+    assert compile_errors(project(tmp_path, toml)) == [
+        f"{c}:2:8: error: project.name must be a string, not a number",
+        f"{c}:3:8: error: project.esps must be a list of strings, not a string",
+        f"{c}:4:1: error: unknown key 'them' in [project]: did you mean 'theme'? (known: name, esps, theme)",
+        f"{c}:5:2: error: unknown section 'segmets': did you mean 'segments'? "
+        "(known: project, segments, esp, compile, check, brand)",
+        f"{c}:8:5: error: b in [segments] must be a string, not a number",
+        f"{c}:9:2: error: unknown ESP 'klavio': did you mean 'klaviyo'? (known: activecampaign, hubspot, klaviyo)",
+        f"{c}:11:1: error: unknown key 'property' in [esp.hubspot]: did you mean 'properties'? "
+        "(known: events, properties)",
+    ]
+
+
+def test_project_that_is_not_a_table(tmp_path):
+    assert compile_errors(project(tmp_path, "project = 1\n")) == \
+        [f"{tmp_path}/mailwright.toml:1:11: error: [project] is a table, not a number"]
+
+
+def test_empty_esps_is_one_error(tmp_path):
+    errors = compile_errors(project(tmp_path, '[project]\nname = "t"\nesps = []\n'))
+    assert errors == [f"{tmp_path}/mailwright.toml:3:8: error: [project] esps is empty: name at least one ESP "
+                      "(activecampaign, hubspot, klaviyo)"]
+
+
+def test_config_that_is_a_folder(tmp_path):
+    (tmp_path / "mailwright.toml").mkdir()
+    assert compile_errors(tmp_path) == [f"{tmp_path}/mailwright.toml: error: expected a configuration file, "
+                                        "found a folder"]
+
+
+def test_empty_folder_names_the_folder(tmp_path):
+    assert compile_errors(tmp_path) == [f"{tmp_path}: error: no mailwright.toml in this folder or any folder "
+                                        "above it (a project is a folder with mailwright.toml and templates/)"]
+
+
+def test_template_with_bom_and_template_with_bad_utf8(tmp_path):
+    root = project(tmp_path)
+    f = root / "templates" / "welcome.mjml"
+    good = f.read_bytes()
+    f.write_bytes(b"\xef\xbb\xbf" + good)
+    assert compile_errors(root) == []
+    f.write_bytes(good.replace(b"Hello", b"He\xe9llo"))
+    col = good.index(b"Hello") + 3
+    assert compile_errors(root) == [f"{f}:1:{col}: error: not valid UTF-8 (byte 0xe9)"]
+
+
+FLOW = "name: {name}\ntrigger:\n  event: cart_abandoned\nsteps:\n  - wait: {wait}\n  - send: welcome\n"
+EVENTS = '[esp.klaviyo.events]\ncart_abandoned = "Cart Abandoned"\n'
+
+
+@pytest.mark.parametrize("name,wait,error", [
+    ("[a, b]", "30m", "1:7: error: name is text, as name: Abandoned cart; this is a list"),
+    ('""', "30m", "1:8: error: name is empty; write it as name: Abandoned cart"),
+    ("12", "30m", "1:7: error: name is text, as name: Abandoned cart; this is a number"),
+    ("Cart", "99999999999999999999d", "5:11: error: duration '99999999999999999999d' is longer than a year "
+                                      "(at most 365d or 52w)"),
+    ("Cart", "[1]", "5:11: error: a duration is a whole number and a unit, as 45s, 30m, 4h, 2d or 1w"),
+])
+def test_flow_values_are_checked(tmp_path, name, wait, error):
+    root = project(tmp_path, None, {"a.yaml": FLOW.format(name=name, wait=wait)}, EVENTS)
+    assert compile_errors(root) == [f"{root}/flows/a.yaml:{error}"]
+
+
+def test_two_flows_of_one_name(tmp_path):
+    root = project(tmp_path, None, {"a.yaml": FLOW.format(name="Cart", wait="1h"),
+                                    "b.yaml": FLOW.format(name="Cart", wait="2h")}, EVENTS)
+    assert compile_errors(root) == [
+        f"{root}/flows/b.yaml:1:7: error: another flow is named 'Cart'; flow names must differ",
+        f"{root}/flows/a.yaml:1:7: note: the first is here",
+    ]
+
+
+def test_flow_alias_bomb_is_refused(tmp_path):
+    root = project(tmp_path, None, {"a.yaml": billion_laughs() + FLOW.format(name="x", wait="1h")}, EVENTS)
+    started = time.perf_counter()
+    errors = compile_errors(root)
+    assert time.perf_counter() - started < 5
+    assert len(errors) == 1 and "aliases expand to more than 100,000 values" in errors[0]

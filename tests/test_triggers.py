@@ -23,7 +23,7 @@ checkout_started = "pe1_checkout_started"
 
 
 def flow(trigger, template):
-    return f"name: f\ntrigger:\n  event: {trigger}\nsteps:\n  - wait: 30m\n  - send: {template}\n"
+    return f"name: f-{trigger}\ntrigger:\n  event: {trigger}\nsteps:\n  - wait: 30m\n  - send: {template}\n"
 
 
 def test_one_output_per_trigger_with_branches_folded(project_dir):

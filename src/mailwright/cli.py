@@ -30,9 +30,9 @@ def _report(diags: list[Diagnostic]) -> None:
 
 def _fail(e: MailwrightError, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps({"ok": False, "diagnostics": [e.diagnostic.to_json()]}, indent=2))
+        click.echo(json.dumps({"ok": False, "diagnostics": [d.to_json() for d in e.diagnostics]}, indent=2))
     else:
-        _report([e.diagnostic])
+        _report(e.diagnostics)
     sys.exit(1)
 
 

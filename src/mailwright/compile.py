@@ -19,6 +19,7 @@ from .compose import Composer, theme_head
 from .dialect import Context, Dialect, FlowContext, load_connectors
 from .errors import Diagnostic, MailwrightError, Pos
 from .flows import Flow, load_flows
+from .inputs import read_text
 from .lower import lower
 from .project import Project
 from .render import Renderer, emit, parse_stream, to_html
@@ -67,7 +68,7 @@ class Result:
 def parse_template(project: Project, name: str) -> ir.Template:
     """Read, compose and lower one template into the intermediate form."""
     path = project.templates[name]
-    src = SourceFile(str(path), path.read_text(encoding="utf-8"))
+    src = SourceFile(str(path), read_text(path, what="template"))
     root = parse_document(src)
     composer = Composer(project.components, project.theme)
     root = composer.expand(root, include_roots(project))

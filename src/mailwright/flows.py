@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.constructor import SafeConstructor
 
 from .errors import MailwrightError, Pos
 from .expr import Expr, Scope, parse_condition, uses
+from .inputs import compose_yaml, construct_scalar
 
 # Portable events every example and every ESP mapping knows (flows.md).
 EVENTS = ("page_visit", "product_viewed", "cart_updated", "cart_abandoned", "checkout_started",
@@ -24,6 +24,7 @@ EVENTS = ("page_visit", "product_viewed", "cart_updated", "cart_abandoned", "che
 _DURATION = re.compile(r"(\d+)\s*(s|m|h|d|w)")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+MAX_DURATION = 365 * 86400
 
 
 # ---------------------------------------------------------------- YAML with positions
@@ -40,16 +41,11 @@ class Y:
         return self.value.get(key) if isinstance(self.value, dict) else None
 
 
-def load_yaml(path: Path) -> Y:
-    text = path.read_text(encoding="utf-8")
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        pos = Pos(str(path), mark.line + 1, mark.column + 1) if mark else Pos(str(path))
-        raise MailwrightError(pos, f"invalid YAML: {e.problem or e}") from None
+def load_yaml(path: Path, text: str | None = None) -> Y:
+    """A YAML file with every value's position (aliases budgeted, depth bounded: see inputs.py)."""
+    node = compose_yaml(path, text)
     if node is None:
-        raise MailwrightError(Pos(str(path)), "the flow file is empty")
+        raise MailwrightError(Pos(str(path)), "the file is empty")
     return _convert(node, str(path))
 
 
@@ -61,20 +57,36 @@ def _convert(node, path: str) -> Y:
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Y] = {}
         for k, v in node.value:
-            key = str(SafeConstructor().construct_object(k))
+            if not isinstance(k, yaml.ScalarNode) or k.tag == "tag:yaml.org,2002:merge":
+                raise MailwrightError(_pos(path, k), "a key is a plain name, as 'name:' or 'steps:'")
+            key = k.value  # as written: 'on:' stays 'on', not YAML 1.1's True
             if key in out:
-                raise MailwrightError(_pos(path, k), f"'{key}' is given twice")
+                raise MailwrightError(_pos(path, k), f"'{key}' is given twice").with_note(
+                    out[key].key_pos or out[key].pos, "first given here")
             y = _convert(v, path)
             y.key_pos = _pos(path, k)
             out[key] = y
         return Y(out, _pos(path, node))
     if isinstance(node, yaml.SequenceNode):
         return Y([_convert(v, path) for v in node.value], _pos(path, node))
-    value = SafeConstructor().construct_object(node)
+    value = construct_scalar(node, path)
     pos = _pos(path, node)
     if node.style in ('"', "'"):  # point inside the quotes, where the expression starts
         pos = Pos(pos.path, pos.line, pos.col + 1)
     return Y(value, pos)
+
+
+def text_value(y: Y, what: str, example: str) -> str:
+    """A value that must be one line of text (never a list's or a number's Python repr)."""
+    if not isinstance(y.value, str):
+        kind = {dict: "a mapping", list: "a list", bool: "true/false", type(None): "empty"}.get(
+            type(y.value), "a number" if isinstance(y.value, int | float) else "not text")
+        raise MailwrightError(y.pos, f"{what} is text, as {example}; this is {kind}")
+    if not y.value.strip():
+        raise MailwrightError(y.pos, f"{what} is empty; write it as {example}")
+    if "\n" in y.value or "\r" in y.value:
+        raise MailwrightError(y.pos, f"{what} is one line of text")
+    return y.value
 
 
 # ---------------------------------------------------------------- the flow IR
@@ -161,6 +173,7 @@ class Flow:
     reentry: Duration | None = None
     limits: Limits | None = None
     steps: list = field(default_factory=list)
+    name_pos: Pos | None = None
 
     def sends(self) -> list[Send]:
         return [s for s in walk(self.steps) if isinstance(s, Send)]
@@ -202,7 +215,9 @@ def load_flow(path: Path, templates: set[str], segments: dict) -> Flow:
             raise MailwrightError(v.key_pos or v.pos, f"unknown key '{k}' in trigger (keys: event, where)")
     ev = trig.get("event")
     _check_event_name(ev)
-    flow = Flow(path.stem, str(name.value) if name else path.stem, str(path), y.pos, ev.value, ev.pos)
+    title = text_value(name, "name", "name: Abandoned cart") if name is not None else path.stem
+    flow = Flow(path.stem, title, str(path), y.pos, ev.value, ev.pos)
+    flow.name_pos = name.pos if name is not None else y.pos
     if (w := trig.get("where")) is not None:
         flow.where, flow.where_source, flow.where_pos = _condition(w, scope, only="event"), str(w.value), w.pos
     if (a := y.get("audience")) is not None:
@@ -231,11 +246,16 @@ def _check_event_name(y: Y) -> None:
 
 
 def duration(y: Y) -> Duration:
-    text = str(y.value).strip()
+    if not isinstance(y.value, str):
+        raise MailwrightError(y.pos, "a duration is a whole number and a unit, as 45s, 30m, 4h, 2d or 1w")
+    text = y.value.strip()
     m = _DURATION.fullmatch(text)
     if not m or int(m.group(1)) == 0:
         raise MailwrightError(y.pos, f"malformed duration '{text}': write a whole number and a unit, as 45s, 30m, 4h, 2d or 1w")
-    return Duration(int(m.group(1)) * _UNITS[m.group(2)], text, y.pos)
+    seconds = int(m.group(1)) * _UNITS[m.group(2)]
+    if seconds > MAX_DURATION:
+        raise MailwrightError(y.pos, f"duration '{text}' is longer than a year (at most 365d or 52w)")
+    return Duration(seconds, text, y.pos)
 
 
 def _limits(y: Y) -> Limits:
@@ -349,9 +369,19 @@ def _split(y: Y, pos: Pos, templates: set[str], scope: Scope) -> Split:
 
 def load_flows(root: Path, templates: set[str], segments: dict) -> tuple[list[Flow], list[MailwrightError]]:
     flows, errors = [], []
+    by_name: dict[str, Flow] = {}
     for f in sorted((root / "flows").glob("*.y*ml")):
         try:
-            flows.append(load_flow(f, templates, segments))
+            flow = load_flow(f, templates, segments)
         except MailwrightError as e:
             errors.append(e)
+            continue
+        first = by_name.get(flow.name.casefold())
+        if first is not None:  # an ESP finds flows by name: two of one name never converge
+            errors.append(MailwrightError(flow.name_pos or flow.pos, f"another flow is named '{flow.name}'; "
+                                          "flow names must differ").with_note(first.name_pos or first.pos,
+                                                                              "the first is here"))
+            continue
+        by_name[flow.name.casefold()] = flow
+        flows.append(flow)
     return flows, errors

@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
+import difflib
 import re
-import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .compose import Component, Theme, _toml_pos, load_component, load_theme
-from .errors import MailwrightError, Pos
+from .compose import Component, Theme, load_component, load_theme
+from .errors import MailwrightError, MailwrightErrors, Pos
+from .inputs import load_toml, read_text
 
 CONFIG = "mailwright.toml"
+
+# Every key mailwright.toml may hold: a key not listed is a typo (issue 12). None: any key (a mapping's own
+# names); a dict: the known keys below it. Add a key here when a feature starts reading it.
+TABLE, TEXT, TEXTS, MAPPING = "a table", "a string", "a list of strings", "a table of strings"
+SCHEMA: dict[str, Any] = {
+    "project": {"name": TEXT, "esps": TEXTS, "theme": TEXT},
+    "segments": MAPPING,
+    "esp": TABLE,  # checked per ESP with ESP_SCHEMA
+    "compile": {"include_paths": TEXTS, "accept": TEXTS},
+    "check": TABLE,  # check.py checks its own settings
+    "brand": MAPPING,  # [[ brand.KEY ]] in components (compose.py)
+}
+ESP_SCHEMA: dict[str, dict[str, str]] = {
+    "klaviyo": {"events": MAPPING, "properties": MAPPING},
+    "hubspot": {"events": MAPPING, "properties": MAPPING},
+    "activecampaign": {"events": MAPPING, "fields": MAPPING, "tags": TEXTS, "from_name": TEXT,
+                       "from_email": TEXT, "reply_to": TEXT},
+}
 
 
 @dataclass(frozen=True)
@@ -33,12 +52,14 @@ class Project:
     theme: Theme | None
     components: dict[str, Component]
     templates: dict[str, Path] = field(default_factory=dict)
+    places: dict[tuple[str, ...], tuple[Pos, Pos]] = field(default_factory=dict, repr=False)
 
     def esp_config(self, esp: str) -> dict[str, Any]:
         return self.config.get("esp", {}).get(esp, {})
 
     def pos_of_key(self, table: str, key: str) -> Pos:
-        return _key_pos(self.config_path, table, key)
+        """Where the value of ``key`` in ``[table]`` stands (its table's header when not found)."""
+        return _find(self.places, self.config_path, (*table.split("."), key) if table else (key,))[1]
 
 
 def builtin_dir(kind: str) -> Path:
@@ -46,24 +67,66 @@ def builtin_dir(kind: str) -> Path:
     return Path(str(resources.files(f"mailwright_{kind}")))
 
 
-def _key_pos(path: Path, table: str, key: str) -> Pos:
-    """Line and column of ``key`` inside ``[table]`` (tomllib keeps no positions)."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    current = None
-    head = re.compile(r"\s*\[\s*([^\]]+?)\s*\]\s*(#.*)?$")
-    keyre = re.compile(r'\s*("?)' + re.escape(key) + r'\1\s*=')
-    for i, line in enumerate(lines):
-        m = head.match(line)
-        if m:
-            current = m.group(1).replace(" ", "")
+_KEY_PART = re.compile(r"""\s*(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|([A-Za-z0-9_-]+))\s*""")
+
+
+def _key_path(text: str) -> tuple[tuple[str, ...], int] | None:
+    """The dotted key at the start of ``text`` and where it ends, or None."""
+    parts, i = [], 0
+    while True:
+        m = _KEY_PART.match(text, i)
+        if not m or m.end() == i:
+            return None
+        parts.append(next(g for g in m.groups() if g is not None))
+        i = m.end()
+        if i < len(text) and text[i] == ".":
+            i += 1
             continue
-        if current == table and keyre.match(line):
-            col = len(line) - len(line.lstrip()) + 1
-            val = line.find("=") + 1
-            while val < len(line) and line[val] == " ":
-                val += 1
-            return Pos(str(path), i + 1, val + 1 if val < len(line) else col)
-    return Pos(str(path), 1, 1)
+        return tuple(parts), i
+
+
+def key_places(path: str, text: str) -> dict[tuple[str, ...], tuple[Pos, Pos]]:
+    """Each key path of a TOML text -> (where the key stands, where its value starts); tomllib keeps none."""
+    places: dict[tuple[str, ...], tuple[Pos, Pos]] = {}
+    table: tuple[str, ...] = ()
+    in_string = False
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.count('"""') % 2 or line.count("'''") % 2:
+            in_string = not in_string
+            if in_string and "=" not in line:
+                continue
+        elif in_string:
+            continue
+        stripped = line.lstrip()
+        indent = len(line) - len(stripped)
+        if stripped.startswith("["):
+            inner = stripped[2:] if stripped.startswith("[[") else stripped[1:]
+            parsed = _key_path(inner)
+            if parsed and inner[parsed[1]:].startswith("]"):
+                table = parsed[0]
+                here = Pos(path, n, indent + 1 + (len(stripped) - len(inner)) + (len(inner) - len(inner.lstrip())))
+                for k in range(1, len(table) + 1):
+                    places.setdefault(table[:k], (here, here))
+            continue
+        parsed = _key_path(line)
+        if not parsed or not line[parsed[1]:].startswith("="):
+            continue
+        keys, end = parsed
+        val = end + 1
+        while val < len(line) and line[val] in " \t":
+            val += 1
+        key_pos, val_pos = Pos(path, n, indent + 1), Pos(path, n, val + 1 if val < len(line) else indent + 1)
+        for k in range(1, len(keys)):
+            places.setdefault((*table, *keys[:k]), (key_pos, key_pos))
+        places.setdefault((*table, *keys), (key_pos, val_pos))
+    return places
+
+
+def _find(places: dict, path: Path, keys: tuple[str, ...]) -> tuple[Pos, Pos]:
+    for k in range(len(keys), 0, -1):
+        if keys[:k] in places:
+            return places[keys[:k]]
+    return Pos(str(path)), Pos(str(path))
 
 
 def find_root(start: Path) -> Path:
@@ -71,36 +134,122 @@ def find_root(start: Path) -> Path:
     if p.is_file():
         p = p.parent
     for cand in (p, *p.parents):
-        if (cand / CONFIG).exists():
+        if (cand / CONFIG).exists() or (cand / CONFIG).is_symlink():
             return cand
-    raise MailwrightError(Pos(str(start)), f"no {CONFIG} here or in any parent directory")
+    raise MailwrightError(Pos(str(p), 0), f"no {CONFIG} in this folder or any folder above it "
+                                         "(a project is a folder with mailwright.toml and templates/)")
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return "a date or time"
+
+
+def _fits(value: Any, want: str) -> bool:
+    if want == TEXT:
+        return isinstance(value, str)
+    if want == TEXTS:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if want == MAPPING:
+        return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+    return isinstance(value, dict)
+
+
+def _unknown(what: str, name: str, known: list[str], where: str = "") -> str:
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return f"unknown {what} '{name}'{where}: {hint}(known: {', '.join(known)})"
+
+
+def check_config(config: dict[str, Any], places: dict, path: Path, available_esps: list[str]) -> list[MailwrightError]:
+    """Every unknown key and wrong type of mailwright.toml, each at its place (all of them, in one pass)."""
+    errors: list[MailwrightError] = []
+
+    def at(keys: tuple[str, ...], key: bool = False) -> Pos:
+        return _find(places, path, keys)[0 if key else 1]
+
+    def check_table(table: dict, schema: dict[str, Any], prefix: tuple[str, ...]) -> None:
+        what, where = ("key", f" in [{'.'.join(prefix)}]") if prefix else ("section", "")
+        for k, v in table.items():
+            keys = (*prefix, k)
+            if k not in schema:
+                errors.append(MailwrightError(at(keys, key=True), _unknown(what, k, list(schema), where)))
+            elif isinstance(schema[k], dict):
+                if not isinstance(v, dict):
+                    errors.append(MailwrightError(at(keys), f"[{'.'.join(keys)}] is a table, not {_kind(v)}"))
+                else:
+                    check_table(v, schema[k], keys)
+            elif schema[k] == MAPPING and isinstance(v, dict):
+                for name, x in v.items():  # each entry at its own line
+                    if not isinstance(x, str):
+                        errors.append(MailwrightError(at((*keys, name)), f"{name} in [{'.'.join(keys)}] must be "
+                                                                         f"a string, not {_kind(x)}"))
+            elif schema[k] == TEXTS and isinstance(v, list):
+                if not all(isinstance(x, str) for x in v):
+                    bad = next(x for x in v if not isinstance(x, str))
+                    errors.append(MailwrightError(at(keys), f"{'.'.join(keys)} must be {TEXTS}; it holds "
+                                                            f"{_kind(bad)}"))
+            elif not _fits(v, schema[k]):
+                errors.append(MailwrightError(at(keys), f"{'.'.join(keys)} must be {schema[k]}, not {_kind(v)}"))
+
+    check_table(config, SCHEMA, ())
+    esp = config.get("esp")
+    if isinstance(esp, dict):
+        for name, table in esp.items():
+            keys = ("esp", name)
+            if name not in available_esps:
+                errors.append(MailwrightError(at(keys, key=True), _unknown("ESP", name, available_esps)))
+            elif not isinstance(table, dict):
+                errors.append(MailwrightError(at(keys), f"[esp.{name}] is a table, not {_kind(table)}"))
+            elif name in ESP_SCHEMA:
+                check_table(table, ESP_SCHEMA[name], keys)
+    return errors
 
 
 def load_project(path: Path, available_esps: list[str]) -> Project:
     root = find_root(path)
     cfg_path = root / CONFIG
-    try:
-        config = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as e:
-        raise MailwrightError(_toml_pos(str(cfg_path), e), f"invalid TOML: {e}") from None
-    proj = config.get("project", {})
+    text = read_text(cfg_path, what="configuration file").removeprefix("\ufeff")
+    config = load_toml(cfg_path, text)
+    places = key_places(str(cfg_path), text)
+    errors = check_config(config, places, cfg_path, available_esps)
+
+    def at(*keys: str) -> Pos:
+        return _find(places, cfg_path, keys)[1]
+
+    proj = config.get("project", {}) if isinstance(config.get("project"), dict) else {}
     name = proj.get("name")
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", name or ""):
-        raise MailwrightError(_key_pos(cfg_path, "project", "name"),
-                              "[project] name must be set: letters, digits, '-' or '_'")
+    if isinstance(config.get("project"), dict | None) and name is None:
+        errors.append(MailwrightError(at("project"), '[project] name must be set, as name = "shop" '
+                                                     "(letters, digits, '-' or '_')"))
+    elif isinstance(name, str) and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", name):
+        errors.append(MailwrightError(at("project", "name"), f"[project] name '{name}': use letters, digits, "
+                                                             "'-' or '_' (it names what push creates)"))
     esps = proj.get("esps", available_esps)
-    if not isinstance(esps, list):
-        raise MailwrightError(_key_pos(cfg_path, "project", "esps"), "[project] esps must be a list")
-    for e in esps:
-        if e not in available_esps:
-            raise MailwrightError(_key_pos(cfg_path, "project", "esps"),
-                                  f"unknown ESP '{e}' (installed: {', '.join(available_esps)})")
+    if isinstance(esps, list) and all(isinstance(e, str) for e in esps):
+        if not esps:
+            errors.append(MailwrightError(at("project", "esps"), "[project] esps is empty: name at least one ESP "
+                                                                 f"({', '.join(available_esps)})"))
+        for e in esps:
+            if e not in available_esps:
+                errors.append(MailwrightError(at("project", "esps"), _unknown("ESP", e, available_esps)))
     segments = {}
-    for k, v in config.get("segments", {}).items():
-        pos = _key_pos(cfg_path, "segments", k)
-        if not isinstance(v, str):
-            raise MailwrightError(pos, f"segment '{k}' must be a string expression")
-        segments[k] = Segment(k, v, pos)
+    if isinstance(config.get("segments"), dict):
+        for k, v in config["segments"].items():
+            if isinstance(v, str):
+                segments[k] = Segment(k, v, at("segments", k))
+    theme_name = proj.get("theme")
+    if errors:
+        raise errors[0] if len(errors) == 1 else MailwrightErrors([e.diagnostic for e in errors])
 
     components: dict[str, Component] = {}
     for d in (builtin_dir("components"), root / "components"):
@@ -108,7 +257,6 @@ def load_project(path: Path, available_esps: list[str]) -> Project:
             for f in sorted(d.glob("*.mjml")):
                 components[f.stem] = load_component(f)  # the project's own win
     theme = None
-    theme_name = proj.get("theme")
     if theme_name:
         for d in (root / "themes", builtin_dir("themes")):
             f = d / f"{theme_name}.toml"
@@ -116,6 +264,6 @@ def load_project(path: Path, available_esps: list[str]) -> Project:
                 theme = load_theme(f)
                 break
         else:
-            raise MailwrightError(_key_pos(cfg_path, "project", "theme"), f"unknown theme '{theme_name}'")
+            raise MailwrightError(at("project", "theme"), f"unknown theme '{theme_name}'")
     templates = {f.stem: f for f in sorted((root / "templates").glob("*.mjml"))}
-    return Project(root, cfg_path, name, list(esps), config, segments, theme, components, templates)
+    return Project(root, cfg_path, name, list(esps), config, segments, theme, components, templates, places)
