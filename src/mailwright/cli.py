@@ -86,8 +86,9 @@ def compile(project: Path, esps: tuple[str, ...], out: Path | None, as_json: boo
       mailwright compile examples/shop --esp klaviyo --out /tmp/build
       mailwright compile . --json | jq '.outputs[].html'
     """
-    from .compile import compile_project, write_outputs
+    from .compile import compile_project
     from .dialect import load_connectors
+    from .output import write_outputs
     from .project import load_project
 
     started = time.perf_counter()

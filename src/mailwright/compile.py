@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
 import json
-import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +17,7 @@ from .errors import Diagnostic, MailwrightError, Pos
 from .flows import Flow, load_flows
 from .inputs import read_text
 from .lower import lower
+from .output import write_outputs  # noqa: F401 - moved to output.py; kept importable from here
 from .project import Project
 from .render import Renderer, emit, parse_stream, to_html
 from .source import SourceFile, parse_document
@@ -297,46 +294,3 @@ def check_compliance(d: Dialect, t: ir.Template, html_out: str) -> None:
             f'component (<x-footer company="…"/>) or add the tokens in <mw-raw esp="{d.name}">',
         )
 
-
-def write_outputs(result: Result, out_dir: Path) -> Path:
-    """Write every output and the manifest, all or nothing."""
-    out_dir = out_dir.resolve()
-    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / "manifest.json").exists():
-        raise MailwrightError(Pos(str(out_dir)), "refusing to write into a directory that is not a mailwright "
-                                                  "build (no manifest.json); choose another --out")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".mailwright-", dir=out_dir.parent))
-    try:
-        entries = []
-        for o in result.outputs:
-            (tmp / o.esp).mkdir(exist_ok=True)
-            html_rel, text_rel = f"{o.esp}/{o.stem}.html", f"{o.esp}/{o.stem}.txt"
-            (tmp / html_rel).write_text(o.html, encoding="utf-8")
-            (tmp / text_rel).write_text(o.text, encoding="utf-8")
-            entries.append({
-                "esp": o.esp, "kind": "template", "name": o.name, "trigger": o.trigger,
-                "html": html_rel, "text": text_rel, "subject": o.subject, "preheader": o.preheader,
-                "sha256": hashlib.sha256(o.html.encode()).hexdigest(),
-            })
-        for f in result.flows:
-            (tmp / f.esp / "flows").mkdir(parents=True, exist_ok=True)
-            entry = {"esp": f.esp, "kind": "flow", "name": f.name}
-            for suffix, content in f.files.items():
-                rel = f"{f.esp}/flows/{f.name}{suffix}"
-                (tmp / rel).write_text(content, encoding="utf-8")
-                entry["definition" if suffix == ".json" else "recipe"] = rel
-            entries.append(entry)
-        manifest = {"version": 1, "outputs": entries}
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
-                                           encoding="utf-8")
-        if out_dir.exists():
-            old = out_dir.with_name(out_dir.name + f".old-{os.getpid()}")
-            out_dir.rename(old)
-            tmp.rename(out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return out_dir / "manifest.json"
