@@ -295,3 +295,49 @@ def test_flow_alias_bomb_is_refused(tmp_path):
     errors = compile_errors(root)
     assert time.perf_counter() - started < 5
     assert len(errors) == 1 and "aliases expand to more than 100,000 values" in errors[0]
+
+
+# ---------------------------------------------------------------- check --json and preview's port
+
+def check_json(*args, **kw):
+    import json
+
+    from click.testing import CliRunner
+
+    from mailwright.cli import main
+
+    r = CliRunner().invoke(main, ["check", *map(str, args), "--json"], **kw)
+    return r.exit_code, json.loads(r.stdout)  # exactly one document: json.loads refuses anything more
+
+
+def test_check_json_answers_a_missing_folder(tmp_path):
+    code, doc = check_json(tmp_path / "nope")
+    assert code == 2 and doc["ok"] is False and "does not exist" in doc["usage_error"]
+
+
+def test_check_json_answers_an_input_error_with_its_place(tmp_path):
+    root = project(tmp_path, GOOD + "x = = 1\n")
+    code, doc = check_json(root)
+    assert code == 1 and doc["ok"] is False
+    assert [(f["path"].endswith("mailwright.toml"), f["line"], f["col"]) for f in doc["findings"]] == [(True, 5, 5)]
+
+
+def test_check_json_answers_an_internal_error(tmp_path, monkeypatch):
+    import mailwright.check
+
+    def broken(*args):  # a stand-in for a bug: the wrapper's contract is what is tested here
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(mailwright.check, "check_project", broken)
+    monkeypatch.delenv("MAILWRIGHT_DEBUG", raising=False)
+    code, doc = check_json(project(tmp_path))
+    assert code == 70 and doc == {"ok": False, "findings": [], "checked": {}, "internal_error": "RuntimeError: boom"}
+
+
+def test_preview_port_out_of_range_is_a_usage_error(tmp_path):
+    from click.testing import CliRunner
+
+    from mailwright.cli import main
+
+    r = CliRunner().invoke(main, ["preview", str(project(tmp_path)), "--port", "80000"])
+    assert r.exit_code == 2 and "80000 is not in the range 0<=x<=65535" in r.output

@@ -239,7 +239,8 @@ def push(project: Path, esp: str, dry_run: bool, only: str | None, as_json: bool
 
 @main.command()
 @click.argument("project", default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--port", default=8765, show_default=True, help="Port on 127.0.0.1 (0: any free port).")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535),
+              help="Port on 127.0.0.1 (0: any free port).")
 @click.option("--snapshot", "snapshot_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Write PNG screenshots of every tile into DIR (headless Chromium) instead of serving.")
 @click.option("--template", "templates", multiple=True, metavar="NAME", help="With --snapshot: only these.")
