@@ -15,7 +15,8 @@ def make_project(dirpath: Path, templates: dict[str, str], toml: str = "", compo
     (dirpath / "templates").mkdir(parents=True, exist_ok=True)
     esp_list = ", ".join(f'"{e}"' for e in esps)
     theme_line = f'theme = "{theme}"\n' if theme else ""
-    (dirpath / "mailwright.toml").write_text(f'[project]\nname = "t"\nesps = [{esp_list}]\n{theme_line}{toml}')
+    brand = "" if "[brand]" in toml else '[brand]\nhelp_url = "https://help.acme.test/"\n'
+    (dirpath / "mailwright.toml").write_text(f'[project]\nname = "t"\nesps = [{esp_list}]\n{theme_line}{toml}\n{brand}')
     for name, src in templates.items():
         (dirpath / "templates" / f"{name}.mjml").write_text(src)
     for name, src in (components or {}).items():

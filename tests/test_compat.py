@@ -87,7 +87,8 @@ def compile_all_esps(name: str, src: str) -> tuple[list[str], dict, dict]:
         (root / "themes").mkdir()
         (root / "themes" / "tokens.toml").write_text(THEME)
         esps = ", ".join(f'"{e}"' for e in ESPS)
-        (root / "mailwright.toml").write_text(f'[project]\nname = "compat"\nesps = [{esps}]\ntheme = "tokens"\n')
+        (root / "mailwright.toml").write_text(f'[project]\nname = "compat"\nesps = [{esps}]\ntheme = "tokens"\n'
+                                              '[brand]\nhelp_url = "https://help.compat.test/"\n')
         (root / "templates" / f"{name}.mjml").write_bytes(src.encode("utf-8"))
         project = load_project(root, list(load_connectors()))
         result = compile_project(project)

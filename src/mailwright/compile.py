@@ -67,7 +67,9 @@ def parse_template(project: Project, name: str) -> ir.Template:
     path = project.templates[name]
     src = SourceFile(str(path), read_text(path, what="template"))
     root = parse_document(src)
-    composer = Composer(project.components, project.theme)
+    brand = project.config.get("brand", {})
+    composer = Composer(project.components, project.theme, brand if isinstance(brand, dict) else {},
+                        str(project.config_path))
     root = composer.expand(root, include_roots(project))
     try:
         t = lower(root, name, str(path), dict(project.segments), project.esps)
@@ -293,4 +295,3 @@ def check_compliance(d: Dialect, t: ir.Template, html_out: str) -> None:
             f"the {d.label} output lacks {' and '.join(missing)}; end the template with the footer "
             f'component (<x-footer company="…"/>) or add the tokens in <mw-raw esp="{d.name}">',
         )
-

@@ -15,6 +15,7 @@ Syntax (never mistaken for send-time tags):
 from __future__ import annotations
 
 import copy
+import html
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -89,9 +90,12 @@ def _toml_pos(path: str, e: Exception) -> Pos:
 class Composer:
     """Expands components and theme tokens in a template's tree."""
 
-    def __init__(self, components: dict[str, Component], theme: Theme | None):
+    def __init__(self, components: dict[str, Component], theme: Theme | None,
+                 brand: dict[str, str] | None = None, config_path: str = "mailwright.toml"):
         self.components = components
         self.theme = theme
+        self.brand = brand or {}  # [brand] of mailwright.toml: [[ brand.company ]] …
+        self.config_path = Path(config_path).name  # the project's own mailwright.toml
         self.uses: dict[str, list[tuple[Pos, str]]] = {}  # component file -> where it was used
         self.warnings: list[Diagnostic] = []
         self._literal_params: set[str] = set()
@@ -174,7 +178,14 @@ class Composer:
             if r not in args:
                 raise self._err(el.pos, f"component '{name}' needs the parameter '{r}'", trail)
         scope = {**{k: v for k, v in comp.defaults.items()}, **args}
-        # defaults may refer to theme tokens
+        for k, v in scope.items():  # a default from [brand] that the project lacks: say so at the use
+            missing = [c.name[6:] for c in v if k not in args and isinstance(c, Param)
+                       and c.name.startswith("brand.") and not str(self.brand.get(c.name[6:], "")).strip()]
+            if missing:
+                raise self._err(el.pos, f"component '{name}' takes {k} from [brand] {missing[0]} in "
+                                        f"{self.config_path}, which is not set: set it there, or give {k}=\"…\" here",
+                                trail)
+        # defaults may refer to theme tokens and [brand]
         scope = {k: (v if k in args else self._chunks(v, {}, trail)) for k, v in scope.items()}
         children: list | Slot
         if el.content is not None:  # HTML children: fill an <x-slot/> that stands in text
@@ -223,6 +234,14 @@ class Composer:
             if not isinstance(c, Param):
                 out.append(c)
                 continue
+            if c.name.startswith("brand."):
+                key = c.name[6:]
+                value = self.brand.get(key)
+                if not isinstance(value, str) or not value.strip():
+                    raise self._err(c.pos, f"'[[ {c.name} ]]' has no value: set {key} in the [brand] table of "
+                                           f"{self.config_path}" + _brand_way_out(trail), trail)
+                out.append(Lit(html.escape(value, quote=True), c.pos))
+                continue
             if c.name.startswith("theme."):
                 token = c.name[6:]
                 if self.theme is None:
@@ -248,6 +267,11 @@ class Composer:
     @staticmethod
     def _err(pos: Pos, msg: str, trail: list[tuple[Pos, str]]) -> MailwrightError:
         return MailwrightError(pos, msg, notes=list(reversed(trail)))
+
+
+def _brand_way_out(trail: list[tuple[Pos, str]]) -> str:
+    """For a component's default: the parameter can be given at the use instead."""
+    return ", or give the parameter where the component is used" if trail else ""
 
 
 def _shallow(obj):

@@ -1,0 +1,30 @@
+"""No example data in the product: the footer's defaults come from the project's [brand] (issue 13.4)."""
+
+from tests.conftest import compile_sources, email, text_email
+
+
+def test_the_footer_takes_company_and_help_url_from_brand():
+    toml = '[brand]\ncompany = "Acme & Sons"\nhelp_url = "https://acme.test/help"\n'
+    result = compile_sources({"t": email("", footer="<x-footer/>")}, toml=toml)
+    assert not result.errors
+    for o in result.outputs:
+        assert "No longer want emails from Acme &amp; Sons?" in o.html
+        assert 'href="https://acme.test/help"' in o.html
+        assert "example.com" not in o.html and "our shop" not in o.html
+
+
+def test_a_missing_brand_value_is_reported_at_the_component_use():
+    src = text_email("hi", footer='<x-footer company="Acme"/>')
+    (err,) = compile_sources({"t": src}, toml="[brand]\n").errors
+    assert err.message == ("component 'footer' takes help_url from [brand] help_url in mailwright.toml, which is "
+                           'not set: set it there, or give help_url="…" here')
+    assert (err.pos.path.rsplit("/", 1)[-1], err.pos.col) == ("t.mjml", src.index("<x-footer") + 1)
+    ok = compile_sources({"t": text_email("hi", footer='<x-footer company="Acme" help_url="https://a.test/h"/>')},
+                         toml="[brand]\n")
+    assert not ok.errors
+
+
+def test_brand_tokens_in_a_template():
+    src = text_email("Hello from [[ brand.company ]] and [[ brand.nope ]]")
+    (err,) = compile_sources({"t": src}, toml='[brand]\ncompany = "Acme"\nhelp_url = "https://a.test/"\n').errors
+    assert err.message == "'[[ brand.nope ]]' has no value: set nope in the [brand] table of mailwright.toml"
