@@ -214,6 +214,41 @@ def test_a_sample_that_is_missing_or_malformed_is_an_input_error(shop):
         assert "] Hey, " in server.messages[0][1]["Subject"]
 
 
+def test_a_sample_with_invalid_utf8_is_a_located_error(shop):
+    (shop / "samples").mkdir()
+    (shop / "samples" / "latin1.yaml").write_bytes(b"profile:\n  first_name: Zo\xeb\n")
+    with smtp_server() as server:
+        r = run(["cart-reminder", "--to", TO, "--project", str(shop), "--sample", "latin1"], env_for(server))
+    assert r.exit_code == 1, r.output
+    assert "samples/latin1.yaml:2:17: error: not valid UTF-8 (byte 0xeb)" in r.stderr
+    assert "internal error" not in r.output and "nothing was sent" in r.stderr and server.connections == 0
+
+
+def test_samples_of_the_wrong_shape_are_errors_before_sending(shop):
+    (shop / "samples").mkdir()
+    (shop / "samples" / "numbers.yaml").write_text("profile: 3\nevent: [1]\n")
+    # the cart-items component loops over event.items and reads each item's fields (Klaviyo)
+    (shop / "samples" / "shapes.yaml").write_text(
+        "profile:\n  first_name: [Ada, Grace]\nevent:\n  cart_url: https://shop.example.com/c/1\n"
+        "  items: {name: Linen apron}\n")
+    (shop / "samples" / "items.yaml").write_text("event:\n  items:\n    - [Linen apron, 34.5]\n")
+    with smtp_server() as server:
+        r = run(["cart-reminder", "--to", TO, "--project", str(shop), "--sample", "numbers", "--sample", "shapes",
+                 "--sample", "items"], env_for(server))
+        assert r.exit_code == 1, r.output
+        assert server.connections == 0 and server.messages == []
+    err = r.stderr
+    # every sample's problems in one pass, each at its place in the sample, with where the template reads it
+    assert "samples/numbers.yaml:1:10: error: 'profile' must be a mapping" in err
+    assert "samples/numbers.yaml:2:8: error: 'event' must be a mapping" in err
+    assert ("samples/shapes.yaml:2:15: error: profile.first_name is a list, but the template prints it: "
+            "give a single value") in err
+    assert "templates/cart-reminder.mjml:12:61: note: cart-reminder reads profile.first_name here" in err
+    assert "samples/shapes.yaml:5:10: error: event.items is a mapping, but the template loops over it" in err
+    assert ("samples/items.yaml:3:7: error: event.items[0] is a list, but the template reads event.items[0].") in err
+    assert "nothing was sent" in err and "internal error" not in r.output
+
+
 def test_a_missing_host_or_sender_stops_before_connecting(shop, monkeypatch):
     def no_connection(*a, **kw):
         raise AssertionError("send-test connected")

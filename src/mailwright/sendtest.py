@@ -12,7 +12,6 @@ printed; the password is redacted from every message and exception.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
 import os
 import re
@@ -28,7 +27,7 @@ from typing import Any
 
 import click
 
-from .errors import Diagnostic, MailwrightError, Pos
+from .errors import Diagnostic, MailwrightError, MailwrightErrors, Pos
 from .transport import Secret
 
 ENV_PREFIX = "MAILWRIGHT_SMTP_"
@@ -36,7 +35,6 @@ TLS_MODES = ("starttls", "ssl", "none")
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 587}
 EXIT_OK, EXIT_INPUT, EXIT_SMTP = 0, 1, 3
 _ENV = Pos("mailwright", 0, 0)  # not a place in a file: the environment
-_SAMPLE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 # ---------------------------------------------------------------- settings
@@ -121,6 +119,7 @@ class Variant:
 
     data: dict[str, Any]
     sample: str | None = None  # the sample's name, or None when derived
+    source: Any = field(default=None, repr=False, compare=False)  # the variants.Sample it was read from
 
     def describe(self, limit: int = 300) -> str:
         """The recipient's data in one short line (the ``X-Mailwright-Variant`` header)."""
@@ -152,54 +151,45 @@ def _brief(v: Any) -> str:
 
 def load_sample(root: Path, name: str, warn: Callable[[Diagnostic], None] | None = None) -> Variant:
     """``samples/NAME.yaml``: a mapping with ``profile:`` and ``event:`` mappings (other keys are ignored)."""
-    from .flows import load_yaml
+    from .variants import SAMPLE_NAME, read_sample, sample_files
 
     folder = root / "samples"
-    if not _SAMPLE_NAME.fullmatch(name):
+    if not SAMPLE_NAME.fullmatch(name):
         raise MailwrightError(Pos(str(folder), 0), f"'{name}' is not a sample name (samples/NAME.yaml)")
-    path = next((p for p in (folder / f"{name}.yaml", folder / f"{name}.yml") if p.is_file()), None)
+    path = next((p for p in (folder / f"{name}.yaml", folder / f"{name}.yml") if p.exists()), None)
     if path is None:
-        have = sorted(p.stem for p in folder.glob("*.y*ml")) if folder.is_dir() else []
+        have = [p.stem for p in sample_files(root)]
         listing = f"samples/ has: {', '.join(have)}" if have else "there are no samples/*.yaml yet"
         raise MailwrightError(Pos(str(folder / f"{name}.yaml"), 0), f"no sample '{name}' ({listing})")
-    if not path.read_text(encoding="utf-8").strip():
-        raise MailwrightError(Pos(str(path)), "the sample is empty: give it profile: and event: mappings")
-    y = load_yaml(path)
-    if not isinstance(y.value, dict):
-        raise MailwrightError(y.pos, "a sample is a mapping with profile: and event: mappings")
-    data: dict[str, Any] = {"profile": {}, "event": {}}
-    for key, val in y.value.items():
-        kpos = val.key_pos or val.pos
-        if key not in data:  # `mailwright preview` reads the same files and ignores other keys too
-            if warn:
-                warn(Diagnostic(kpos, f"'{key}' is ignored: a sample has profile: and event:", "warning"))
+    sample = read_sample(path)
+    for w in sample.warnings:
+        if warn:
+            warn(w)
+    return Variant(sample.data, name, sample)
+
+
+def load_samples(root: Path, names: list[str], out: Any, template: str,
+                 warn: Callable[[Diagnostic], None]) -> list[Variant]:
+    """The named samples, each checked against what the compiled template reads; every problem in one pass."""
+    from .variants import shape_problems
+
+    variants, problems = [], []
+    for name in dict.fromkeys(names):
+        try:
+            v = load_sample(root, name, warn)
+        except MailwrightError as e:
+            problems += e.diagnostics
             continue
-        if val.value is None:
-            continue
-        if not isinstance(val.value, dict):
-            raise MailwrightError(val.pos, f"'{key}' must be a mapping of property names to values")
-        data[key] = _plain(val)
-    return Variant(data, name)
+        r = out.rendered
+        problems += shape_problems(v.source, [r.page, r.text, r.subject, r.preheader], template)
+        variants.append(v)
+    if problems:
+        raise MailwrightErrors(problems)
+    return variants
 
 
-def _plain(y: Any) -> Any:
-    v = y.value
-    if isinstance(v, dict):
-        return {k: _plain(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_plain(x) for x in v]
-    if isinstance(v, (dt.date, dt.datetime)):
-        return v.isoformat()
-    return v
-
-
-class CompileErrors(MailwrightError):
+class CompileErrors(MailwrightErrors):
     """The template does not compile for the ESP: every error, as `mailwright compile` reports them."""
-
-    def __init__(self, diagnostics: list[Diagnostic]):
-        first = diagnostics[0]
-        super().__init__(first.pos, first.message, first.notes)
-        self.diagnostics = diagnostics
 
 
 def compile_template(project: Any, name: str, esp: str, trigger: str | None,
@@ -489,7 +479,7 @@ def command(template: str, to: tuple[str, ...], samples: tuple[str, ...], esp: s
         esp = esp or proj.esps[0]
         out = compile_template(proj, template, esp, trigger, lambda d: _report(d, settings))
         if samples:
-            variants = [load_sample(proj.root, name, lambda d: _report(d, settings)) for name in dict.fromkeys(samples)]
+            variants = load_samples(proj.root, list(samples), out, out.name, lambda d: _report(d, settings))
         else:
             people, unreachable = derive([out.rendered.page, out.rendered.subject],
                                          {"esp": esp, "trigger": out.trigger})
@@ -499,7 +489,7 @@ def command(template: str, to: tuple[str, ...], samples: tuple[str, ...], esp: s
             variants = [Variant(p) for p in people] or [Variant({"profile": {}, "event": {}})]
         messages = build_messages(out, variants, esp, settings.sender, recipients)
     except MailwrightError as e:
-        for d in e.diagnostics if isinstance(e, CompileErrors) else [e.diagnostic]:
+        for d in e.diagnostics:
             _report(d, settings)
         say("nothing was sent")
         sys.exit(EXIT_INPUT)

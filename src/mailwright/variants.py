@@ -6,15 +6,26 @@ non-member for ``in``, present and missing (absent and ``""``) for ``is defined`
 and for every ``default()``, loops with 0, 1 and more items than ``limit``. A
 greedy search adds a recipient only for a branch no earlier one reaches, so the
 set stays small (not the product of all conditions).
+
+Also the designer's own recipients, ``samples/NAME.yaml`` (read for ``preview``
+and ``send-test`` alike), and a check of a sample's shape against what a template
+reads: a list where the template reads a mapping, a mapping it loops over.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import yaml
+
+from .errors import Diagnostic, MailwrightError, MailwrightErrors, Pos
 from .expr import MISSING, Cmp, Const, Defined, Expr, ListLit, Var, evaluate, fold, uses
+from .inputs import construct_scalar, load_yaml, read_text
 from .render import PFor, PIf, Slot
 
 ABSENT = MISSING
@@ -199,3 +210,183 @@ def worst_case() -> list[dict]:
         {"profile": {"first_name": "Zoë 王小明"}, "event": {"product_name": "手工橡木砧板"}},
         {"profile": {"first_name": "مريم"}, "event": {"product_name": "لوح تقديم من خشب البلوط"}},
     ]
+
+
+# ---------------------------------------------------------------- the designer's samples
+
+SAMPLE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+SAMPLE_KEYS = ("profile", "event")
+
+
+@dataclass
+class Sample:
+    """``samples/NAME.yaml``: a recipient's data, where each value is written, and what was ignored."""
+
+    name: str
+    path: str
+    data: dict[str, Any]
+    places: dict[tuple, Pos] = field(default_factory=dict)  # data path (keys, list indices) -> its value
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+    def pos(self, at: tuple) -> Pos:
+        while at not in self.places and at:
+            at = at[:-1]
+        return self.places.get(at, Pos(self.path))
+
+
+def sample_files(root: Path) -> list[Path]:
+    folder = root / "samples"
+    return sorted(p for p in folder.glob("*.y*ml") if p.suffix in (".yaml", ".yml")) if folder.is_dir() else []
+
+
+def read_sample(path: Path) -> Sample:
+    """One sample file: a mapping with ``profile:`` and ``event:`` mappings (other keys ignored, with a warning)."""
+    p = str(path)
+    text = read_text(path, what="sample")
+    value, node = load_yaml(path, text, what="sample")
+    if node is None:
+        raise MailwrightError(Pos(p), "the sample is empty: give it profile: and event: mappings")
+    places: dict[tuple, Pos] = {}
+    keys: dict[tuple, Pos] = {}
+    _places(node, p, (), places, keys)
+    sample = Sample(path.stem, p, {"profile": {}, "event": {}}, places)
+    if not isinstance(value, dict):
+        raise MailwrightError(places[()], "a sample is a mapping with profile: and event: mappings")
+    errors: list[Diagnostic] = []
+    for key, val in value.items():
+        name = str(key)
+        if name not in SAMPLE_KEYS:  # `preview` and `send-test` read the same files
+            sample.warnings.append(Diagnostic(keys.get((name,), places[()]),
+                                              f"'{name}' is ignored: a sample has profile: and event:", "warning"))
+        elif val is not None and not isinstance(val, dict):
+            errors.append(Diagnostic(sample.pos((name,)), f"'{name}' must be a mapping of property names to values"))
+        elif val is not None:
+            sample.data[name] = _plain(val, (name,), sample, errors)
+    if errors:
+        raise MailwrightErrors(errors)
+    return sample
+
+
+def _places(node: yaml.Node, path: str, at: tuple, places: dict, keys: dict) -> None:
+    places[at] = Pos(path, node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if not isinstance(k, yaml.ScalarNode) or k.tag == "tag:yaml.org,2002:merge":
+                continue  # merged keys keep the mapping's place
+            try:
+                name = str(construct_scalar(k, path))
+            except MailwrightError:
+                continue
+            keys[at + (name,)] = Pos(path, k.start_mark.line + 1, k.start_mark.column + 1)
+            _places(v, path, at + (name,), places, keys)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            _places(v, path, at + (i,), places, keys)
+
+
+def _plain(v: Any, at: tuple, sample: Sample, errors: list[Diagnostic]) -> Any:
+    """JSON-like data: keys as text, dates as ISO text; anything else YAML can hold is an error."""
+    if isinstance(v, dict):
+        return {str(k): _plain(x, at + (str(k),), sample, errors) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_plain(x, at + (i,), sample, errors) for i, x in enumerate(v)]
+    if isinstance(v, (dt.date, dt.datetime)):
+        return v.isoformat()
+    if v is None or isinstance(v, (str, int, float, bool)):
+        return v
+    errors.append(Diagnostic(sample.pos(at), f"a sample value is text, a number, true/false, a list or a mapping "
+                                             f"(not {type(v).__name__})"))
+    return None
+
+
+@dataclass(frozen=True)
+class Read:
+    """A name a template reads, and how: looping over it (``list``), printing it (``value``), or testing it."""
+
+    path: tuple[str, ...]  # from profile/event; "[]" stands for each item of a list
+    kind: str  # list, value, test
+    pos: Pos | None
+
+
+def reads(tree: list, scope: dict[str, tuple] | None = None) -> list[Read]:
+    """Every profile/event name a placeholder tree reads."""
+    scope = scope or {}
+    out: list[Read] = []
+
+    def full(v: Var) -> tuple | None:
+        if v.root in scope:
+            return scope[v.root] + v.path
+        return (v.root, *v.path) if v.root in SAMPLE_KEYS else None
+
+    for item in tree:
+        if isinstance(item, PIf):
+            for cond in item.slot.conds:
+                for v in uses(cond) if cond is not None else []:
+                    if (path := full(v)) is not None:
+                        out.append(Read(path, "test", v.pos or item.slot.pos))
+            for body in item.bodies:
+                out += reads(body, scope)
+        elif isinstance(item, PFor):
+            n = item.slot.node
+            it = full(n.iterable)
+            if it is not None:
+                out.append(Read(it, "list", n.iterable.pos or n.pos))
+            out += reads(item.body, {**scope, n.var: (it + ("[]",)) if it is not None else ("?",)})
+        elif isinstance(item, Slot) and item.kind == "out":
+            v = item.node.expr.var
+            if (path := full(v)) is not None:
+                out.append(Read(path, "value", v.pos or item.pos))
+    return out
+
+
+def _kind(v: Any) -> str:
+    if isinstance(v, dict):
+        return "a mapping"
+    if isinstance(v, list):
+        return "a list"
+    if isinstance(v, str):
+        return "text"
+    if isinstance(v, bool):
+        return "true/false"
+    return "a number"
+
+
+def _dotted(at: tuple) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else p) for i, p in enumerate(at))
+
+
+def shape_problems(sample: Sample, trees: list[list], template: str) -> list[Diagnostic]:
+    """Where the sample's data has another shape than the template ``template`` (its placeholder ``trees``) reads."""
+    found: dict[tuple, Diagnostic] = {}
+
+    def problem(at: tuple, message: str, read: Read) -> None:
+        if at not in found:
+            notes = [(read.pos, f"{template} reads {_dotted(read.path).replace('.[]', '[…]')} here")] \
+                if read.pos else []
+            found[at] = Diagnostic(sample.pos(at), message, notes=notes)
+
+    def walk(cur: Any, steps: tuple, at: tuple, read: Read) -> None:
+        if cur is None:
+            return
+        if not steps:
+            if read.kind == "list" and not isinstance(cur, list):
+                problem(at, f"{_dotted(at)} is {_kind(cur)}, but the template loops over it: give a list", read)
+            elif read.kind == "value" and isinstance(cur, (dict, list)):
+                problem(at, f"{_dotted(at)} is {_kind(cur)}, but the template prints it: give a single value",
+                        read)
+            return
+        step, rest = steps[0], steps[1:]
+        if step == "[]":
+            for i, x in enumerate(cur if isinstance(cur, list) else []):
+                walk(x, rest, at + (i,), read)
+        elif isinstance(cur, dict):
+            if step in cur:
+                walk(cur[step], rest, at + (step,), read)
+        else:
+            problem(at, f"{_dotted(at)} is {_kind(cur)}, but the template reads {_dotted(at + (step,))}: "
+                        "give a mapping", read)
+
+    for tree in trees:
+        for r in reads(tree):
+            walk(sample.data.get(r.path[0]), r.path[1:], r.path[:1], r)
+    return list(found.values())
