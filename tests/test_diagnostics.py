@@ -60,3 +60,23 @@ def test_what_an_esp_cannot_express_carries_the_rule_of_its_capability():
     result = compile_sources({"t": text_email("{% for i in event.items %}{{ i.name }}{% endfor %}")})
     assert {(d.message.split(" cannot")[0], d.rule) for d in result.errors} == {
         ("ActiveCampaign", "activecampaign.loop"), ("HubSpot", "hubspot.loop")}
+
+
+def test_every_missing_mapping_of_a_run_comes_as_one_block_to_paste(tmp_path):
+    from tests.conftest import email, make_project
+
+    body = ("<mj-section><mj-column><mj-text>{{ event.cart_value }} {{ event.cart_url }} {{ profile.tier }}"
+            "</mj-text></mj-column></mj-section>")
+    root = make_project(tmp_path / "p", {"a": email(body), "b": email(body.replace("cart_url", "order_id"))},
+                        toml='[esp.hubspot.properties]\n"event.other" = "other"\n')
+    res = CliRunner().invoke(main, ["compile", str(root)])
+    assert res.exit_code == 1
+    block = res.output.split("(and create these in each ESP):\n\n", 1)[1].rsplit("\n", 2)[0]
+    assert block == "\n".join([
+        "[esp.activecampaign.fields]",
+        '"event.cart_url" = "CART_URL"', '"event.cart_value" = "CART_VALUE"', '"event.order_id" = "ORDER_ID"', "",
+        "# under the existing [esp.hubspot.properties]:",
+        '"event.cart_url" = "cart_url"', '"event.cart_value" = "cart_value"', '"event.order_id" = "order_id"', "",
+    ])
+    doc = json.loads(CliRunner().invoke(main, ["compile", str(root), "--json"]).stdout)
+    assert doc["missing_mappings"] == block

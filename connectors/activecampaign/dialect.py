@@ -77,13 +77,15 @@ class ActiveCampaignDialect(Dialect):
             name = "_".join(v.path)
             if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
                 raise self.unsupported(f"the name {v.portable}", v.pos,
-                                       f'map it to a field: [esp.activecampaign.fields] "{v.portable}" = "TAG"')
+                                       f'map it to a field: [esp.activecampaign.fields] "{v.portable}" = "TAG"',
+                                       mapping=("esp.activecampaign.fields", v.portable, _tag_name(v)))
             return name.upper()
         if v.root == "event":
             raise self.unsupported(
                 f"the event property {v.portable}", v.pos,
                 f'map it to a custom field in mailwright.toml: [esp.activecampaign.fields] "{v.portable}" = "TAG"',
                 "ActiveCampaign emails only see contact fields",
+                mapping=("esp.activecampaign.fields", v.portable, _tag_name(v)),
             )
         raise AssertionError(v)
 
@@ -149,3 +151,8 @@ class ActiveCampaignDialect(Dialect):
         # Plain text has no escape in ActiveCampaign: a word joiner (U+2060, invisible)
         # after '%' keeps the tag parser from seeing a tag.
         return text.replace("%", "%\u2060")
+
+
+def _tag_name(v: Var) -> str:
+    """A suggested personalization tag for an unmapped name: its path, upper case."""
+    return re.sub(r"[^A-Za-z0-9_]+", "_", "_".join(v.path)).strip("_").upper() or "FIELD"

@@ -77,7 +77,8 @@ class HubSpotDialect(Dialect):
                 return f"contact.{STANDARD[v.path[0]]}"
             if len(v.path) != 1:
                 raise self.unsupported(f"the nested name {v.portable}", v.pos,
-                                       f'map it to a contact property: [esp.hubspot.properties] "{v.portable}" = "…"')
+                                       f'map it to a contact property: [esp.hubspot.properties] "{v.portable}" = "…"',
+                                       mapping=("esp.hubspot.properties", v.portable, "_".join(v.path).lower()))
             return _path("contact", v.path[0])
         if v.root == "event":
             if not mapped:
@@ -85,6 +86,7 @@ class HubSpotDialect(Dialect):
                     f"the event property {v.portable}", v.pos,
                     f'map it to a contact property in mailwright.toml: [esp.hubspot.properties] "{v.portable}" = "…"',
                     "HubSpot emails only see contact properties",
+                    mapping=("esp.hubspot.properties", v.portable, "_".join(v.path).lower()),
                 )
             return _path("contact", mapped)
         raise AssertionError(v)

@@ -86,7 +86,7 @@ def compile(project: Path, esps: tuple[str, ...], out: Path | None, as_json: boo
       mailwright compile examples/shop --esp klaviyo --out /tmp/build
       mailwright compile . --json | jq '.outputs[].html'
     """
-    from .compile import compile_project
+    from .compile import compile_project, mapping_block
     from .dialect import load_connectors
     from .output import write_outputs
     from .project import load_project
@@ -117,11 +117,15 @@ def compile(project: Path, esps: tuple[str, ...], out: Path | None, as_json: boo
             "manifest": str(manifest) if manifest else None,
             "outputs": json.loads(manifest.read_text())["outputs"] if manifest else [],
             "diagnostics": [d.to_json() for d in result.diagnostics],
+            "missing_mappings": mapping_block(result.diagnostics, proj.config),
         }
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
         _report(result.diagnostics)
         if result.errors:
+            block = mapping_block(result.diagnostics, proj.config)
+            if block:  # every missing mapping of the run, ready to paste
+                click.echo(f"\nadd to {proj.config_path.name} (and create these in each ESP):\n\n{block}", err=True)
             n = len(result.errors)
             click.echo(f"{n} error{'s' * (n != 1)}; nothing written", err=True)
         else:

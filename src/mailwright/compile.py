@@ -125,6 +125,25 @@ def compile_project(project: Project, esps: list[str] | None = None) -> Result:
     return result
 
 
+def mapping_block(diags: list[Diagnostic], config: dict | None = None) -> str:
+    """Every missing mapping of a run as one block to paste into mailwright.toml
+    (``config``: the project's, so that a table it already has is not opened twice)."""
+    tables: dict[str, dict[str, str]] = {}
+    for d in diags:
+        if d.severity == "error" and d.mapping:
+            table, key, value = d.mapping
+            tables.setdefault(table, {}).setdefault(key, value)
+    out = []
+    for table in sorted(tables):
+        node: Any = config or {}
+        for part in table.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        out.append(f"# under the existing [{table}]:" if isinstance(node, dict) else f"[{table}]")
+        out += [f"{json.dumps(k)} = {json.dumps(v, ensure_ascii=False)}" for k, v in sorted(tables[table].items())]
+        out.append("")
+    return "\n".join(out)
+
+
 def accepted_rules(project: Project) -> list[str]:
     """``[compile] accept``: warnings (by rule id, ``*`` allowed) the project knows and accepts."""
     accept = project.config.get("compile", {}).get("accept", [])

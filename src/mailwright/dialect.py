@@ -60,8 +60,10 @@ class Dialect:
         return self._conditions[key]
 
     # -- capability table --------------------------------------------------------
-    def unsupported(self, construct: str, pos: Pos | None, way_out: str, detail: str = "") -> UnsupportedError:
-        return UnsupportedError(self.label, construct, pos or Pos("?"), way_out, detail)
+    def unsupported(self, construct: str, pos: Pos | None, way_out: str, detail: str = "",
+                    mapping: tuple[str, str, str] | None = None) -> UnsupportedError:
+        """``mapping``: (table, key, suggested value) of the mailwright.toml line that fixes it."""
+        return UnsupportedError(self.label, construct, pos or Pos("?"), way_out, detail, mapping=mapping)
 
     def require(self, construct: str, pos: Pos | None, way_out: str = "") -> None:
         """Raise if the table says ``construct`` cannot be expressed; warn if approximated."""
@@ -175,7 +177,8 @@ class FlowContext:
         if not mapped:
             raise UnsupportedError(self.label, f"the event '{portable}'", pos,
                                    f'map it in mailwright.toml: [esp.{self.esp}.{section}] {portable} = "…"',
-                                   "it has no mapping for this ESP")
+                                   "it has no mapping for this ESP",
+                                   mapping=(f"esp.{self.esp}.{section}", portable, "…"))
         return mapped
 
 

@@ -37,6 +37,8 @@ class Diagnostic:
     severity: str = "error"  # or "warning"
     notes: list[tuple[Pos, str]] = field(default_factory=list)
     rule: str | None = None
+    # a missing mapping that would fix it: (TOML table, key, suggested value)
+    mapping: tuple[str, str, str] | None = field(default=None, compare=False)
 
     def format(self) -> str:
         rule = f" [{self.rule}]" if self.rule else ""
@@ -98,13 +100,14 @@ class UnsupportedError(MailwrightError):
     """
 
     def __init__(self, esp: str, construct: str, pos: Pos, way_out: str, detail: str = "",
-                 rule: str | None = None):
+                 rule: str | None = None, mapping: tuple[str, str, str] | None = None):
         self.esp, self.construct, self.way_out = esp, construct, way_out
         what = f"{esp} cannot express {construct}"
         if detail:
             what += f" ({detail})"
         super().__init__(pos, f"{what}; {way_out}")
         self.diagnostic.rule = rule or rule_id(esp, "unsupported")
+        self.diagnostic.mapping = mapping
 
 
 def rule_id(esp: str, construct: str) -> str:
