@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mailwright.errors import MailwrightError, Pos
-from mailwright.push import CREATE, UNCHANGED, UPDATE, Change, PushClient
-from mailwright.transport import Limit, Transport, credential
+from mailwright.errors import MailwrightError
+from mailwright.push import CREATE, UNCHANGED, UPDATE, Change, PushClient, duplicates
+from mailwright.transport import EMPTY, BadAnswer, Limit, Transport, base_url, credential
 
 from .dialect import STANDARD
 
@@ -23,26 +23,35 @@ class ActiveCampaignPush(PushClient):
     def connect(self) -> Transport:
         env = self.ctx.env
         secret = credential(env, "ACTIVECAMPAIGN_API_TOKEN", "ActiveCampaign")
-        base = env.get("ACTIVECAMPAIGN_API_URL", "").strip()
-        if not base:
-            raise MailwrightError(Pos("mailwright", 0, 0), "ActiveCampaign needs the account's API URL: set "
-                                                           "ACTIVECAMPAIGN_API_URL (e.g. https://ACCOUNT.api-us1.com)")
-        return Transport(base.rstrip("/") + "/api/3", {"Api-Token": secret.reveal(), "Accept": "application/json"},
-                         secret, label=self.label, limits=LIMITS, log=self.ctx.log, **self.ctx.transport_options)
+        base = base_url(env, "ACTIVECAMPAIGN_API_URL", None, "https://ACCOUNT.api-us1.com")
+        return Transport(base + "/api/3", {"Api-Token": secret.reveal(), "Accept": "application/json"},
+                         secret, label=self.label, limits=LIMITS, log=self.ctx.log, base_var="ACTIVECAMPAIGN_API_URL",
+                         **self.ctx.transport_options)
 
     def _req(self, method: str, path: str, **kw: Any) -> Any:
         return self.transport.request(method, path, limit="api", **kw)
 
     def _all(self, path: str, key: str) -> list[dict]:
+        """Every page, oldest first (the copy push keeps when a name exists twice)."""
         out, offset = [], 0
         while True:
-            page = self._req("GET", path, params={"limit": 100, "offset": offset})
-            items = page.get(key, [])
+            page = self._req("GET", path, params={"limit": 100, "offset": offset},
+                             shape={key: [dict], "meta?": {"total?": (str, int)}})
+            items = page[key]
             out += items
-            total = int((page.get("meta") or {}).get("total", len(out)))
-            if not items or len(out) >= total:
-                return out
+            total = str((page.get("meta") or {}).get("total", len(out)))
+            if not total.isdigit():
+                raise BadAnswer(f"{self.label}: the ESP answered GET {path} with a total that is not a number")
+            if not items or len(out) >= int(total):
+                return sorted(out, key=_age)
             offset = len(out)
+
+    def duplicates(self) -> list[Change]:
+        if not self.ctx.wants("templates"):
+            return []
+        found = [(m.get("name"), m.get("id"), _age(m)) for m in self._all("/messages", "messages")]
+        remove = lambda mid: self._req("DELETE", f"/messages/{mid}", ok=(404,), shape=EMPTY)  # noqa: E731
+        return duplicates(self.ctx, "message", found, remove)
 
     # ------------------------------------------------------------ plan
     def plan(self) -> list[Change]:
@@ -53,7 +62,7 @@ class ActiveCampaignPush(PushClient):
         if self.ctx.wants("flows"):
             changes += self._events()
         changes += self._tags()
-        return changes
+        return changes + self.duplicates()
 
     def _sender(self) -> dict[str, str]:
         cfg = self.ctx.config
@@ -67,7 +76,9 @@ class ActiveCampaignPush(PushClient):
 
     def _messages(self) -> list[Change]:
         sender = self._sender()
-        remote = {m.get("name"): m for m in self._all("/messages", "messages")}
+        remote: dict[Any, dict] = {}
+        for m in self._all("/messages", "messages"):
+            remote.setdefault(m.get("name"), m)
         changes = []
         for out in self.ctx.result.outputs:
             name = self.ctx.name(out.stem)
@@ -77,7 +88,7 @@ class ActiveCampaignPush(PushClient):
             if have is None:
                 changes.append(Change("message", name, CREATE, "campaign message",
                                       apply=lambda w=want: self._req("POST", "/messages", json={"message": w},
-                                                                     creates=True),
+                                                                     creates=True, shape={"message": {"id": (str, int)}}),
                                       recover=self._find("/messages", "messages", "name", name)))
             elif any((have.get(k) or "") != (v or "") for k, v in want.items() if k != "email"):
                 changed = [k for k, v in want.items() if k != "email" and (have.get(k) or "") != (v or "")]
@@ -149,10 +160,16 @@ class ActiveCampaignPush(PushClient):
         return changes
 
     def manual_steps(self) -> list[dict]:
+        """Each flow's recipe: push prints it (``recipe`` is its text; ``mailwright compile`` also writes it
+        to ``BUILD/activecampaign/flows/NAME.md``)."""
         out = []
         for f in self.ctx.result.flows:
             recipe = json.loads(f.files[".json"])
-            out.append({"flow": f.name, "automation": recipe["automation"],
-                        "recipe": f"activecampaign/flows/{f.name}.md", "steps": recipe["steps"],
-                        "goals": recipe["goals"], "trigger": recipe["trigger"]})
+            out.append({"flow": f.name, "automation": recipe["automation"], "recipe": f.files[".md"],
+                        "steps": recipe["steps"], "goals": recipe["goals"], "trigger": recipe["trigger"]})
         return out
+
+
+def _age(o: dict) -> tuple[str, tuple[int, str]]:
+    cdate, oid = o.get("cdate"), str(o.get("id"))
+    return (cdate if isinstance(cdate, str) else "", (int(oid), "") if oid.isdigit() else (0, oid))

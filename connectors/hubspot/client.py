@@ -7,8 +7,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from mailwright.push import CREATE, UNCHANGED, UPDATE, Change, PushClient
-from mailwright.transport import Limit, Transport, credential
+from mailwright.push import CREATE, UNCHANGED, UPDATE, Change, PushClient, duplicates
+from mailwright.transport import EMPTY, BadAnswer, Limit, Transport, base_url, credential
 
 from .flows import EMAIL
 
@@ -19,6 +19,10 @@ LIMITS = {"api": Limit(100, 10, burst=100)}
 PUT_FIELDS = ("name", "description", "isEnabled", "canEnrollFromSalesforce", "startActionId",
               "nextAvailableActionId", "actions", "enrollmentCriteria", "timeWindows", "blockedDates",
               "customProperties", "suppressionListIds", "goalFilterBranch", "type")
+# what push reads of HubSpot's answers (checked before use)
+ID = (str, int)
+PAGE = {"results": [{"id": ID, "name?": (str, type(None))}],
+        "paging?": {"next?": {"after?": (str, int, type(None))}}}
 
 
 class HubSpotPush(PushClient):
@@ -27,27 +31,51 @@ class HubSpotPush(PushClient):
     def connect(self) -> Transport:
         env = self.ctx.env
         secret = credential(env, "HUBSPOT_ACCESS_TOKEN", "HubSpot")
-        base = env.get("HUBSPOT_BASE_URL", "https://api.hubapi.com")
+        base = base_url(env, "HUBSPOT_BASE_URL", "https://api.hubapi.com", "https://api.hubapi.com")
         return Transport(base, {"Authorization": f"Bearer {secret.reveal()}", "Accept": "application/json"},
-                         secret, label=self.label, limits=LIMITS, log=self.ctx.log, **self.ctx.transport_options)
+                         secret, label=self.label, limits=LIMITS, log=self.ctx.log, base_var="HUBSPOT_BASE_URL",
+                         **self.ctx.transport_options)
 
     def _req(self, method: str, path: str, **kw: Any) -> Any:
         return self.transport.request(method, path, limit="api", **kw)
 
     def _paged(self, path: str) -> list[dict]:
-        out, after = [], None
+        """Every page, oldest first (the copy push keeps when a name exists twice)."""
+        out, after, seen = [], None, set()
         while True:
-            page = self._req("GET", path, params={"limit": 100, **({"after": after} if after else {})})
-            out += page.get("results", [])
+            page = self._req("GET", path, params={"limit": 100, **({"after": after} if after else {})}, shape=PAGE)
+            out += page["results"]
             after = ((page.get("paging") or {}).get("next") or {}).get("after")
             if not after:
-                return out
+                return sorted(out, key=_age)
+            if after in seen:
+                raise BadAnswer(f"{self.label}: the ESP answered {path} with a page cursor it already gave")
+            seen.add(after)
+
+    def duplicates(self) -> list[Change]:
+        out = []
+        flows = []
+        if self.ctx.wants("flows"):
+            found = [(f.get("name"), f["id"], _age(f)) for f in self._paged("/automation/v4/flows")]
+            flows = [n for n, _, _ in found if isinstance(n, str)]
+            out += duplicates(self.ctx, "flow", found, self._delete("/automation/v4/flows"))
+        if self.ctx.wants("templates"):
+            found = [(e.get("name"), e["id"], _age(e)) for e in self._paged("/marketing/v3/emails")]
+            # a flow may still point at an extra copy: flows are brought in line (to the kept one) first
+            needs = [n for n in flows if n.startswith(self.ctx.name(""))]
+            out += duplicates(self.ctx, "email", found, self._delete("/marketing/v3/emails"), needs=needs)
+        return out
+
+    def _delete(self, path: str):
+        return lambda oid: self._req("DELETE", f"{path}/{oid}", ok=(404,), shape=EMPTY)
 
     # ------------------------------------------------------------ plan
     def plan(self) -> list[Change]:
         self.email_ids: dict[str, str] = {}
         changes: list[Change] = []
-        emails = {e.get("name"): e for e in self._paged("/marketing/v3/emails")}
+        emails: dict[Any, dict] = {}
+        for e in self._paged("/marketing/v3/emails"):
+            emails.setdefault(e.get("name"), e)
         for out in self.ctx.result.outputs:
             path = f"mailwright/{self.ctx.project.name}/{out.stem}.html"
             name = self.ctx.name(out.stem)
@@ -56,7 +84,7 @@ class HubSpotPush(PushClient):
                 self.email_ids[name] = str(email["id"])
             if not self.ctx.wants("templates"):
                 continue
-            have = self._req("GET", f"/cms/v3/source-code/{ENVIRONMENT}/content/{path}", ok=(404,))
+            have = self._req("GET", f"/cms/v3/source-code/{ENVIRONMENT}/content/{path}", ok=(404,), shape=str)
             if have != out.html:
                 changes.append(Change("template", path, CREATE if have is None else UPDATE,
                                       "coded email template" if have is None else "HTML changed",
@@ -78,12 +106,12 @@ class HubSpotPush(PushClient):
                 changes.append(Change("email", name, UNCHANGED))
         if self.ctx.wants("flows") and self.ctx.result.flows:
             changes += self._flows()
-        return changes
+        return changes + self.duplicates()
 
     def _upload(self, path: str, html: str):
         def apply() -> None:
             # validate first: HubSpot says what is wrong before anything is replaced
-            self._req("POST", f"/cms/v3/source-code/{ENVIRONMENT}/validate/{path}",
+            self._req("POST", f"/cms/v3/source-code/{ENVIRONMENT}/validate/{path}", shape=EMPTY,
                       files={"file": (path.rsplit("/", 1)[-1], html.encode(), "text/html")})
             self._req("PUT", f"/cms/v3/source-code/{ENVIRONMENT}/content/{path}",
                       files={"file": (path.rsplit("/", 1)[-1], html.encode(), "text/html")})
@@ -91,7 +119,7 @@ class HubSpotPush(PushClient):
 
     def _create_email(self, name: str, fields: dict):
         def apply() -> None:
-            r = self._req("POST", "/marketing/v3/emails", json=fields, creates=True)
+            r = self._req("POST", "/marketing/v3/emails", json=fields, creates=True, shape={"id": ID})
             self.email_ids[name] = str(r["id"])
         return apply
 
@@ -146,14 +174,15 @@ class HubSpotPush(PushClient):
         return fill(copy.deepcopy(want))
 
     def _create_flow(self, name: str, want: dict):
-        return lambda: self._req("POST", "/automation/v4/flows", json=self._resolve(want), creates=True)
+        return lambda: self._req("POST", "/automation/v4/flows", json=self._resolve(want), creates=True,
+                                 shape={"id": ID})
 
     def _find_flow(self, name: str):
         return lambda: any(r.get("name") == name for r in self._paged("/automation/v4/flows"))
 
     def _update_flow(self, fid: str, want: dict):
         def apply() -> None:
-            current = self._req("GET", f"/automation/v4/flows/{fid}")
+            current = self._req("GET", f"/automation/v4/flows/{fid}", shape={"revisionId": str})
             body = {k: v for k, v in self._resolve(want).items() if k in PUT_FIELDS}
             body["revisionId"] = current["revisionId"]
             # a PUT with a stale revision is refused, so a lost answer is checked, not repeated
@@ -162,6 +191,11 @@ class HubSpotPush(PushClient):
 
     def _same_now(self, fid: str, want: dict):
         return lambda: _same(self._resolve(want), self._req("GET", f"/automation/v4/flows/{fid}"))
+
+
+def _age(o: dict) -> tuple[str, tuple[int, str]]:
+    created, oid = o.get("createdAt"), str(o.get("id"))
+    return (created if isinstance(created, str) else "", (int(oid), "") if oid.isdigit() else (0, oid))
 
 
 def _refs(o: Any) -> list[str]:

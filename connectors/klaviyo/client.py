@@ -14,8 +14,8 @@ import hashlib
 import json
 from typing import Any
 
-from mailwright.push import CREATE, MANUAL, UNCHANGED, UPDATE, Change, PushClient
-from mailwright.transport import Limit, Transport, credential
+from mailwright.push import CREATE, MANUAL, UNCHANGED, UPDATE, Change, PushClient, duplicates
+from mailwright.transport import EMPTY, BadAnswer, Limit, Transport, base_url, credential
 
 from .flows import METRIC, TEMPLATE
 
@@ -34,6 +34,12 @@ LIMITS = {
     "flow-actions": _limits(3, 60),
 }
 MESSAGE_FIELDS = ("template_id", "subject_line", "preview_text", "name")
+# what push reads of Klaviyo's answers (checked before use)
+NAMED = {"id": str, "attributes": {"name": str}}
+PAGE = {"data": [NAMED], "links?": {"next?": (str, type(None))}}
+CREATED = {"data": {"id": str}}
+FLOW = {"data": {"id": str, "attributes": {"name": str, "status?": (str, type(None)),
+                                           "definition?": (dict, type(None))}}}
 
 
 class KlaviyoPush(PushClient):
@@ -42,27 +48,45 @@ class KlaviyoPush(PushClient):
     def connect(self) -> Transport:
         env = self.ctx.env
         secret = credential(env, "KLAVIYO_API_KEY", "Klaviyo")
-        base = env.get("KLAVIYO_BASE_URL", "https://a.klaviyo.com")
+        base = base_url(env, "KLAVIYO_BASE_URL", "https://a.klaviyo.com", "https://a.klaviyo.com")
         headers = {"Authorization": f"Klaviyo-API-Key {secret.reveal()}", "revision": REVISION, "Accept": JSONAPI}
         return Transport(base, headers, secret, label=self.label, limits=LIMITS, log=self.ctx.log,
-                         **self.ctx.transport_options)
+                         base_var="KLAVIYO_BASE_URL", **self.ctx.transport_options)
 
     # ------------------------------------------------------------ API helpers
-    def _send(self, method: str, path: str, body: dict, limit: str, creates: bool = False) -> Any:
+    def _send(self, method: str, path: str, body: dict, limit: str, creates: bool = False, shape: Any = dict) -> Any:
         return self.transport.request(method, path, data=json.dumps(body), headers={"Content-Type": JSONAPI},
-                                      limit=limit, creates=creates)
+                                      limit=limit, creates=creates, shape=shape)
 
     def _all(self, path: str, params: dict, limit: str) -> list[dict]:
-        out, url, p = [], path, dict(params)
+        """Every page, oldest first (the copy push keeps when a name exists twice)."""
+        out, url, p, seen = [], path, dict(params), set()
         while url:
-            page = self.transport.request("GET", url, params=p, limit=limit)
-            out += page.get("data", [])
+            if url in seen:
+                raise BadAnswer(f"{self.label}: the ESP answered {path} with a next page it already gave")
+            seen.add(url)
+            page = self.transport.request("GET", url, params=p, limit=limit, shape=PAGE)
+            out += page["data"]
             url, p = (page.get("links") or {}).get("next"), None
-        return out
+        return sorted(out, key=_age)
 
     def _template_by_name(self, name: str) -> dict | None:
         found = self._all("/api/templates", {"filter": f'equals(name,"{_q(name)}")'}, "templates")
         return found[0] if found else None
+
+    def _delete(self, kind: str, limit: str):
+        return lambda oid: self.transport.request("DELETE", f"/api/{kind}/{oid}", limit=limit, ok=(404,),
+                                                  shape=EMPTY)
+
+    def duplicates(self) -> list[Change]:
+        out = []
+        if self.ctx.wants("templates"):
+            found = [(t["attributes"]["name"], t["id"], _age(t)) for t in self._all("/api/templates", {}, "templates")]
+            out += duplicates(self.ctx, "template", found, self._delete("templates", "templates"))
+        if self.ctx.wants("flows"):
+            found = [(f["attributes"]["name"], f["id"], _age(f)) for f in self._all("/api/flows", {}, "flows")]
+            out += duplicates(self.ctx, "flow", found, self._delete("flows", "flows"))
+        return out
 
     # ------------------------------------------------------------ plan
     def plan(self) -> list[Change]:
@@ -71,7 +95,7 @@ class KlaviyoPush(PushClient):
         if self.ctx.wants("flows") and self.ctx.result.flows:
             updated = {c.name for c in changes if c.kind == "template" and c.action == UPDATE}
             changes += self._flows(updated)
-        return changes
+        return changes + self.duplicates()
 
     def _templates(self) -> list[Change]:
         changes = []
@@ -100,7 +124,7 @@ class KlaviyoPush(PushClient):
     def _create_template(self, name: str, attrs: dict):
         def apply() -> None:
             r = self._send("POST", "/api/templates", {"data": {"type": "template", "attributes": attrs}},
-                           "templates", creates=True)
+                           "templates", creates=True, shape=CREATED)
             self.ids[name] = r["data"]["id"]
         return apply
 
@@ -177,7 +201,7 @@ class KlaviyoPush(PushClient):
         def apply() -> None:
             body = {"data": {"type": "flow", "attributes": {"name": name,
                                                              "definition": self._resolve(definition, metrics)}}}
-            r = self._send("POST", "/api/flows", body, "flows-create", creates=True)
+            r = self._send("POST", "/api/flows", body, "flows-create", creates=True, shape=CREATED)
             if self.ctx.live:
                 self._live(r["data"]["id"])
         return apply
@@ -198,8 +222,11 @@ class KlaviyoPush(PushClient):
                      updated_templates: set[str]) -> list[Change]:
         name = remote["attributes"]["name"]
         full = self.transport.request("GET", f"/api/flows/{remote['id']}",
-                                      params={"additional-fields[flow]": "definition"}, limit="flows")
+                                      params={"additional-fields[flow]": "definition"}, limit="flows", shape=FLOW)
         have = full["data"]["attributes"].get("definition") or {}
+        if not isinstance(have.get("actions", []), list) or not all(isinstance(a, dict) for a in have.get("actions", [])):
+            raise BadAnswer(f"{self.label}: the ESP answered the definition of {name} with actions that are not a "
+                            "list of objects")
         pairs = _pair_actions(definition, have)
         changes: list[Change] = []
         pending_templates = any(self.ctx.name(t) not in self.ids for t in _refs(definition, TEMPLATE))
@@ -237,6 +264,11 @@ class KlaviyoPush(PushClient):
                 body = {"data": {"type": "flow-action", "id": theirs["id"], "attributes": {"definition": action}}}
                 self._send("PATCH", f"/api/flow-actions/{theirs['id']}", body, "flow-actions")
         return apply
+
+
+def _age(o: dict) -> tuple[str, str]:
+    created = (o.get("attributes") or {}).get("created")
+    return (created if isinstance(created, str) else "", str(o.get("id")))
 
 
 def _q(s: str) -> str:

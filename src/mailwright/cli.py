@@ -149,7 +149,10 @@ def compile(project: Path, esps: tuple[str, ...], out: Path | None, as_json: boo
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of text.")
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking (asking happens only on a terminal).")
 @click.option("--live", is_flag=True, help="Klaviyo: switch pushed flows live (default: they stay drafts).")
-def push(project: Path, esp: str, dry_run: bool, only: str | None, as_json: bool, yes: bool, live: bool) -> None:
+@click.option("--dedupe", is_flag=True, help="Remove extra copies of objects named '<project>: …' (the oldest "
+                                             "copy is kept).")
+def push(project: Path, esp: str, dry_run: bool, only: str | None, as_json: bool, yes: bool, live: bool,
+         dedupe: bool) -> None:
     """Compile PROJECT, then bring the ESP account in line with it.
 
     \b
@@ -158,11 +161,13 @@ def push(project: Path, esp: str, dry_run: bool, only: str | None, as_json: bool
     Remote objects are found again by name ("<project>: <template>"), so no
     state file is kept. The credential comes from the environment:
     KLAVIYO_API_KEY, HUBSPOT_ACCESS_TOKEN or ACTIVECAMPAIGN_API_TOKEN (and
-    ACTIVECAMPAIGN_API_URL); *_BASE_URL overrides the endpoint.
+    ACTIVECAMPAIGN_API_URL); *_BASE_URL overrides the endpoint. An object
+    of one name that exists more than once is reported; --dedupe removes
+    the extra copies (never anything outside "<project>: ").
     \b
     Exit status: 0 in line, 1 an input error (nothing sent), 2 usage,
-    3 the ESP refused or failed some operations (the rest is done; run
-    push again to finish the job).
+    3 the ESP refused or failed some operations, or duplicates remain (the
+    rest is done; run push again, or push --dedupe, to finish the job).
     \b
     Examples:
       mailwright push examples/shop --esp klaviyo --dry-run
@@ -172,7 +177,16 @@ def push(project: Path, esp: str, dry_run: bool, only: str | None, as_json: bool
     from .compile import compile_project
     from .dialect import load_connectors
     from .project import load_project
-    from .push import PushContext, Report, apply_changes, environment, no_changes, table
+    from .push import (
+        PushContext,
+        Report,
+        apply_changes,
+        environment,
+        new_duplicates,
+        no_changes,
+        table,
+        transport_options,
+    )
     from .transport import RemoteError
 
     connectors = load_connectors()
@@ -194,15 +208,8 @@ def push(project: Path, esp: str, dry_run: bool, only: str | None, as_json: bool
                 click.echo(json.dumps({"ok": False, "diagnostics": [d.to_json() for d in result.diagnostics]}))
             sys.exit(1)
         env = environment()
-        options = {}
-        if env.get("MAILWRIGHT_RETRY_BACKOFF"):  # seconds before the first retry (doubling); default 0.5
-            options["backoff"] = float(env["MAILWRIGHT_RETRY_BACKOFF"])
-        if env.get("MAILWRIGHT_TIMEOUT"):  # seconds to wait for an answer; default 30
-            options["timeout"] = float(env["MAILWRIGHT_TIMEOUT"])
-        if env.get("MAILWRIGHT_RATE_SCALE"):  # multiplies the documented rate limits (a local test server)
-            options["rate_scale"] = float(env["MAILWRIGHT_RATE_SCALE"])
         ctx = PushContext(proj, esp, proj.esp_config(esp), result, env, live=live, only=only, log=say,
-                          transport_options=options)
+                          transport_options=transport_options(env), dedupe=dedupe)
         client = conn.client(ctx)  # a missing credential stops here, before any request
         if not as_json:
             say(f"reading the {conn.label} account …")
@@ -222,23 +229,35 @@ def push(project: Path, esp: str, dry_run: bool, only: str | None, as_json: bool
                 sys.exit(0)
         try:
             apply_changes(changes, say)
-        except RemoteError as e:  # defensive: apply_changes reports per item
+            later = new_duplicates(client, changes)  # a create that landed twice shows now, not next time
+            changes += later
+            apply_changes(later, say)
+        except RemoteError as e:  # the re-read failed (apply_changes reports per item)
             return _remote_failure(e, as_json)
     report.reads, report.writes = client.transport.count["read"], client.transport.count["write"]
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     else:
         for m in report.manual:
-            say(f"by hand in {conn.label}: automation '{m['automation']}': follow build/{m['recipe']}")
-        if report.failed:
-            say(f"{len(report.failed)} item(s) failed; the rest is done. Run push again to finish.")
-            for c in report.failed:
-                say(f"  {c.kind} {c.name}: {c.error}")
-        elif dry_run:
+            say(f"by hand in {conn.label}: build the automation '{m['automation']}' as follows "
+                f"(mailwright compile also writes it to BUILD/{esp}/flows/{m['flow']}.md):")
+            say("  " + m["recipe"].rstrip().replace("\n", "\n  "))
+        if dry_run:
             say("dry run: nothing was sent")
-        else:
+            if report.failed:
+                say(f"{len(report.failed)} item(s) cannot be pushed as things stand:")
+        elif report.failed:
+            say(f"{len(report.failed)} item(s) failed; the rest is done. Run push again to finish.")
+        for c in report.failed:
+            say(f"  {c.kind} {c.name}: {c.error}")
+        if report.duplicates:
+            say(f"{len(report.duplicates)} object(s) exist more than once in {conn.label}: push --dedupe keeps "
+                "the oldest copy and removes the others")
+            for c in report.duplicates:
+                say(f"  {c.kind} {c.name}: {c.detail}")
+        elif not dry_run and not report.failed:
             say(f"{conn.label} is in line with the project")
-    sys.exit(3 if report.failed and not dry_run else 0)
+    sys.exit(3 if not report.ok and not dry_run else 0)
 
 
 @main.command()

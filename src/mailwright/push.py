@@ -4,22 +4,27 @@ Stateless: every remote object carries a deterministic name built from the
 project's name and the template (and trigger) or flow, so a push finds its
 objects again without a state file. Plan first (create / update / unchanged,
 compared on content), then apply; continue past a failing item and report
-every failure, so that a rerun finishes the job.
+every failure, so that a rerun finishes the job. Objects of one name under the
+project's prefix that exist more than once are reported (``--dedupe`` removes the
+extra copies, keeping the oldest).
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .compile import Result
-from .errors import MailwrightError
+from .errors import MailwrightError, Pos
 from .project import Project
 from .transport import LostResponse, RemoteError, Transport
 
 CREATE, UPDATE, UNCHANGED, MANUAL = "create", "update", "unchanged", "manual"
+DUPLICATE, REMOVE = "duplicate", "remove"  # several objects of one name; removing the extra copies
+APPLIED = (CREATE, UPDATE, REMOVE)
 
 
 @dataclass
@@ -28,7 +33,7 @@ class Change:
 
     kind: str  # template, email, flow, metric, field, tag, event …
     name: str  # the name it has (or will have) in the ESP
-    action: str  # create, update, unchanged, manual
+    action: str  # create, update, unchanged, manual, duplicate, remove
     detail: str = ""
     apply: Callable[[], Any] | None = None
     recover: Callable[[], Any] | None = None  # after a lost answer: look it up by name; truthy if it exists
@@ -58,6 +63,7 @@ class PushContext:
     only: str | None = None  # 'templates' or 'flows'
     log: Callable[[str], None] = lambda _m: None
     transport_options: dict = field(default_factory=dict)
+    dedupe: bool = False  # remove the extra copies of an object that exists more than once
 
     def name(self, *parts: str) -> str:
         """The deterministic remote name: ``<project>: <part> …``."""
@@ -86,6 +92,40 @@ class PushClient:
         """What a person must still do by hand (ActiveCampaign's automations)."""
         return []
 
+    def duplicates(self) -> list[Change]:
+        """Read the account again: objects under the project's prefix that exist more than once."""
+        return []
+
+
+def duplicates(ctx: PushContext, kind: str, objects: list[tuple[Any, str, Any]],
+               remove: Callable[[str], Any], needs: list[str] | None = None) -> list[Change]:
+    """One change per name under the project's prefix that several ``objects`` (name, id, age) hold.
+
+    The oldest copy is kept (the one push finds and updates, the one flows point at); with
+    ``ctx.dedupe`` the others are removed, else they are reported. Nothing outside the prefix."""
+    prefix = ctx.name("")
+    groups: dict[str, list[tuple[Any, str]]] = {}
+    for name, oid, age in objects:
+        if isinstance(name, str) and name.startswith(prefix):
+            groups.setdefault(name, []).append((age, str(oid)))
+    out = []
+    for name, copies in sorted(groups.items()):
+        if len(copies) < 2:
+            continue
+        keep, *extra = [oid for _, oid in sorted(copies, key=lambda c: (c[0], _numeric(c[1])))]
+        ids = ", ".join(extra)
+        if ctx.dedupe:
+            out.append(Change(kind, name, REMOVE, f"{len(extra)} extra copy(ies): id {ids} (keeping id {keep})",
+                              apply=lambda extra=extra: [remove(i) for i in extra], needs=list(needs or [])))
+        else:
+            out.append(Change(kind, name, DUPLICATE, f"{len(copies)} copies: id {keep} is kept, id {ids} "
+                                                     "would be removed by push --dedupe"))
+    return out
+
+
+def _numeric(oid: str) -> tuple[int, str]:
+    return (int(oid), "") if oid.isdigit() else (0, oid)
+
 
 @dataclass
 class Report:
@@ -100,15 +140,24 @@ class Report:
     def failed(self) -> list[Change]:
         return [c for c in self.changes if c.status in ("failed", "skipped")]
 
+    @property
+    def duplicates(self) -> list[Change]:
+        return [c for c in self.changes if c.action == DUPLICATE]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.duplicates
+
     def to_json(self) -> dict:
-        return {"esp": self.esp, "dry_run": self.dry_run, "ok": not self.failed,
+        return {"esp": self.esp, "dry_run": self.dry_run, "ok": self.ok,
                 "changes": [c.to_json() for c in self.changes], "manual_steps": self.manual,
                 "requests": {"reads": self.reads, "writes": self.writes}}
 
 
 def apply_changes(changes: list[Change], progress: Callable[[str], None]) -> None:
-    """Apply every create/update in order; a failure never stops the others."""
-    todo = [c for c in changes if c.action in (CREATE, UPDATE) and c.status == "planned"]
+    """Apply every create/update/remove in order; a failure never stops the others, and what
+    needs a failed item is skipped."""
+    todo = [c for c in changes if c.action in APPLIED and c.status == "planned"]
     failed: set[str] = {c.name for c in changes if c.status == "failed"}  # e.g. a metric that is missing
     for i, c in enumerate(todo, 1):
         head = f"[{i}/{len(todo)}] {c.action} {c.kind} {c.name}"
@@ -119,17 +168,7 @@ def apply_changes(changes: list[Change], progress: Callable[[str], None]) -> Non
             progress(f"{head}: skipped ({c.error})")
             continue
         try:
-            try:
-                c.apply()
-            except LostResponse:
-                # The write may have landed, or may still land (a slow server): look it up, and if it
-                # is not there yet, do not send it again in this run: a rerun finds it or creates it,
-                # and nothing ever exists twice.
-                if c.recover is not None and c.recover():
-                    progress(f"{head}: the answer was lost, but it is there")
-                else:
-                    raise RemoteError(f"no answer to the {c.action} of {c.name}; not sent again in this run, "
-                                      "so that it cannot exist twice: run push again") from None
+            _apply(c, head, progress)
             c.status = "done"
             progress(f"{head}: done")
         except (RemoteError, MailwrightError) as e:
@@ -142,6 +181,24 @@ def apply_changes(changes: list[Change], progress: Callable[[str], None]) -> Non
             progress(f"{head}: FAILED: {c.error}")
 
 
+def _apply(c: Change, head: str, progress: Callable[[str], None]) -> None:
+    """Apply c; after a lost answer, look it up by name before anything is sent again."""
+    for attempt in (1, 2):
+        try:
+            c.apply()
+            return
+        except LostResponse as lost:
+            if c.recover is not None and c.recover():
+                progress(f"{head}: the answer was lost, but it is there")
+                return
+            if lost.in_flight or c.recover is None or attempt == 2:
+                # it may still land (a slow server): a second copy would be a duplicate; a rerun
+                # finds it, or creates it, and the duplicate check reports what slipped through
+                raise RemoteError(f"no answer to the {c.action} of {c.name} ({lost}); not sent again in this "
+                                  "run, so that it cannot exist twice: run push again") from None
+            progress(f"{head}: the answer was lost and it is not there: sending it again")
+
+
 def table(changes: list[Change]) -> str:
     """The plan as a table a person can read."""
     rows = [("ACTION", "KIND", "NAME", "DETAIL")] + [
@@ -150,10 +207,11 @@ def table(changes: list[Change]) -> str:
     out = []
     for r in rows:
         out.append("  ".join(r[i].ljust(widths[i]) for i in range(3)) + ("  " + r[3] if r[3] else ""))
-    counts = {a: sum(c.action == a for c in changes) for a in (CREATE, UPDATE, UNCHANGED, MANUAL)}
+    counts = {a: sum(c.action == a for c in changes) for a in (CREATE, UPDATE, REMOVE, UNCHANGED, DUPLICATE, MANUAL)}
+    words = {UNCHANGED: "{} unchanged", DUPLICATE: "{} duplicated (push --dedupe removes the extra copies)",
+             MANUAL: "{} to do by hand"}
     out.append("")
-    out.append(", ".join(f"{n} to {a}" if a != UNCHANGED else f"{n} unchanged" for a, n in counts.items()
-                         if n and a != MANUAL) + (f", {counts[MANUAL]} to do by hand" if counts[MANUAL] else ""))
+    out.append(", ".join(words.get(a, "{} to " + a).format(n) for a, n in counts.items() if n))
     return "\n".join(out)
 
 
@@ -161,5 +219,32 @@ def environment() -> dict[str, str]:
     return dict(os.environ)
 
 
+def new_duplicates(client: PushClient, changes: list[Change]) -> list[Change]:
+    """After the writes: the account read again for duplicates the plan did not know of (none are looked
+    for when nothing was created, nor when the answer to a create was not lost)."""
+    if not any(c.action == CREATE and c.status != "skipped" for c in changes):
+        return []
+    known = {(c.kind, c.name) for c in changes if c.action in (DUPLICATE, REMOVE)}
+    return [c for c in client.duplicates() if (c.kind, c.name) not in known]
+
+
+def transport_options(env: dict[str, str]) -> dict[str, float]:
+    """Transport settings from the environment (for slow links and local test servers)."""
+    out = {}
+    for var, key in (("MAILWRIGHT_RETRY_BACKOFF", "backoff"),  # seconds before the first retry; default 0.5
+                     ("MAILWRIGHT_TIMEOUT", "timeout"),  # seconds to wait for an answer; default 30
+                     ("MAILWRIGHT_RATE_SCALE", "rate_scale")):  # multiplies the documented rate limits
+        if env.get(var, "").strip():
+            try:
+                value = float(env[var])
+            except ValueError:
+                value = math.nan
+            if not math.isfinite(value) or value < 0 or (value == 0 and key != "backoff"):
+                raise MailwrightError(Pos(var, 0, 0), f"the environment variable {var} must be a "
+                                                      f"{'non-negative' if key == 'backoff' else 'positive'} number")
+            out[key] = value
+    return out
+
+
 def no_changes(changes: list[Change]) -> bool:
-    return not any(c.action in (CREATE, UPDATE) for c in changes)
+    return not any(c.action in APPLIED and c.status == "planned" for c in changes)

@@ -55,6 +55,15 @@ class ActiveCampaignFake(FakeServer):
         with self.lock:
             self.events.append({"name": name})
 
+    def add_message(self, name: str, html: str = "<p>old</p>") -> str:
+        """A campaign message that already exists (made later than any before it); its id."""
+        with self.lock:
+            mid = str(self.next_id("message"))
+            now = self.clock.iso()
+            self.messages[mid] = {"id": mid, "name": name, "cdate": now, "mdate": now, "subject": "", "html": html,
+                                  "text": "", "fromname": "", "fromemail": "", "reply2": "", "preheader_text": ""}
+            return mid
+
     def add_field(self, perstag: str, title: str | None = None, field_type: str = "text") -> str:
         """A custom field that already exists; its id."""
         with self.lock:
@@ -100,6 +109,7 @@ class ActiveCampaignFake(FakeServer):
             ("POST", "/messages", self.create_message),
             ("GET", "/messages/([^/]+)", self.get_message),
             ("PUT", "/messages/([^/]+)", self.update_message),
+            ("DELETE", "/messages/([^/]+)", self.delete_message),
             ("GET", "/fields", self.list_fields),
             ("POST", "/fields", self.create_field),
             ("GET", "/tags", self.list_tags),
@@ -164,6 +174,12 @@ class ActiveCampaignFake(FakeServer):
         self._apply_message(msg, req.json.get("message") or {})
         msg["mdate"] = self.clock.iso()
         return Reply(200, {"message": copy.deepcopy(msg)})
+
+    def delete_message(self, req: Recorded, mid: str) -> Reply:
+        if mid not in self.messages:
+            return self.error(404, f"No Result found for Message with id {mid}")
+        del self.messages[mid]
+        return Reply(200, {})
 
     @staticmethod
     def _apply_message(msg: dict, body: dict) -> None:

@@ -25,7 +25,8 @@ from typing import Any, Self
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 SPECS = Path(__file__).with_name("specs")
-FAULTS = ("429", "500", "slow", "reset-after-write")
+FAULTS = ("429", "500", "slow", "reset-after-write", "apply-then-500", "hold")
+AFTER_WRITE = ("reset-after-write", "apply-then-500")  # faults that apply the write first
 READS = ("GET", "HEAD", "OPTIONS")
 
 
@@ -40,6 +41,7 @@ class Recorded:
     headers: dict[str, str]
     body: bytes = b""
     status: int | None = None  # what the fake answered; None when it dropped the connection
+    held: bool = False  # a "hold" fault keeps it, unanswered, until release()
 
     @property
     def is_write(self) -> bool:
@@ -87,7 +89,7 @@ class Fault:
     def matches(self, req: Recorded) -> bool:
         if self.times is not None and self.times <= 0:
             return False
-        if self.kind == "reset-after-write" and not req.is_write:
+        if self.kind in AFTER_WRITE and not req.is_write:
             return False
         if self.method and self.method.upper() != req.method:
             return False
@@ -173,6 +175,7 @@ class FakeServer:
         self.faults: list[Fault] = []
         self.response_errors: list[str] = []  # filled when check_responses is on and an answer breaks the spec
         self.clock = Clock()
+        self.released = threading.Event()  # what a "hold" fault waits for (see release())
         self.lock = threading.RLock()
         self._counters: dict[str, int] = {}
         self._server: _Server | None = None
@@ -198,6 +201,7 @@ class FakeServer:
         """Stop listening and release the port."""
         if self._server is None:
             return
+        self.released.set()  # no handler thread stays held
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:
@@ -217,7 +221,10 @@ class FakeServer:
 
         kinds: ``"429"`` (Retry-After: ``seconds``, default ``self.retry_after``), ``"500"``,
         ``"slow"`` (sleep ``seconds``, default ``self.slow_seconds``, then answer normally),
-        ``"reset-after-write"`` (apply a write, then drop the connection without answering).
+        ``"reset-after-write"`` (apply a write, then drop the connection without answering),
+        ``"apply-then-500"`` (apply a write, then answer 500, as a gateway that fails after the vendor
+        wrote), ``"hold"`` (keep the request until ``release()``, then apply and answer it: a write
+        that lands late, after its client is gone).
         ``path_prefix`` is compared with the path as sent, without the query.
         """
         if kind not in FAULTS:
@@ -226,6 +233,15 @@ class FakeServer:
             seconds = self.retry_after if kind == "429" else self.slow_seconds
         with self.lock:
             self.faults.append(Fault(kind, method, path_prefix, times, seconds))
+
+    def release(self) -> None:
+        """Let every held request (and any later one) go on."""
+        self.released.set()
+
+    def held(self) -> list[Recorded]:
+        """The requests a "hold" fault is keeping (not answered yet)."""
+        with self.lock:
+            return [r for r in self.requests if r.held]
 
     def clear_faults(self) -> None:
         """Forget every fault not used up yet."""
@@ -359,11 +375,18 @@ class FakeServer:
                 fault.times -= 1
         if fault is not None and fault.kind == "slow":
             time.sleep(fault.seconds)
+        if fault is not None and fault.kind == "hold":
+            req.held = True
+            self.released.wait(60)
+            req.held = False
         if fault is not None and fault.kind in ("429", "500"):
             with self.lock:
                 reply = self.fault_reply(fault.kind, fault.seconds)
         else:
             reply = self._answer(req)
+        if fault is not None and fault.kind == "apply-then-500":
+            with self.lock:
+                reply = self.fault_reply("500", fault.seconds)
         if fault is not None and fault.kind == "reset-after-write":
             req.status = None
             self._drop(h)

@@ -376,10 +376,12 @@ class HubSpotFake(FakeServer):
             ("POST", r"/marketing/v3/emails", self.create_email),
             ("GET", r"/marketing/v3/emails/([^/]+)", self.get_email),
             ("PATCH", r"/marketing/v3/emails/([^/]+)", self.update_email),
+            ("DELETE", r"/marketing/v3/emails/([^/]+)", self.delete_email),
             ("GET", r"/automation/v4/flows", self.list_flows),
             ("POST", r"/automation/v4/flows", self.create_flow),
             ("GET", r"/automation/v4/flows/([^/]+)", self.get_flow),
             ("PUT", r"/automation/v4/flows/([^/]+)", self.update_flow),
+            ("DELETE", r"/automation/v4/flows/([^/]+)", self.delete_flow),
         ]
         known = False
         for method, pattern, fn in routes:
@@ -537,6 +539,16 @@ class HubSpotFake(FakeServer):
         email["updatedAt"] = self.clock.iso()
         return Reply(200, copy.deepcopy(email))
 
+    def delete_email(self, req: Recorded, eid: str) -> Reply:
+        if eid not in self.emails:
+            return self.error(404, f"No email with id {eid}")
+        used = [f["id"] for f in self.flows.values() for a in f.get("actions", [])
+                if a.get("actionTypeId") == SEND_EMAIL and str((a.get("fields") or {}).get("content_id")) == eid]
+        if used:  # a conservative model (HubSpot's reference does not say): never leave a flow pointing nowhere
+            return self.error(409, f"email {eid} is used by workflow {used[0]}")
+        del self.emails[eid]
+        return Reply(204, None)
+
     def _check_template_path(self, body: dict) -> None:
         path = (body.get("content") or {}).get("templatePath")
         if path and self.require_templates and not any((env, path) in self.files for env in ENVIRONMENTS):
@@ -630,6 +642,13 @@ class HubSpotFake(FakeServer):
             _next_action_id(body["actions"]), flow["nextAvailableActionId"], key=int)
         self.flows[fid] = new
         return Reply(200, copy.deepcopy(new))
+
+
+    def delete_flow(self, req: Recorded, fid: str) -> Reply:
+        if fid not in self.flows:
+            return self.error(404, f"No flow with id {fid}")
+        del self.flows[fid]
+        return Reply(204, None)
 
 
 def _merge(into: dict, patch: dict) -> None:

@@ -173,11 +173,13 @@ class KlaviyoFake(FakeServer):
             ("POST", r"/api/templates", self.create_template),
             ("GET", r"/api/templates/([^/]+)", self.get_template),
             ("PATCH", r"/api/templates/([^/]+)", self.update_template),
+            ("DELETE", r"/api/templates/([^/]+)", self.delete_template),
             ("GET", r"/api/metrics", self.list_metrics),
             ("GET", r"/api/flows", self.list_flows),
             ("POST", r"/api/flows", self.create_flow),
             ("GET", r"/api/flows/([^/]+)", self.get_flow),
             ("PATCH", r"/api/flows/([^/]+)", self.update_flow),
+            ("DELETE", r"/api/flows/([^/]+)", self.delete_flow),
             ("GET", r"/api/flows/([^/]+)/flow-actions", self.list_flow_actions),
             ("PATCH", r"/api/flow-actions/([^/]+)", self.update_flow_action),
         ]
@@ -339,6 +341,12 @@ class KlaviyoFake(FakeServer):
         t["updated"] = self.clock.iso()
         return Reply(200, {"data": self._template(req, tid), "links": {"self": self.link(req)}}, content_type=JSONAPI)
 
+    def delete_template(self, req: Recorded, tid: str) -> Reply:
+        if tid not in self.templates:
+            return self.error(404, f"A template with id {tid} does not exist.")
+        del self.templates[tid]
+        return Reply(204, None, content_type=JSONAPI)
+
     # ------------------------------------------------------------ metrics
     def _metric(self, req: Recorded, mid: str) -> dict:
         return {"type": "metric", "id": mid, "attributes": self._fields(req, "metric", dict(self.metrics[mid])),
@@ -456,6 +464,13 @@ class KlaviyoFake(FakeServer):
         body = {"data": self._flow(req, fid), "links": {"self": self.link(req)}}
         body["data"]["attributes"].pop("definition", None)
         return Reply(200, body, content_type=JSONAPI)
+
+    def delete_flow(self, req: Recorded, fid: str) -> Reply:
+        if fid not in self.flows:
+            return self.error(404, f"A flow with id {fid} does not exist.")
+        for aid in self.flows.pop(fid)["action_ids"]:
+            self.actions.pop(aid, None)
+        return Reply(204, None, content_type=JSONAPI)
 
     # ------------------------------------------------------------ flow actions
     def _flow_action(self, req: Recorded, aid: str) -> dict:
