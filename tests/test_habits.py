@@ -27,3 +27,19 @@ def test_esp_habits_get_the_portable_spelling(tag, message):
     (err,) = compile_sources({"t": src}).errors
     assert err.message == message
     assert (err.pos.line, err.pos.col) == (1, src.index(tag) + 1 + (3 if tag.startswith("{{") else 6))
+
+
+def test_an_event_name_typo_in_a_flow_is_a_typo_not_a_missing_capability(tmp_path):
+    from click.testing import CliRunner
+
+    from mailwright.cli import main
+
+    runner = CliRunner()
+    demo = tmp_path / "demo"
+    assert runner.invoke(main, ["init", str(demo)]).exit_code == 0
+    flow = demo / "flows" / "checkout-reminder.yaml"
+    flow.write_text(flow.read_text().replace("exit_on: [placed_order]", "exit_on: [placed_ordr]"))
+    res = runner.invoke(main, ["compile", str(demo)])
+    assert res.exit_code == 1
+    errors = [ln for ln in res.output.splitlines() if ": error: " in ln]
+    assert errors == [f"{flow}:6:11: error: unknown event 'placed_ordr': did you mean placed_order?"]

@@ -157,7 +157,11 @@ def settle_warnings(diags: list[Diagnostic], accept: list[str]) -> list[Diagnost
 
     out: list[Diagnostic] = []
     groups: dict[tuple[str, str], Diagnostic] = {}
+    seen: set[tuple[Pos, str, str]] = set()
     for d in diags:
+        if (d.pos, d.severity, d.message) in seen:  # the same finding from two ESPs is one
+            continue
+        seen.add((d.pos, d.severity, d.message))
         if d.severity != "warning" or d.rule is None:
             out.append(d)
             continue

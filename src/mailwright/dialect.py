@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, ClassVar
 
-from .errors import Pos, UnsupportedError, rule_id
+from .errors import MailwrightError, Pos, UnsupportedError, rule_id
 from .expr import And, Cmp, Const, Defined, Expr, ListLit, Not, Or, OutputExpr, Var
 
 ENTRY_POINT_GROUP = "mailwright.esps"
@@ -175,6 +175,12 @@ class FlowContext:
         """The ESP's name for a portable event, from ``[esp.X.events]`` or the ESP's default."""
         mapped = self.config.get(section, {}).get(portable) or defaults.get(portable)
         if not mapped:
+            import difflib
+
+            known = sorted({*self.config.get(section, {}), *defaults} - {portable})
+            close = difflib.get_close_matches(portable, known, n=1, cutoff=0.8)
+            if close:  # a typo, not something the ESP lacks
+                raise MailwrightError(pos, f"unknown event '{portable}': did you mean {close[0]}?")
             raise UnsupportedError(self.label, f"the event '{portable}'", pos,
                                    f'map it in mailwright.toml: [esp.{self.esp}.{section}] {portable} = "…"',
                                    "it has no mapping for this ESP",
