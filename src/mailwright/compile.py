@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ir
-from .compose import Composer, theme_head
+from .compose import Composer, Theme, theme_head
 from .dialect import Context, Dialect, FlowContext, load_connectors
 from .errors import Diagnostic, MailwrightError, Pos
 from .flows import Flow, load_flows
@@ -67,13 +67,16 @@ def parse_template(project: Project, name: str) -> ir.Template:
     path = project.templates[name]
     src = SourceFile(str(path), read_text(path, what="template"))
     root = parse_document(src)
+    override = root.attrs.pop("mw-theme", None)
+    theme = template_theme(project, override) if override is not None else project.theme
     brand = project.config.get("brand", {})
-    composer = Composer(project.components, project.theme, brand if isinstance(brand, dict) else {},
+    composer = Composer(project.components, theme, brand if isinstance(brand, dict) else {},
                         str(project.config_path))
     root = composer.expand(root, include_roots(project))
     try:
         t = lower(root, name, str(path), dict(project.segments), project.esps)
         t.source = src.text
+        t.theme_override, t.theme = override is not None, theme
         t.warnings[:0] = src.warnings + composer.warnings
         return t
     except MailwrightError as e:
@@ -83,6 +86,24 @@ def parse_template(project: Project, name: str) -> ir.Template:
             if trail and not d.notes:
                 d.notes.extend(trail)
         raise
+
+
+def template_theme(project: Project, attr) -> Theme | None:
+    """``<mjml mw-theme="NAME">``: this template's theme; ``none`` leaves it unthemed."""
+    from .compose import load_theme
+    from .project import builtin_dir
+
+    name = "".join(c.text for c in attr.value if hasattr(c, "text")).strip()
+    if name == "none":
+        return None
+    for d in (project.root / "themes", builtin_dir("themes")):
+        f = d / f"{name}.toml"
+        if re.fullmatch(r"[A-Za-z0-9_-]+", name) and f.is_file():
+            return load_theme(f)
+    known = sorted({p.stem for d in (project.root / "themes", builtin_dir("themes")) if d.is_dir()
+                    for p in d.glob("*.toml")})
+    raise MailwrightError(attr.value_pos, f"unknown theme '{name}' (themes: {', '.join(known)}; "
+                                          "or none for no theme)")
 
 
 def include_roots(project: Project) -> list[Path]:
@@ -241,10 +262,13 @@ def compile_one(project: Project, t: ir.Template, trigger: str | None, dialects:
     Each ESP's output is what compiling for that ESP alone gives (its own literal
     patterns only), so the ESPs of one run cannot affect each other."""
     r = Renderer(t, trigger, {esp: cls.LITERAL for esp, cls in dialects.items()}, t.source)
+    theme = t.theme if t.theme_override else project.theme
+    if t.theme_override:
+        head = theme_head(theme) if theme else ""
     try:
         mjml_src = r.mjml(head)
-        if project.theme and "mj-body" in project.theme.attributes:
-            mjml_src = _body_attrs(mjml_src, project.theme.attributes["mj-body"], project.theme)
+        if theme and "mj-body" in theme.attributes:
+            mjml_src = _body_attrs(mjml_src, theme.attributes["mj-body"], theme)
         page = to_html(mjml_src, r, t)
         subject = r.inline_string(t.subject)
         preheader = r.inline_string(t.preview) if t.preview else ""

@@ -15,6 +15,7 @@ Syntax (never mistaken for send-time tags):
 from __future__ import annotations
 
 import copy
+import functools
 import html
 import re
 import tomllib
@@ -244,11 +245,18 @@ class Composer:
                 continue
             if c.name.startswith("theme."):
                 token = c.name[6:]
-                if self.theme is None:
-                    raise self._err(c.pos, f"'[[ {c.name} ]]' needs a theme: set [project] theme", trail)
+                if self.theme is None:  # no theme: tokens (the built-in components') from the default one
+                    self.theme = default_theme()
                 if token not in self.theme.tokens:
                     known = ", ".join(sorted(self.theme.tokens))
-                    raise self._err(c.pos, f"theme '{self.theme.name}' has no token '{token}' (tokens: {known})", trail)
+                    msg = f"theme '{self.theme.name}' has no token '{token}' (tokens: {known})"
+                    if _builtin(c.pos.path) and not _builtin(self.theme.path):
+                        # the fault is the user's theme, not the built-in component that reads the token:
+                        # said once, at the theme's [tokens]
+                        raise MailwrightError(_tokens_pos(self.theme.path), f"{msg}; the built-in component "
+                                              f"'{Path(c.pos.path).stem}' uses it: add {token} = \"…\"",
+                                              [(c.pos, "used here")])
+                    raise self._err(c.pos, msg, trail)
                 out.append(Lit(self.theme.tokens[token], c.pos))
             elif c.name in params:
                 out.extend(params[c.name])
@@ -267,6 +275,34 @@ class Composer:
     @staticmethod
     def _err(pos: Pos, msg: str, trail: list[tuple[Pos, str]]) -> MailwrightError:
         return MailwrightError(pos, msg, notes=list(reversed(trail)))
+
+
+@functools.cache
+def default_theme() -> Theme:
+    """The built-in 'clean' theme: where tokens come from when a template has no theme."""
+    from .project import builtin_dir
+
+    return load_theme(builtin_dir("themes") / "clean.toml")
+
+
+def _builtin(path: str) -> bool:
+    """Is this file one of mailwright's own (components, themes shipped with it)?"""
+    from .project import builtin_dir
+
+    p = Path(path).resolve()
+    return any(p.is_relative_to(builtin_dir(k).resolve()) for k in ("components", "themes"))
+
+
+def _tokens_pos(path: str) -> Pos:
+    """Where a theme file's [tokens] table starts (line 1 when it has none)."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return Pos(path, 1, 1)
+    for i, line in enumerate(lines):
+        if re.match(r"\s*\[\s*tokens\s*\]", line):
+            return Pos(path, i + 1, 1)
+    return Pos(path, 1, 1)
 
 
 def _brand_way_out(trail: list[tuple[Pos, str]]) -> str:

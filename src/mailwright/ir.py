@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import Pos
 from .expr import Expr, OutputExpr, Var
@@ -83,6 +84,8 @@ class Template:
     mjml_attrs: dict[str, str] = field(default_factory=dict)
     warnings: list = field(default_factory=list)  # Diagnostics found while lowering
     source: str = ""  # the template file's text (seeds placeholders that never collide with it)
+    theme_override: bool = False  # <mjml mw-theme="…">: this template's own theme (or none)
+    theme: Any = None  # with theme_override: the compose.Theme, or None for no theme
 
 
 def walk(nodes: list[Node]):
