@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ir
-from .compose import Composer, Theme, theme_head
+from .compose import Composer, Theme, theme_head, theme_tokens
 from .dialect import Context, Dialect, FlowContext, load_connectors
 from .errors import Diagnostic, MailwrightError, Pos
 from .flows import Flow, load_flows
@@ -321,9 +321,7 @@ def _body_attrs(mjml_src: str, attrs: dict[str, str], theme) -> str:
     from html import escape
 
     def sub(v: str) -> str:
-        for k, tok in theme.tokens.items():
-            v = v.replace(f"[[ theme.{k} ]]", tok)
-        return v
+        return theme_tokens(v, theme)
 
     m = re.search(r"<mj-body([^>]*)>", mjml_src)
     if not m:

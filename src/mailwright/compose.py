@@ -395,14 +395,20 @@ def read_source(path: Path) -> str:
     return read_text(path, what="MJML file")
 
 
+_TOKEN = re.compile(r"\[\[\s*theme\.([A-Za-z_][\w-]*)\s*\]\]")
+
+
+def theme_tokens(value: str, theme: Theme) -> str:
+    """``[[ theme.NAME ]]`` in a theme's own values (attributes, CSS) replaced by the token."""
+    return _TOKEN.sub(lambda m: theme.tokens.get(m.group(1), m.group()), value)
+
+
 def theme_head(theme: Theme) -> str:
     """The theme as MJML head elements."""
     from html import escape
 
     def sub(v: str) -> str:
-        for k, t in theme.tokens.items():
-            v = v.replace(f"[[ theme.{k} ]]", t).replace(f"[[theme.{k}]]", t)
-        return v
+        return theme_tokens(v, theme)
 
     parts = []
     if theme.attributes:
