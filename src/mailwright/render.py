@@ -442,7 +442,3 @@ def _slot(s: Slot, d: Dialect, context: str) -> str:
 def _escape_plain(s: str, d: Dialect) -> str:
     # In plain text, entities are already decoded: what looks like syntax is copy.
     return d.LITERAL.sub(lambda m: d.literal(m.group(), "text"), s)
-
-
-def unescape_text(s: str) -> str:
-    return htmllib.unescape(s)
