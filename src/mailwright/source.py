@@ -215,8 +215,6 @@ class Element:
     children: list[Element | Comment] = field(default_factory=list)
     content: list[Chunk] | None = None  # for ending tags
     raw_content: str = ""  # ending tags: the content as typed
-    end_pos: Pos | None = None
-    content_start: int = 0
 
     def attr_text(self, name: str, default: str | None = None) -> str | None:
         a = self.attrs.get(name)
@@ -285,7 +283,6 @@ def parse_document(src: SourceFile, fragment: bool = False) -> Element:
                 opened = f"; <{stack[-1].tag}> opened at {stack[-1].pos} is still open" if stack else ""
                 raise src.error(lt, f"unexpected </{name}>{opened}")
             el = stack.pop()
-            el.end_pos = src.pos(lt)
             i = gt + 1
             continue
         m = _NAME.match(text, lt + 1)
@@ -314,10 +311,8 @@ def parse_document(src: SourceFile, fragment: bool = False) -> Element:
                 el.raw_content = _normalise_html_attrs(text[i:close])
                 _check_html(src, i, close)
                 el.content = parse_chunks(src, i, close, normalised=el.raw_content)
-            el.end_pos = src.pos(close)
             i = cm.end()
         else:
-            el.content_start = i
             stack.append(el)
             if len(stack) > MAX_NESTING:
                 raise src.error(lt, f"elements nest deeper than {MAX_NESTING} levels here; "
