@@ -282,7 +282,7 @@ def parse_document(src: SourceFile, fragment: bool = False) -> Element:
             if not stack or stack[-1].tag != name or stack[-1].tag == "#fragment":
                 opened = f"; <{stack[-1].tag}> opened at {stack[-1].pos} is still open" if stack else ""
                 raise src.error(lt, f"unexpected </{name}>{opened}")
-            el = stack.pop()
+            stack.pop()
             i = gt + 1
             continue
         m = _NAME.match(text, lt + 1)
