@@ -25,6 +25,9 @@ SCHEMA: dict[str, Any] = {
     "compile": {"include_paths": TEXTS, "accept": TEXTS},
     "check": TABLE,  # check.py checks its own settings
     "brand": MAPPING,  # [[ brand.KEY ]] in components (compose.py)
+    "signals": TABLE,  # signals/config.py checks these three itself
+    "scoring": TABLE,
+    "triggers": TABLE,
 }
 ESP_SCHEMA: dict[str, dict[str, str]] = {
     "klaviyo": {"events": MAPPING, "properties": MAPPING},

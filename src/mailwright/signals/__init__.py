@@ -1,0 +1,1 @@
+"""Signals: derived properties, intent score and tier, derived triggers (spec signals.md)."""
