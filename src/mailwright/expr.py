@@ -576,3 +576,19 @@ def render_output(o: OutputExpr, data: dict[str, Any]) -> str:
             v = apply_filter(f, v)
             present = True
     return to_text(v) if present else ""
+
+
+def live_branches(branches, known: dict[str, Any]) -> list:
+    """The branches of an if that can still show, given what compile time knows
+    (``trigger``, ``esp``): ``(condition, body)`` pairs, with ``None`` for a branch
+    that certainly shows (the last one then). ``branches``: (condition or None, body)."""
+    live = []
+    for cond, body in branches:
+        c = Const(True) if cond is None else fold(cond, known)
+        if c == Const(False):
+            continue
+        if c == Const(True):
+            live.append((None, body))
+            break
+        live.append((c, body))
+    return live

@@ -23,7 +23,7 @@ from mjml import mjml2html
 from . import ir
 from .dialect import Dialect
 from .errors import Diagnostic, MailwrightError, Pos
-from .expr import Const, Expr, fold
+from .expr import Expr, live_branches
 
 
 @dataclass
@@ -158,16 +158,7 @@ class Renderer:
         raise MailwrightError(n.pos, "text or output cannot stand between MJML elements; put it in <mj-text>")
 
     def _live(self, n: ir.If) -> list[tuple[Expr | None, ir.Branch]]:
-        live: list[tuple[Expr | None, ir.Branch]] = []
-        for b in n.branches:
-            c = Const(True) if b.cond is None else fold(b.cond, self.known)
-            if c == Const(False):
-                continue
-            if c == Const(True):
-                live.append((None, b))
-                break
-            live.append((c, b))
-        return live
+        return live_branches([(b.cond, b) for b in n.branches], self.known)
 
     # -------------------------------------------------------------- inline
     def inline(self, nodes: list[ir.Node], mode: str, attr: bool = False, verbatim: bool = False,
@@ -390,15 +381,7 @@ def _item(item, d: Dialect, context: str, known: dict[str, Any], errors: list | 
     if isinstance(item, str):
         return _escape_plain(item, d) if context == "text" else item
     if isinstance(item, PIf):
-        live = []
-        for cond, body in zip(item.slot.conds, item.bodies):
-            c = Const(True) if cond is None else fold(cond, known)
-            if c == Const(False):
-                continue
-            if c == Const(True):
-                live.append((None, body))
-                break
-            live.append((c, body))
+        live = live_branches(zip(item.slot.conds, item.bodies), known)
         if not live:
             return ""
         if live[0][0] is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from .expr import Const, evaluate, fold, lookup, render_output
+from .expr import evaluate, live_branches, lookup, render_output
 from .render import PFor, PIf, Slot
 
 
@@ -26,9 +26,8 @@ def interpret(tree: list, data: dict[str, Any], esp: str, trigger: str | None, c
         if isinstance(item, str):
             out.append(item)
         elif isinstance(item, PIf):
-            for cond, body in zip(item.slot.conds, item.bodies):
-                c = Const(True) if cond is None else fold(cond, known)
-                if c == Const(True) or (c != Const(False) and evaluate(c, data)):
+            for c, body in live_branches(zip(item.slot.conds, item.bodies), known):
+                if c is None or evaluate(c, data):
                     out.append(interpret(body, data, esp, trigger, context, raw))
                     break
         elif isinstance(item, PFor):
