@@ -3,6 +3,10 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# `pytest --hypothesis-profile=long`: the fuzz (tests/test_fuzz.py) with many more random examples.
+settings.register_profile("long", max_examples=3000, deadline=None)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
