@@ -222,7 +222,7 @@ def test_config_wrong_types_and_unknown_keys_all_at_their_lines(tmp_path):
         f"{c}:3:8: error: project.esps must be a list of strings, not a string",
         f"{c}:4:1: error: unknown key 'them' in [project]: did you mean 'theme'? (known: name, esps, theme)",
         f"{c}:5:2: error: unknown section 'segmets': did you mean 'segments'? "
-        "(known: project, segments, esp, compile, check, brand)",
+        "(known: project, segments, esp, compile, check, brand, signals, scoring, triggers)",
         f"{c}:8:5: error: b in [segments] must be a string, not a number",
         f"{c}:9:2: error: unknown ESP 'klavio': did you mean 'klaviyo'? (known: activecampaign, hubspot, klaviyo)",
         f"{c}:11:1: error: unknown key 'property' in [esp.hubspot]: did you mean 'properties'? "

@@ -1,10 +1,13 @@
 """The ActiveCampaign connector: %TAG% dialect, automation recipes and API client."""
 
 from mailwright.dialect import Connector
+from mailwright.project import MAPPING, TEXT, TEXTS
 
 from .client import ActiveCampaignPush
 from .dialect import ActiveCampaignDialect
 from .flows import ActiveCampaignFlows
 
 connector = Connector(name="activecampaign", label="ActiveCampaign", dialect=ActiveCampaignDialect,
-                      flows=ActiveCampaignFlows, client=ActiveCampaignPush)
+                      flows=ActiveCampaignFlows, client=ActiveCampaignPush,
+                      config={"events": MAPPING, "fields": MAPPING, "tags": TEXTS, "from_name": TEXT,
+                                  "from_email": TEXT, "reply_to": TEXT})

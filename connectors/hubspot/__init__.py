@@ -1,9 +1,11 @@
 """The HubSpot connector: HubL dialect, flow translation and API client."""
 
 from mailwright.dialect import Connector
+from mailwright.project import MAPPING
 
 from .client import HubSpotPush
 from .dialect import HubSpotDialect
 from .flows import HubSpotFlows
 
-connector = Connector(name="hubspot", label="HubSpot", dialect=HubSpotDialect, flows=HubSpotFlows, client=HubSpotPush)
+connector = Connector(name="hubspot", label="HubSpot", dialect=HubSpotDialect, flows=HubSpotFlows, client=HubSpotPush,
+                      config={"events": MAPPING, "properties": MAPPING})

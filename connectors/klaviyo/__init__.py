@@ -1,9 +1,11 @@
 """The Klaviyo connector: dialect, flow translation and API client."""
 
 from mailwright.dialect import Connector
+from mailwright.project import MAPPING
 
 from .client import KlaviyoPush
 from .dialect import KlaviyoDialect
 from .flows import KlaviyoFlows
 
-connector = Connector(name="klaviyo", label="Klaviyo", dialect=KlaviyoDialect, flows=KlaviyoFlows, client=KlaviyoPush)
+connector = Connector(name="klaviyo", label="Klaviyo", dialect=KlaviyoDialect, flows=KlaviyoFlows, client=KlaviyoPush,
+                      config={"events": MAPPING, "properties": MAPPING})

@@ -9,7 +9,7 @@ names the ESP, the construct, the place and the way out.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, ClassVar
 
@@ -209,6 +209,9 @@ class Connector:
     dialect: type[Dialect]
     flows: type[FlowTranslator] | None = None  # flow translation (see mailwright.flows)
     client: Any = None  # API client factory (see push)
+    # the keys its [esp.NAME] table in mailwright.toml may hold: key -> kind (mailwright.project's
+    # TEXT, TEXTS, MAPPING); a key not listed is reported as a typo
+    config: dict[str, str] = field(default_factory=dict)
 
 
 _cache: dict[str, Connector] | None = None

@@ -21,19 +21,13 @@ TABLE, TEXT, TEXTS, MAPPING = "a table", "a string", "a list of strings", "a tab
 SCHEMA: dict[str, Any] = {
     "project": {"name": TEXT, "esps": TEXTS, "theme": TEXT},
     "segments": MAPPING,
-    "esp": TABLE,  # checked per ESP with ESP_SCHEMA
+    "esp": TABLE,  # checked per ESP with the schema its connector declares (Connector.config)
     "compile": {"include_paths": TEXTS, "accept": TEXTS},
     "check": TABLE,  # check.py checks its own settings
     "brand": MAPPING,  # [[ brand.KEY ]] in components (compose.py)
     "signals": TABLE,  # signals/config.py checks these three itself
     "scoring": TABLE,
     "triggers": TABLE,
-}
-ESP_SCHEMA: dict[str, dict[str, str]] = {
-    "klaviyo": {"events": MAPPING, "properties": MAPPING},
-    "hubspot": {"events": MAPPING, "properties": MAPPING},
-    "activecampaign": {"events": MAPPING, "fields": MAPPING, "tags": TEXTS, "from_name": TEXT,
-                       "from_email": TEXT, "reply_to": TEXT},
 }
 
 
@@ -213,9 +207,19 @@ def check_config(config: dict[str, Any], places: dict, path: Path, available_esp
                 errors.append(MailwrightError(at(keys, key=True), _unknown("ESP", name, available_esps)))
             elif not isinstance(table, dict):
                 errors.append(MailwrightError(at(keys), f"[esp.{name}] is a table, not {_kind(table)}"))
-            elif name in ESP_SCHEMA:
-                check_table(table, ESP_SCHEMA[name], keys)
+            else:
+                schema = _esp_schema(name)
+                if schema is not None:
+                    check_table(table, schema, keys)
     return errors
+
+
+def _esp_schema(name: str) -> dict[str, str] | None:
+    """What ``[esp.NAME]`` may hold, as the ESP's connector declares it (None: not declared)."""
+    from .dialect import load_connectors
+
+    conn = load_connectors().get(name)
+    return dict(conn.config) if conn is not None and conn.config else None
 
 
 def load_project(path: Path, available_esps: list[str]) -> Project:
