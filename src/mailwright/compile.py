@@ -56,6 +56,7 @@ class Result:
     outputs: list[Output] = field(default_factory=list)
     flows: list[FlowOutput] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    plan: Any = None  # the tracking plan (signals/contract.py)
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -196,8 +197,9 @@ def settle_warnings(diags: list[Diagnostic], accept: list[str]) -> list[Diagnost
         elif d.pos != first.pos and (d.pos, "also here") not in first.notes:
             first.notes.append((d.pos, "also here"))
     for d in groups.values():
-        if d.notes:
-            d.message = f"{d.message} ({len(d.notes) + 1} places)"
+        also = sum(1 for _, m in d.notes if m == "also here")  # not a warning's own notes
+        if also:
+            d.message = f"{d.message} ({also + 1} places)"
     return out
 
 
@@ -210,6 +212,7 @@ def _compile_project(project: Project, esps: list[str] | None) -> Result:
     result.diagnostics.extend(e.diagnostic for e in flow_errors)
     triggers = triggers_by_template(flows)
     head = theme_head(project.theme) if project.theme else ""
+    parsed: dict[str, ir.Template] = {}
     for name in project.templates:
         try:
             t = parse_template(project, name)
@@ -217,9 +220,14 @@ def _compile_project(project: Project, esps: list[str] | None) -> Result:
             result.diagnostics.extend(e.diagnostics)
             continue
         result.diagnostics.extend(t.warnings)
+        parsed[name] = t
         for trigger in triggers.get(name, [None]):
             compile_one(project, t, trigger, dialects, head, result)
     compile_flows(project, flows, esps, connectors, result)
+    from .signals.contract import project_plan
+
+    result.plan, found = project_plan(project, parsed, flows)
+    result.diagnostics.extend(found)
     return result
 
 

@@ -107,6 +107,7 @@ def _not_in_manifest(folder: Path) -> str | None:
         listed = {MANIFEST, MARKER}
         for o in manifest["outputs"]:
             listed.update(o[k] for k in ("html", "text", "definition", "recipe") if isinstance(o.get(k), str))
+        listed.update(p for p in manifest.get("tracking_plan", {}).values() if isinstance(p, str))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return MANIFEST + " (unreadable)"
     for dirpath, dirnames, filenames in os.walk(folder):
@@ -137,7 +138,15 @@ def _write(result: Any, tmp: Path) -> None:
             (tmp / rel).write_text(content, encoding="utf-8")
             entry["definition" if suffix == ".json" else "recipe"] = rel
         entries.append(entry)
-    manifest = {"version": 1, "outputs": entries}
+    plan = getattr(result, "plan", None)  # the tracking plan (signals/contract.py), one schema per event
+    schemas = plan.schemas() if plan is not None else {}
+    if schemas:
+        (tmp / "tracking-plan").mkdir()
+    for event, schema in schemas.items():
+        (tmp / f"tracking-plan/{event}.json").write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n",
+                                                         encoding="utf-8")
+    manifest = {"version": 1, "outputs": entries,
+                "tracking_plan": {event: f"tracking-plan/{event}.json" for event in schemas}}
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (tmp / MARKER).write_text(f"{FORMAT}\nWritten by mailwright compile: this folder is replaced as a whole "
                               "at every compile.\n", encoding="utf-8")
