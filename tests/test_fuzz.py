@@ -41,7 +41,7 @@ TOKENS = {  # pieces that matter to each format's parser
     "toml": ["[", "]", "[[", "{", "}", "=", '"', "'", '"""', "\n", "#", ",", ".", "1", "true", "1979-05-27",
              "[project]", "[esp.klaviyo]", "name", "esps", "theme", "\ufeff", "\\", "inf", "[]", "{}"],
     "yaml": ["&a ", "*a", "<<: ", "- ", ": ", "[", "]", "{", "}", "\n", "  ", '"', "'", "!!int ", "!!binary ",
-             "!!python/object ", "---\n", "? ", "|", ">", "%YAML 1.1\n", "~", "1e999", "2020-13-45", "\t", "\x85"],
+             "!!python/object ", "!!float ", "!!timestamp ", "!!bool ", "!!binary", "---\n", "? ", "|", ">", "%YAML 1.1\n", "~", "1e999", "2020-13-45", "\t", "\x85"],
     "mjml": ["<", ">", "</", "/>", "<mj-section>", "<mj-column>", "<mj-text>", "<mj-include path=\"x\"/>",
              "{{", "}}", "{%", "%}", "if ", "endif", "for x in ", "[[", "]]", "<x-footer/>", "\"", "&", "&#0;",
              "<!--", "-->", "<![CDATA[", "|", "default(", ")", "'"],

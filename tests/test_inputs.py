@@ -160,6 +160,7 @@ def test_yaml_syntax_error_at_its_place():
 
 @pytest.mark.parametrize("text,where", [
     ("a: 1\nb: !!int x\n", "f.yaml:2:4:"),
+    ("a: 1\nb: !!int \n", "f.yaml:2:4:"),  # found by the fuzz: an IndexError inside PyYAML
     ("a: 1\nb: 2020-13-45\n", "f.yaml:2:4:"),
     ("a: " + "9" * 5000, "f.yaml:1:4:"),
     ("a: !!python/object:os.system x\n", "f.yaml:1:4:"),

@@ -297,8 +297,8 @@ def construct(node: yaml.Node, path: Path | str) -> Any:
         return SafeConstructor().construct_document(node)
     except yaml.MarkedYAMLError as e:
         raise _located(str(path), e.problem_mark or e.context_mark, f"invalid YAML: {e.problem or e}") from None
-    except (ValueError, TypeError, OverflowError, ArithmeticError) as e:
-        raise _located(str(path), node.start_mark, f"invalid YAML value: {e}") from None
+    except Exception as e:  # PyYAML's constructors fail in many ways on odd scalars ('!!int ' is an IndexError)
+        raise _located(str(path), node.start_mark, f"invalid YAML value: {e or type(e).__name__}") from None
 
 
 def construct_scalar(node: yaml.Node, path: Path | str) -> Any:
@@ -307,8 +307,8 @@ def construct_scalar(node: yaml.Node, path: Path | str) -> Any:
         return SafeConstructor().construct_object(node)
     except yaml.MarkedYAMLError as e:
         raise _located(str(path), e.problem_mark or node.start_mark, f"invalid YAML: {e.problem or e}") from None
-    except (ValueError, TypeError, OverflowError, ArithmeticError) as e:
-        raise _located(str(path), node.start_mark, f"invalid YAML value: {e}") from None
+    except Exception as e:  # PyYAML's constructors fail in many ways on odd scalars ('!!int ' is an IndexError)
+        raise _located(str(path), node.start_mark, f"invalid YAML value: {e or type(e).__name__}") from None
 
 
 def load_yaml(path: Path | str, text: str | None = None, *, what: str = "YAML file") -> tuple[Any, yaml.Node | None]:
