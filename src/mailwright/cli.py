@@ -39,7 +39,8 @@ def _fail(e: MailwrightError, as_json: bool) -> None:
 class _Group(click.Group):
     """Commands that live in their own modules load when they are used, not at every start."""
 
-    LAZY = {"check": "mailwright.check", "send-test": "mailwright.sendtest", "init": "mailwright.init"}
+    LAZY = {"check": "mailwright.check", "send-test": "mailwright.sendtest", "init": "mailwright.init",
+            "events": "mailwright.signals.events_check"}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *self.LAZY])

@@ -69,6 +69,7 @@ class Plan:
     derived: dict[str, frozenset[str] | None]  # property -> JSON types
     root: str = ""  # the project folder (places in the schema are relative to it)
     warnings: list[Diagnostic] = field(default_factory=list)
+    sent: dict[tuple[str, str], list[Read]] = field(default_factory=dict)  # (template, trigger) -> its reads
 
     def schemas(self) -> dict[str, dict]:
         return {name: self.schema(name) for name in sorted(self.events)}
@@ -424,7 +425,7 @@ def build_plan(templates: dict[str, ir.Template], flows: list[Flow], signals: Si
     if signals.scoring:
         derived.update({RESERVED[0]: frozenset({"number"}), RESERVED[1]: frozenset({"string"})})
     _carry_types(signals, events, derived)
-    plan = Plan(events, derived, root)
+    plan = Plan(events, derived, root, sent=sent)
     plan.warnings = _not_carried(plan, sent, flows)
     return plan
 
