@@ -40,7 +40,7 @@ class _Group(click.Group):
     """Commands that live in their own modules load when they are used, not at every start."""
 
     LAZY = {"check": "mailwright.check", "send-test": "mailwright.sendtest", "init": "mailwright.init",
-            "events": "mailwright.signals.events_check"}
+            "replay": "mailwright.signals.replay", "events": "mailwright.signals.events_check"}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *self.LAZY])
