@@ -119,25 +119,30 @@ def test_samples_show_beside_derived_variants(shop):
 
 
 def test_ctrl_c_stops_the_server_cleanly(shop):
+    import queue
     import signal
     import subprocess
     import sys
+    import threading
     import urllib.request
 
     proc = subprocess.Popen([sys.executable, "-m", "mailwright", "preview", str(shop), "--port", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()
     try:
-        line = proc.stdout.readline()
+        # wait on conditions (the line, the answer, the exit), each with a deadline generous enough for a busy machine
+        line = lines.get(timeout=120)
         assert line.startswith("preview at http://127.0.0.1:"), line
         url = line.split()[2]
-        assert b"cart-reminder" in urllib.request.urlopen(url, timeout=10).read()
+        assert b"cart-reminder" in urllib.request.urlopen(url, timeout=60).read()
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
-        assert proc.returncode == 0 and "stopped" in err and "Traceback" not in err
+        err = proc.stderr.read()  # until the process closes it: it has exited
+        assert proc.wait(timeout=60) == 0 and "stopped" in err and "Traceback" not in err, err
     finally:
         if proc.poll() is None:
             proc.kill()
-
+            proc.wait()
 
 KLAVIYO_TAGS = (
     "{% unsubscribe %}|{% unsubscribe 'Leave' %}|{% unsubscribe_link %}|{% web_view %}|{% web_view 'Open it' %}|"
@@ -162,3 +167,157 @@ def test_the_klaviyo_reference_knows_every_documented_tag():
         # the preview clock: Friday 7 March 2025
         "7", "Friday", "3", "March", "2025", "2025-03-07", "March",
         "$1,234.50", "$0.00", "$40"]  # a string with its symbol stays as written
+
+
+def with_raw(shop, name, raw):
+    """Put a Klaviyo <mw-raw> paragraph before the footer of templates/NAME.mjml; the line:col of <mw-raw."""
+    f = shop / "templates" / f"{name}.mjml"
+    src = f.read_text()
+    at = src.index("    <x-footer")
+    f.write_text(src[:at] + f'    <x-text><p><mw-raw esp="klaviyo">{raw}</mw-raw></p></x-text>\n' + src[at:])
+    return f"{src[:at].count(chr(10)) + 1}:16"
+
+
+def get(url):
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=30) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+CART = "t/cart-reminder?trigger=cart_abandoned"
+
+
+def test_a_template_using_every_klaviyo_tag_previews(shop):
+    with_raw(shop, "cart-reminder", KLAVIYO_TAGS)
+    server = Server(shop, port=0).start()
+    try:
+        status, page = get(f"{server.url}{CART}&esp=klaviyo")
+        assert status == 200 and "cannot show this email" not in page
+        status, doc = get(f"{server.url}render/cart-reminder?trigger=cart_abandoned&esp=klaviyo&v=0")
+        assert status == 200
+        assert '<a href="https://klaviyo.example/web-view">View in Your Browser</a>' in doc
+        assert '<a href="https://klaviyo.example/manage-preferences">Prefs</a>' in doc
+        assert "|7|Friday|3|March|2025|2025-03-07|March||$0.00|" in doc  # no $value, no label: nothing
+    finally:
+        server.stop()
+
+
+def test_a_tile_that_fails_to_render_is_an_error_tile_and_the_server_keeps_serving(shop):
+    place = with_raw(shop, "cart-reminder", "{% web_view %} {% no_such_tag %}")
+    server = Server(shop, port=0).start()
+    try:
+        status, page = get(f"{server.url}{CART}&esp=klaviyo")
+        assert status == 200 and page.count("cannot show this email") >= 3  # every Klaviyo tile, the page loads
+        assert (f"templates/cart-reminder.mjml:{place}: error: the klaviyo reference renderer cannot render this "
+                "&lt;mw-raw&gt;: Invalid block tag on line 1: &#x27;no_such_tag&#x27;") in page
+        status, doc = get(f"{server.url}render/cart-reminder?trigger=cart_abandoned&esp=klaviyo&v=0")
+        assert status == 422 and f"cart-reminder.mjml:{place}: error:" in doc
+        # the other ESPs of the same template, and the server itself, carry on
+        status, page = get(f"{server.url}{CART}&esp=hubspot")
+        assert status == 200 and "cannot show this email" not in page and page.count("<iframe") >= 12
+        assert get(server.url)[0] == 200 and get(f"{server.url}{CART}&esp=klaviyo")[0] == 200
+    finally:
+        server.stop()
+
+
+def test_bad_requests_get_400_or_404_with_a_reason(shop):
+    server = Server(shop, port=0).start()
+    try:
+        render = f"{server.url}render/cart-reminder?trigger=cart_abandoned&esp=klaviyo"
+        assert get(f"{render}&v=abc") == (400, "v must be a tile number (0, 1, …), not 'abc'\n")
+        status, why = get(f"{render}&v=999")
+        assert status == 404 and why.startswith("no tile 999: 'cart-reminder' has ")
+        assert get(f"{server.url}t/no-such-template") == (404, "no template 'no-such-template' in this project\n")
+        assert get(f"{server.url}render/no-such-template?esp=klaviyo&v=0")[0] == 404
+        status, why = get(f"{server.url}render/cart-reminder?trigger=cart_abandoned&esp=mailchimp&v=0")
+        assert status == 404 and "has no mailchimp output" in why
+        assert get(f"{server.url}favicon.ico")[0] == 404
+        assert get(f"{render}&v=0")[0] == 200  # and it still serves
+    finally:
+        server.stop()
+
+
+def test_a_malformed_sample_is_an_error_tile_and_the_others_still_show(shop):
+    samples = shop / "samples"
+    samples.mkdir()
+    (samples / "good.yaml").write_text("profile: {first_name: Grace}\nevent: {session_time: 500}\n")
+    (samples / "list.yaml").write_text("profile:\n  first_name: Ada\nevent:\n  - session_time\n")
+    (samples / "broken.yaml").write_text("profile: {first_name: [Ada}\n")
+    (samples / "latin1.yaml").write_bytes(b"profile: {first_name: Zo\xeb}\n")
+    (samples / "shape.yaml").write_text("event:\n  items: {name: Linen apron}\n")
+    p = Preview(shop)
+    tiles = {t.label: t for t in p.tiles_for("cart-reminder", "cart_abandoned")}
+    assert "samples/list.yaml:4:3: error: 'event' must be a mapping" in tiles["sample: list"].error
+    assert "samples/broken.yaml:1:" in tiles["sample: broken"].error
+    assert "samples/latin1.yaml:1:25: error: not valid UTF-8" in tiles["sample: latin1"].error
+    # a sample that reads but does not fit the template: shown, with the problem on its tile
+    assert not tiles["sample: shape"].error and any(
+        "samples/shape.yaml:2:10: error: event.items is a mapping, but the template loops over it" in m
+        for m in tiles["sample: shape"].problems)
+    assert tiles["sample: good"].per_esp["klaviyo"]["subject"].startswith("Grace")
+    assert any(label.startswith("derived") for label in tiles) and any(label.startswith("worst") for label in tiles)
+    server = Server(shop, port=0).start()
+    try:
+        for name in ("cart-reminder?trigger=cart_abandoned", "browse-abandonment?trigger=product_viewed"):
+            status, page = get(f"{server.url}t/{name}")
+            assert status == 200 and "samples/list.yaml:4:3: error:" in page and "<iframe" in page
+    finally:
+        server.stop()
+
+
+def read_event(resp) -> dict:
+    import json
+
+    data = None
+    while True:
+        line = resp.fp.readline().decode()
+        assert line, "the event stream ended"
+        if line.startswith("data: "):
+            data = json.loads(line[6:])
+        elif line == "\n" and data is not None:
+            return data
+
+
+def test_a_build_that_breaks_is_pushed_to_open_pages(shop, monkeypatch):
+    import http.client
+
+    import mailwright.preview as preview_module
+
+    server = Server(shop, port=0, interval=0.05).start()
+    conn = http.client.HTTPConnection("127.0.0.1", server.httpd.server_port, timeout=30)
+    try:
+        conn.request("GET", "/events")
+        resp = conn.getresponse()
+        first = read_event(resp)
+        assert first["errors"] == []
+        f = shop / "templates" / "cart-reminder.mjml"
+        good = f.read_text()
+        f.write_text(good.replace("<mj-body>", "<mj-body><mw-if when='profile.'>", 1))
+        broken = read_event(resp)  # the watcher saw the save: the page hears of it, with the error
+        assert broken["version"] > first["version"]
+        assert any("templates/cart-reminder.mjml:" in e and ": error: " in e for e in broken["errors"])
+        # the last outputs that compiled stay on show beside the error
+        status, page = get(f"{server.url}{CART}&esp=klaviyo")
+        assert status == 200 and "<iframe" in page and "templates/cart-reminder.mjml:" in page
+
+        def crash(*args, **kwargs):  # a bug in the compiler, injected: the page must hear of it too
+            raise ZeroDivisionError("division by zero")
+
+        monkeypatch.setattr(preview_module, "compile_project", crash)
+        cfg = shop / "mailwright.toml"
+        cfg.write_text(cfg.read_text() + "\n# touched\n")
+        deadline = time.monotonic() + 40
+        event = read_event(resp)
+        while event["version"] == broken["version"]:  # a keep-alive repeats the version: wait for the change
+            assert time.monotonic() < deadline, "the internal error never reached the page"
+            event = read_event(resp)
+        assert "internal error: ZeroDivisionError" in event["errors"][0]
+        assert get(f"{server.url}{CART}&esp=klaviyo")[0] == 200
+    finally:
+        conn.close()
+        server.stop()

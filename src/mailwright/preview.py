@@ -21,17 +21,16 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, urlparse
-
-import yaml
+from urllib.parse import parse_qs, quote, unquote, urlparse
 
 from .compile import Output, Result, compile_one, compile_project, parse_template
 from .compose import theme_head
 from .dialect import load_connectors
-from .errors import MailwrightError
+from .errors import Diagnostic, MailwrightError, display_path
 from .project import Project, load_project
+from .render import PFor, PIf, Slot
 from .semantics import interpret
-from .variants import derive, worst_case
+from .variants import Sample, derive, read_sample, sample_files, shape_problems, worst_case
 
 WATCHED = ("templates", "components", "themes", "flows", "samples")
 DARK = "filter: invert(1) hue-rotate(180deg);"  # how clients that force dark mode treat a light email
@@ -45,55 +44,79 @@ class Tile:
     per_esp: dict[str, dict] = field(default_factory=dict)  # esp -> {html, subject, preheader, text, visible}
     differs: list[str] = field(default_factory=list)  # ESPs whose email differs from the first ESP's
     unfaithful: list[str] = field(default_factory=list)  # ESPs whose engine shows other than the meaning
+    error: str | None = None  # the recipient could not be read (a malformed sample): no email to show
+    problems: list[str] = field(default_factory=list)  # the sample's shape against what the template reads
+
+
+def internal(e: BaseException) -> str:
+    return (f"mailwright: internal error: {type(e).__name__}: {e} (a bug in mailwright: please report it with "
+            "the input that caused it)")
 
 
 class Preview:
-    """The compiled project, its tiles, and what changed on disk."""
+    """The compiled project, its tiles, and what changed on disk.
+
+    A change that breaks the build keeps the last outputs that compiled on show and
+    sets ``errors``; every change, good or bad, bumps ``version`` so that open pages hear of it.
+    """
 
     def __init__(self, root: Path):
         self.root = root
         self.lock = threading.RLock()
         self.version = 0
         self.changed = threading.Condition(self.lock)
+        self.project: Project | None = None
+        self.result = Result()
+        self.errors: list[str] = []
+        self.tiles: dict[tuple, list[Tile]] = {}
         self.mtimes = self._mtimes()
         self.rebuild()
 
     # ------------------------------------------------------------ compiling
     def rebuild(self) -> None:
         with self.lock:
-            self.errors: list[str] = []
             try:
-                self.project: Project = load_project(self.root, list(load_connectors()))
-                self.result: Result = compile_project(self.project)
-                self.errors = [d.format() for d in self.result.errors]
+                project = load_project(self.root, list(load_connectors()))
+                fresh = compile_project(project)
+                self.project = project
+                self._adopt(fresh, set(project.templates))
             except MailwrightError as e:
-                self.errors = [e.diagnostic.format()]
-                self.result = Result()
-            self.tiles: dict[tuple, list[Tile]] = {}
+                self.errors = [d.format() for d in e.diagnostics]
+            except Exception as e:  # never a dead preview: the page shows it
+                self.errors = [internal(e)]
+            self.tiles = {}
             self._bump()
 
     def recompile_template(self, name: str) -> None:
         """One template changed on disk: compile it alone and replace its outputs."""
         with self.lock:
             try:
+                assert self.project is not None
                 t = parse_template(self.project, name)
                 fresh = Result()
                 conns = load_connectors()
                 dialects = {e: conns[e].dialect for e in self.project.esps}
-                import re
-
-                lit = re.compile("|".join(f"(?:{d.LITERAL.pattern})" for d in dialects.values()))
                 head = theme_head(self.project.theme) if self.project.theme else ""
                 triggers = sorted({o.trigger for o in self.result.outputs if o.name == name}, key=str) or [None]
                 for trig in triggers:
-                    compile_one(self.project, t, trig, dialects, lit, head, fresh)
-                self.errors = [d.format() for d in fresh.errors]
-                if not fresh.errors:
-                    self.result.outputs = [o for o in self.result.outputs if o.name != name] + fresh.outputs
+                    compile_one(self.project, t, trig, dialects, head, fresh)
+                others = [o for o in self.result.outputs if o.name != name]
+                self._adopt(fresh, {name}, others)
             except MailwrightError as e:
-                self.errors = [e.diagnostic.format()]
+                self.errors = [d.format() for d in e.diagnostics]
+            except Exception as e:
+                self.errors = [internal(e)]
             self.tiles = {k: v for k, v in self.tiles.items() if k[0] != name}
             self._bump()
+
+    def _adopt(self, fresh: Result, names: set[str], others: list[Output] | None = None) -> None:
+        """Take the fresh outputs of ``names``; where one failed, keep the last that compiled."""
+        self.errors = [d.format() for d in fresh.errors]
+        got = {(o.name, o.trigger, o.esp) for o in fresh.outputs}
+        kept = [o for o in self.result.outputs if o.name in names and (o.name, o.trigger, o.esp) not in got] \
+            if fresh.errors else []
+        self.result = Result(outputs=(others or []) + fresh.outputs + kept,
+                             diagnostics=fresh.diagnostics)
 
     def _bump(self) -> None:
         self.version += 1
@@ -101,13 +124,18 @@ class Preview:
 
     def _mtimes(self) -> dict[str, float]:
         out = {}
-        cfg = self.root / "mailwright.toml"
-        if cfg.exists():
-            out[str(cfg)] = cfg.stat().st_mtime_ns
+        files = [self.root / "mailwright.toml"]
         for d in WATCHED:
-            for f in (self.root / d).rglob("*") if (self.root / d).is_dir() else []:
+            try:
+                files += (self.root / d).rglob("*") if (self.root / d).is_dir() else []
+            except OSError:  # a folder that vanished or loops: the next look sees it settled
+                continue
+        for f in files:
+            try:
                 if f.is_file():
                     out[str(f)] = f.stat().st_mtime_ns
+            except OSError:
+                continue
         return out
 
     def poll(self) -> bool:
@@ -119,7 +147,8 @@ class Preview:
         self.mtimes = now
         templates = self.root / "templates"
         only = [Path(k) for k in changed]
-        if all(p.parent == templates and p.suffix == ".mjml" and p.exists() for p in only) and \
+        if self.project is not None and not self.errors and \
+                all(p.parent == templates and p.suffix == ".mjml" and p.exists() for p in only) and \
                 all(p.stem in self.project.templates for p in only):
             for p in only:
                 self.recompile_template(p.stem)
@@ -138,14 +167,16 @@ class Preview:
                 seen.append((o.name, o.trigger))
         return sorted(seen, key=lambda k: (k[0], k[1] or ""))
 
-    def samples(self) -> list[tuple[str, dict]]:
-        out = []
-        for f in sorted((self.root / "samples").glob("*.y*ml")):
+    def samples(self) -> list[Sample | Tile]:
+        """The designer's samples; a malformed one is an error tile (the others still show)."""
+        out: list[Sample | Tile] = []
+        for f in sample_files(self.root):
             try:
-                data = yaml.safe_load(f.read_text(encoding="utf-8")) or {}
-            except yaml.YAMLError:
-                continue
-            out.append((f"sample: {f.stem}", {"profile": data.get("profile") or {}, "event": data.get("event") or {}}))
+                out.append(read_sample(f))
+            except MailwrightError as e:
+                out.append(Tile(f"sample: {f.stem}", {}, error="\n".join(d.format() for d in e.diagnostics)))
+            except Exception as e:
+                out.append(Tile(f"sample: {f.stem}", {}, error=f"{display_path(str(f))}: {internal(e)}"))
         return out
 
     def tiles_for(self, name: str, trigger: str | None) -> list[Tile]:
@@ -154,36 +185,84 @@ class Preview:
             if key in self.tiles:
                 return self.tiles[key]
             outs = self.outputs(name, trigger)
-            people: list[tuple[str, dict]] = []
-            for esp, out in outs.items():
-                derived, _ = derive([out.rendered.page, out.rendered.subject], {"esp": esp, "trigger": trigger})
-                for d in derived:
-                    if all(d != p for _, p in people):
-                        people.append((f"derived {len(people) + 1}", d))
-            people += self.samples() + [(f"worst case {i + 1}", d) for i, d in enumerate(worst_case())]
+            people: list[tuple[str, dict, Sample | None]] = []
             tiles: list[Tile] = []
+            for esp, out in outs.items():
+                try:
+                    derived, _ = derive([out.rendered.page, out.rendered.subject], {"esp": esp, "trigger": trigger})
+                except Exception as e:  # the other recipients still show
+                    tiles.append(Tile(f"derived ({esp})", {}, error=f"{self._where(out)}: {internal(e)}"))
+                    continue
+                for d in derived:
+                    if all(d != p for _, p, _ in people):
+                        people.append((f"derived {len(people) + 1}", d, None))
+            for smp in self.samples():
+                if isinstance(smp, Tile):
+                    tiles.append(smp)
+                else:
+                    people.append((f"sample: {smp.name}", smp.data, smp))
+            people += [(f"worst case {i + 1}", d, None) for i, d in enumerate(worst_case())]
             by_look: dict[str, Tile] = {}
-            for label, data in people:
+            for label, data, smp in people:
                 tile = Tile(label, data)
+                if smp is not None and outs:
+                    out = next(iter(outs.values()))
+                    r = out.rendered
+                    tile.problems = [d.format() for d in
+                                     smp.warnings + shape_problems(smp, [r.page, r.text, r.subject, r.preheader],
+                                                                   name)]
                 for esp, out in outs.items():
                     tile.per_esp[esp] = self._render(out, data)
-                look = json.dumps({e: (r["subject"], r["visible"]) for e, r in tile.per_esp.items()}, sort_keys=True)
+                look = json.dumps({e: (r.get("subject"), r.get("visible"), r.get("error"))
+                                   for e, r in tile.per_esp.items()}, sort_keys=True)
                 if look in by_look and not label.startswith(("sample", "worst")):
                     by_look[look].recipients += 1  # renders the same email: one tile
                     continue
                 by_look[look] = tile
-                seen = {r["visible"] for r in tile.per_esp.values()}
-                if len(seen) > 1:
-                    first = next(iter(tile.per_esp))
-                    tile.differs = [e for e, r in tile.per_esp.items() if r["visible"] != tile.per_esp[first]["visible"]]
-                tile.unfaithful = [e for e, r in tile.per_esp.items() if not r["faithful"]]
+                shown = {e: r for e, r in tile.per_esp.items() if "error" not in r}
+                if len({r["visible"] for r in shown.values()}) > 1:
+                    first = next(iter(shown))
+                    tile.differs = [e for e, r in shown.items() if r["visible"] != shown[first]["visible"]]
+                tile.unfaithful = [e for e, r in shown.items() if not r["faithful"]]
                 tiles.append(tile)
             self.tiles[key] = tiles
             return tiles
 
+    def _where(self, out: Output) -> str:
+        if self.project is not None and out.name in self.project.templates:
+            return display_path(str(self.project.templates[out.name]))
+        return out.name
+
     def _render(self, out: Output, data: dict) -> dict:
+        """One recipient's email from one ESP's output; a failure is ``{"error": "PATH:LINE:COL: error: …"}``."""
+        try:
+            return self._render_unsafe(out, data)
+        except Exception as e:
+            return {"error": self._locate(out, data, e)}
+
+    def _locate(self, out: Output, data: dict, e: Exception) -> str:
+        """Name the place of a render failure: the first <mw-raw> of this ESP its renderer refuses, else the template."""
+        from .reference import RENDERERS
+
+        render = RENDERERS.get(out.esp)
+        cfg = self.project.esp_config(out.esp) if self.project else {}
+        reason = " ".join(str(e).split()) or type(e).__name__
+        if render is not None:
+            r = out.rendered
+            for raw in _raws([r.subject, r.preheader, r.page, r.text], out.esp):
+                try:
+                    render(raw.node.text, data, cfg)
+                except Exception as bad:
+                    why = " ".join(str(bad).split()) or type(bad).__name__
+                    return Diagnostic(raw.node.pos or raw.pos, f"the {out.esp} reference renderer cannot render this "
+                                      f"<mw-raw>: {why}").format()
+        return f"{self._where(out)}: error: the {out.esp} output for this recipient failed to render: {reason} " \
+               "(a bug in mailwright: please report it)"
+
+    def _render_unsafe(self, out: Output, data: dict) -> dict:
         from .reference import RENDERERS, visible_text
 
+        assert self.project is not None
         cfg = self.project.esp_config(out.esp)
         render = RENDERERS.get(out.esp)
         if render is None:  # an ESP without a reference renderer: the language's meaning
@@ -191,6 +270,7 @@ class Preview:
             subject = interpret(out.rendered.subject, data, out.esp, out.trigger, "text")
             pre = interpret(out.rendered.preheader, data, out.esp, out.trigger, "text")
             text = interpret(out.rendered.text, data, out.esp, out.trigger, "text")
+            faithful = True
         else:
             page = render(out.html, data, cfg)
             meant = interpret(out.rendered.page, data, out.esp, out.trigger, raw=lambda t: render(t, data, cfg))
@@ -198,10 +278,21 @@ class Preview:
             subject = html.unescape(render(out.subject, data, cfg))
             pre = html.unescape(render(out.preheader, data, cfg))
             text = render(out.text, data, cfg)
-            return {"html": page, "subject": " ".join(subject.split()), "preheader": " ".join(pre.split()),
-                    "text": text, "visible": visible_text(page), "source": out.html, "faithful": faithful}
         return {"html": page, "subject": " ".join(subject.split()), "preheader": " ".join(pre.split()),
-                "text": text, "visible": visible_text(page), "source": out.html, "faithful": True}
+                "text": text, "visible": visible_text(page), "source": out.html, "faithful": faithful}
+
+
+def _raws(trees: list[list], esp: str) -> list[Slot]:
+    out: list[Slot] = []
+    for tree in trees:
+        for item in tree:
+            if isinstance(item, PIf):
+                out += _raws(item.bodies, esp)
+            elif isinstance(item, PFor):
+                out += _raws([item.body], esp)
+            elif isinstance(item, Slot) and item.kind == "raw" and item.node.esp == esp:
+                out.append(item)
+    return out
 
 
 # ---------------------------------------------------------------- pages
@@ -221,71 +312,122 @@ iframe{border:1px solid #ccc;background:#fff;height:640px}
 iframe.mobile{width:375px}iframe.desktop{width:640px}
 pre{white-space:pre-wrap;background:#f8f8f8;padding:8px;max-height:300px;overflow:auto}
 .errors{background:#fee2e2;border:1px solid #f87171;padding:8px;white-space:pre-wrap}
+.tile.error{border-color:#f87171}
 """
+
+
+# the page reloads when the build changes; the errors of a broken build show at once, in the banner
+LIVE = """<script>(()=>{const v=document.body.dataset.version;const es=new EventSource('/events');
+es.onmessage=e=>{let d;try{d=JSON.parse(e.data)}catch(_){return}
+const b=document.getElementById('mw-errors');if(b&&d.errors.length){b.textContent=d.errors.join('\\n');b.hidden=false}
+if(String(d.version)!==v){location.reload()}}})();</script>"""
 
 
 def _page(title: str, body: str, version: int) -> str:
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{CSS}</style></head><body data-version='{version}'>{body}"
-            "<script>const v=document.body.dataset.version;const es=new EventSource('/events');"
-            "es.onmessage=e=>{if(e.data!==v){location.reload()}};</script></body></html>")
+            f"<style>{CSS}</style></head><body data-version='{version}'>{body}{LIVE}</body></html>")
 
 
 def _errors(p: Preview) -> str:
-    return f"<div class='errors'>{html.escape(chr(10).join(p.errors))}</div>" if p.errors else ""
+    shown = "\n".join(p.errors)
+    return f"<div id='mw-errors' class='errors'{'' if p.errors else ' hidden'}>{html.escape(shown)}</div>"
 
 
 def index_page(p: Preview) -> str:
     rows = "".join(
         f"<li><a href='/t/{quote(n)}?trigger={quote(t or '')}'>{html.escape(n)}</a>"
         f"{' · trigger ' + html.escape(t) if t else ''}</li>" for n, t in p.template_keys())
-    return _page("mailwright preview", f"<header><b>mailwright preview</b> {html.escape(p.project.name)}</header>"
+    name = html.escape(p.project.name) if p.project else ""
+    return _page("mailwright preview", f"<header><b>mailwright preview</b> {name}</header>"
                  f"<main>{_errors(p)}<h2>Templates</h2><ul>{rows}</ul></main>", p.version)
 
 
+class NotFound(Exception):
+    """A request for something the preview does not have: 404 with the reason."""
+
+
+class BadRequest(Exception):
+    """A malformed request: 400 with the reason."""
+
+
+def known_template(p: Preview, name: str) -> bool:
+    return bool(p.outputs(name, None)) or any(n == name for n, _ in p.template_keys()) or \
+        (p.project is not None and name in p.project.templates)
+
+
 def template_page(p: Preview, name: str, trigger: str | None, esp: str | None) -> str:
+    if not known_template(p, name):
+        raise NotFound(f"no template '{name}' in this project")
     outs = p.outputs(name, trigger)
     if not outs:
-        return _page(name, f"<main>{_errors(p)}<p>No output for {html.escape(name)}.</p></main>", p.version)
+        why = "it does not compile (see above)" if p.errors else f"it is not sent for trigger '{trigger}'"
+        return _page(name, f"<main>{_errors(p)}<p>No output for {html.escape(name)}: {html.escape(why)}.</p></main>",
+                     p.version)
     esp = esp if esp in outs else next(iter(outs))
     q = f"trigger={quote(trigger or '')}"
     switch = " ".join(f"<a class='{'on' if e == esp else ''}' href='/t/{quote(name)}?{q}&esp={e}'>{e}</a>"
                       for e in outs)
     tiles = []
     for i, tile in enumerate(p.tiles_for(name, trigger)):
-        r = tile.per_esp[esp]
-        src = f"/render/{quote(name)}?{q}&esp={esp}&v={i}"
-        frames = "".join(
-            f"<figure><figcaption>{cap}</figcaption><iframe class='{cls}' title='{cap}' src='{src}{extra}'></iframe>"
-            "</figure>" for cap, cls, extra in (("mobile · light", "mobile", ""), ("mobile · dark", "mobile", "&dark=1"),
-                                                ("desktop · light", "desktop", ""),
-                                                ("desktop · dark", "desktop", "&dark=1")))
-        flag = (f"<span class='flag' title='the same recipient sees another email in these ESPs (ESP-specific "
-                f"content: mw-raw, esp branches)'>differs in {', '.join(tile.differs)}</span>" if tile.differs else "")
-        if tile.unfaithful:
-            flag += (f"<span class='flag bad'>{', '.join(tile.unfaithful)}: the ESP would show something other than "
-                     "the template means: please report it</span>")
-        merged = f" · {tile.recipients} recipients alike" if tile.recipients > 1 else ""
-        tiles.append(
-            f"<section class='tile' data-tile='{i}'><h3>{html.escape(tile.label)}{merged}{flag}</h3>"
-            f"<div class='meta'>{html.escape(json.dumps(tile.data, ensure_ascii=False)[:400])}</div>"
+        tiles.append(_tile(name, q, esp, i, tile))
+    head = (f"<header><a href='/'>← templates</a><b>{html.escape(name)}</b>"
+            f"{' · trigger ' + html.escape(trigger) if trigger else ''}<span>ESP: {switch}</span></header>")
+    return _page(name, f"{head}<main>{_errors(p)}<div class='tiles'>{''.join(tiles)}</div></main>", p.version)
+
+
+def _tile(name: str, q: str, esp: str, i: int, tile: Tile) -> str:
+    problems = "".join(f"<div class='errors problem'>{html.escape(m)}</div>" for m in tile.problems)
+    r = tile.per_esp.get(esp, {})
+    error = tile.error or r.get("error")
+    if error:
+        return (f"<section class='tile error' data-tile='{i}'><h3>{html.escape(tile.label)}"
+                f"<span class='flag bad'>cannot show this email</span></h3>{problems}"
+                f"<pre class='errors'>{html.escape(error)}</pre></section>")
+    src = f"/render/{quote(name)}?{q}&esp={esp}&v={i}"
+    frames = "".join(
+        f"<figure><figcaption>{cap}</figcaption><iframe class='{cls}' title='{cap}' src='{src}{extra}'></iframe>"
+        "</figure>" for cap, cls, extra in (("mobile · light", "mobile", ""), ("mobile · dark", "mobile", "&dark=1"),
+                                            ("desktop · light", "desktop", ""),
+                                            ("desktop · dark", "desktop", "&dark=1")))
+    flag = (f"<span class='flag' title='the same recipient sees another email in these ESPs (ESP-specific "
+            f"content: mw-raw, esp branches)'>differs in {', '.join(tile.differs)}</span>" if tile.differs else "")
+    if tile.unfaithful:
+        flag += (f"<span class='flag bad'>{', '.join(tile.unfaithful)}: the ESP would show something other than "
+                 "the template means: please report it</span>")
+    merged = f" · {tile.recipients} recipients alike" if tile.recipients > 1 else ""
+    return (f"<section class='tile' data-tile='{i}'><h3>{html.escape(tile.label)}{merged}{flag}</h3>{problems}"
+            f"<div class='meta'>{html.escape(json.dumps(tile.data, ensure_ascii=False, default=str)[:400])}</div>"
             f"<div>Subject: <span class='subject'>{html.escape(r['subject'])}</span></div>"
             f"<div>Preheader: <span class='preheader'>{html.escape(r['preheader'])}</span></div>"
             f"<div class='frames'>{frames}</div>"
             f"<details><summary>Plain text</summary><pre class='text'>{html.escape(r['text'])}</pre></details>"
             f"<details><summary>Compiled source ({esp})</summary><pre>{html.escape(r['source'])}</pre></details>"
             "</section>")
-    head = (f"<header><a href='/'>← templates</a><b>{html.escape(name)}</b>"
-            f"{' · trigger ' + html.escape(trigger) if trigger else ''}<span>ESP: {switch}</span></header>")
-    return _page(name, f"{head}<main>{_errors(p)}<div class='tiles'>{''.join(tiles)}</div></main>", p.version)
 
 
-def render_page(p: Preview, name: str, trigger: str | None, esp: str, v: int, dark: bool) -> str:
+def render_page(p: Preview, name: str, trigger: str | None, esp: str, v: str, dark: bool) -> tuple[int, str]:
+    """One tile's email (the iframe's document): status and HTML."""
+    try:
+        index = int(v)
+    except ValueError:
+        raise BadRequest(f"v must be a tile number (0, 1, …), not '{v}'") from None
+    if not known_template(p, name):
+        raise NotFound(f"no template '{name}' in this project")
+    outs = p.outputs(name, trigger)
+    if esp not in outs:
+        raise NotFound(f"'{name}' has no {esp or 'ESP'} output" + (f" for trigger '{trigger}'" if trigger else "")
+                       + (f" (it has: {', '.join(outs)})" if outs else ""))
     tiles = p.tiles_for(name, trigger)
-    doc = tiles[v].per_esp[esp]["html"] if 0 <= v < len(tiles) and esp in tiles[v].per_esp else ""
+    if not 0 <= index < len(tiles):
+        raise NotFound(f"no tile {index}: '{name}' has {len(tiles)} (0 to {len(tiles) - 1})")
+    tile = tiles[index]
+    error = tile.error or tile.per_esp.get(esp, {}).get("error")
+    if error:
+        return 422, f"<!doctype html><meta charset='utf-8'><pre>{html.escape(error)}</pre>"
+    doc = tile.per_esp[esp]["html"]
     if dark:
         doc = doc.replace("<head>", f"<head><style>html{{{DARK}}} img{{{DARK}}}</style>", 1)
-    return doc
+    return 200, doc
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -295,7 +437,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _send(self, status: int, body: str, ctype: str = "text/html; charset=utf-8") -> None:
-        data = body.encode("utf-8")
+        data = body.encode("utf-8", "replace")
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
@@ -304,25 +446,46 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        """Every request gets an answer: a page, 400/404 with the reason, or 500 naming the failure."""
+        try:
+            self._get()
+        except (BrokenPipeError, ConnectionResetError):
+            return
+        except BadRequest as e:
+            self._answer(400, str(e))
+        except NotFound as e:
+            self._answer(404, str(e))
+        except Exception as e:
+            self._answer(500, internal(e))
+
+    def _answer(self, status: int, reason: str) -> None:
+        try:
+            self._send(status, reason + "\n", "text/plain; charset=utf-8")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def _get(self) -> None:
         url = urlparse(self.path)
         q = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         p = self.preview
         trigger = q.get("trigger") or None
-        try:
-            if url.path == "/":
+        if url.path == "/":
+            with p.lock:
                 return self._send(200, index_page(p))
-            if url.path.startswith("/t/"):
-                return self._send(200, template_page(p, url.path[3:], trigger, q.get("esp")))
-            if url.path.startswith("/render/"):
-                return self._send(200, render_page(p, url.path[8:], trigger, q.get("esp", ""), int(q.get("v", 0)),
-                                                   q.get("dark") == "1"))
-            if url.path == "/events":
-                return self._events()
-            return self._send(404, "not found", "text/plain")
-        except (BrokenPipeError, ConnectionResetError):
-            return None
+        if url.path.startswith("/t/"):
+            with p.lock:
+                return self._send(200, template_page(p, unquote(url.path[3:]), trigger, q.get("esp")))
+        if url.path.startswith("/render/"):
+            with p.lock:
+                status, doc = render_page(p, unquote(url.path[8:]), trigger, q.get("esp", ""), q.get("v", "0"),
+                                          q.get("dark") == "1")
+            return self._send(status, doc)
+        if url.path == "/events":
+            return self._events()
+        raise NotFound(f"nothing at {url.path}")
 
     def _events(self) -> None:
+        """Server-sent events: ``{"version": N, "errors": [...]}`` now and at every change of the build."""
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-store")
@@ -333,11 +496,11 @@ class _Handler(BaseHTTPRequestHandler):
             with p.changed:
                 if last == p.version:
                     p.changed.wait(timeout=15)
-                version = p.version
+                version, errors = p.version, list(p.errors)
             try:
-                self.wfile.write(f"data: {version}\n\n".encode())
+                self.wfile.write(f"data: {json.dumps({'version': version, 'errors': errors})}\n\n".encode())
                 self.wfile.flush()
-            except (BrokenPipeError, ConnectionResetError):
+            except (BrokenPipeError, ConnectionResetError, OSError):
                 return
             last = version
 
@@ -363,8 +526,10 @@ class Server:
         while not self._stop.wait(self.interval):
             try:
                 self.preview.poll()
-            except Exception as e:  # keep watching; show it on the page
-                self.preview.errors = [f"mailwright: internal error: {type(e).__name__}: {e}"]
+            except Exception as e:  # keep watching; tell the open pages
+                with self.preview.lock:
+                    self.preview.errors = [internal(e)]
+                    self.preview._bump()
 
     def stop(self) -> None:
         self._stop.set()
