@@ -203,7 +203,8 @@ class Journeys:
 
     def _steps(self, flow: Flow, steps: list, t: float, event: dict, p: Profile, stop: float | None,
                earlier: list[Email], run: list[Email], end: float) -> float:
-        for s in steps:
+        for i, s in enumerate(steps):
+            rest = steps[i + 1:]  # after a branch or a split, each arm goes on with the steps that follow
             if stop is not None and t >= stop:
                 return t
             if isinstance(s, Wait):
@@ -226,14 +227,14 @@ class Journeys:
                 data = {"event": event, "profile": p.traits_at(t)}
                 c = fold(s.when, {"trigger": flow.event, "esp": self.esp})
                 arm = s.then if evaluate(c, data) else s.else_
-                return self._steps(flow, arm, t, event, p, stop, earlier, run, end)
+                return self._steps(flow, arm + rest, t, event, p, stop, earlier, run, end)
             elif isinstance(s, Split):
                 h = int(hashlib.sha256(f"{p.id}\0{flow.id}".encode()).hexdigest()[:8], 16) % 100
                 acc = 0
                 for a in s.arms:
                     acc += a.percent
                     if h < acc:
-                        return self._steps(flow, a.steps, t, event, p, stop, earlier, run, end)
+                        return self._steps(flow, a.steps + rest, t, event, p, stop, earlier, run, end)
         return t
 
     def variant(self, template: str, trigger: str, data: dict) -> dict:
