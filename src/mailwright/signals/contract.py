@@ -16,8 +16,8 @@ Rules (docs/tracking-plan.md says them for users):
   marked ``x-mailwright-derived`` and never required from the site.
 - A template sent on a derived trigger (``[triggers]``) can only read what that
   trigger carries: the derived properties, and the properties that the plan of its
-  ``after`` event holds from that event's own readers. Anything else is the
-  ``contract.property-not-carried`` warning at the template's line.
+  ``after`` event holds from that event's own readers. Anything else read with no
+  fallback is the ``contract.property-not-carried`` warning at the template's line.
 """
 
 from __future__ import annotations
@@ -116,6 +116,8 @@ class _Node:
 
     def add(self, r: Read, root: str) -> None:
         node = self
+        # inside a list's items, a read requires the item's fields; the list itself is its loop's read
+        start = max(i for i, step in enumerate(r.path) if step == ITEMS) + 1 if ITEMS in r.path else 0
         for i, step in enumerate(r.path):
             last = i == len(r.path) - 1
             if step == ITEMS:
@@ -125,7 +127,7 @@ class _Node:
             else:
                 node.types = _meet(node.types, {"object"}) if node is not self else node.types
                 node = node.fields.setdefault(step, _Node())
-            if r.fallback is None:
+            if r.fallback is None and i >= start:
                 node.required = True
             if last:
                 node.types = _meet(node.types, r.types)
@@ -501,8 +503,8 @@ def _not_carried(plan: Plan, sent: dict[tuple[str, str], list[Read]], flows: lis
         if have is None:  # a site event carries what its plan asks of the site
             continue
         first: dict[str, Read] = {}
-        for r in reads:
-            if r.path[0] not in have:
+        for r in reads:  # a read with a fallback just falls back (events check counts it): not warned
+            if r.path[0] not in have and r.fallback is None and ITEMS not in r.path:
                 first.setdefault(r.path[0], r)
         if not first:
             continue
