@@ -90,6 +90,7 @@ ORDER = """<mjml><mj-head><mw-subject>Order {{ event.order_id }}</mw-subject></m
 </mj-text></mj-column></mj-section>
 <mw-if when="segment.big"><mj-section><mj-column><mj-text>{{ event.total | money }}</mj-text></mj-column></mj-section></mw-if>
 <mw-for each="item in event.items"><mj-section><mj-column><mj-text>{{ item.title }} {{ item.price | money }}</mj-text></mj-column></mj-section></mw-for>
+<mw-if when="event.recs is defined"><mw-for each="r in event.recs"><mj-section><mj-column><mj-text>{{ r.name }}</mj-text></mj-column></mj-section></mw-for></mw-if>
 <x-footer company="Acme"/></mj-body></mjml>
 """
 BROWSE = """<mjml><mj-head><mw-subject>Still thinking?</mw-subject></mj-head><mj-body>
@@ -133,6 +134,7 @@ def test_required_optional_and_types_of_a_small_project(small):
     assert p["items"]["type"] == "array"
     assert p["items"]["items"]["required"] == ["price", "title"]
     assert p["items"]["items"]["properties"]["price"]["type"] == "number"
+    assert p["recs"]["type"] == ["array", "null"] and p["recs"]["items"]["required"] == ["name"]  # a guarded loop
     assert p["views"]["x-mailwright-derived"] is True and p["views"]["type"] == ["null", "number"]
     assert p["intent_tier"]["x-mailwright-derived"] is True and p["intent_tier"]["type"] == ["null", "string"]
     assert "refund_reason" not in p  # only for another trigger: folded away
