@@ -131,7 +131,8 @@ class _Lowerer:
             c = kids[i]
             i += 1
             if isinstance(c, Comment):
-                out.append(ir.Element("#comment", {}, [], c.pos, comment=c.text))
+                if not c.text.strip().startswith("mailwright:"):  # mailwright's own (check) are not sent
+                    out.append(ir.Element("#comment", {}, [], c.pos, comment=c.text))
                 continue
             if c.tag in ("mw-if", "mw-for", "mw-raw") and el.tag not in STRUCTURAL_PARENTS:
                 raise MailwrightError(
