@@ -159,6 +159,7 @@ class Engine:
             if t.after:
                 self.after.setdefault(t.after, []).append(t)
         self.session_triggers = [t for t in self.triggers if t.after is None]
+        self.min_idle = min((t.idle for t in self.triggers), default=math.inf)
 
     # -------------------------------------------------------- state
 
@@ -218,7 +219,7 @@ class Engine:
     def advance(self, state: dict, now: float) -> list[Fired]:
         """Fire every trigger due at or before ``now`` (each once per episode), in time order."""
         fired: list[Fired] = []
-        if state["last"] is None:
+        if state["last"] is None or state["last"] + self.min_idle > now:  # the common case: nothing due
             return fired
         for trig in sorted(self._open(state), key=lambda tr: (tr.idle, tr.name)):
             due = state["last"] + trig.idle
