@@ -130,3 +130,19 @@ def test_usage_and_input_errors(tmp_path):
     r = CliRunner().invoke(main, ["replay", str(tmp_path / "nope.jsonl"), str(SHOP)])
     assert r.exit_code == 1 and "nope.jsonl: error: cannot read this event file" in r.stderr
     assert "Traceback" not in r.output
+
+
+def test_the_worked_case_of_the_docs_is_what_the_sample_gives():
+    r = CliRunner().invoke(main, ["replay", str(SHOP / "events" / "sample.jsonl"), str(SHOP), "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["bad_lines"] == []
+    profiles = json.loads(r.stdout)["profiles"]
+    assert len(profiles) >= 300 and sum(len(p["timeline"]) for p in profiles) >= 5000
+    people = {p["id"]: p for p in profiles}
+    docs = (SHOP.parents[1] / "docs" / "signals.md").read_text()
+    for who, score, subject in [("ada", 100, "Ada, here's 15% off your cart"),
+                                ("ben", 49.99, "Ben, your cart ships free this week")]:
+        cart = [e for e in people[who]["timeline"] if e["event"] == "cart_updated"][-1]["properties"]
+        assert cart["intent_score"] == score
+        (m,) = [m for m in people[who]["emails"] if m["template"] == "cart-reminder"]
+        assert m["variant"]["subject"] == subject and f"subject: {subject}" in docs
+        assert f"{m['at']}  cart-reminder via Cart abandonment" in docs
