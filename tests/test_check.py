@@ -334,6 +334,12 @@ def test_a11y_contrast_reports_a_faint_span_and_text_left_in_the_elements_colour
     ]  # 'on black' is white on #111111: fine; ' b' is in the mj-text's own white, on the page's white
 
 
+def test_client_support_inside_media_queries(tmp_path):
+    head = '<mj-style>\n      @media (max-width: 480px) { .card { box-shadow: 0 1px 2px #ccc; } }\n    </mj-style>'
+    path, findings = check(tmp_path, column('<mj-text css-class="card">Hi</mj-text>'), preview=PREVIEW + "\n    " + head)
+    assert where(findings, "client-support") == [f"{at(path, 'box-shadow')}: warning"]
+
+
 def test_a11y_contrast_reads_every_css_colour_notation(tmp_path):
     body = column('<mj-text color="lightslategray">Slate</mj-text>',
                   '<mj-text color="hsl(0, 0%, 80%)">Grey</mj-text>',

@@ -1,12 +1,11 @@
-"""CSS colours as contrast needs them: every CSS colour name (webcolors), hex, rgb()/rgba()/hsl()/hsla()/hwb()
-(tinycss2), and WCAG's contrast ratio."""
+"""CSS colours as contrast needs them, read by tinycss2 (CSS Color 4): every colour name (rebeccapurple too),
+hex, rgb()/rgba()/hsl()/hsla()/hwb(); and WCAG's contrast ratio."""
 
 from __future__ import annotations
 
 import re
 
 import tinycss2.color4
-import webcolors
 
 RGB = tuple[float, float, float]  # each channel 0..1
 
@@ -23,12 +22,6 @@ def parse_color(value: str | None) -> RGB | None:
     if not value:
         return None
     v = _bare(value)
-    if re.fullmatch(r"[A-Za-z]+", v):
-        try:
-            r, g, b = webcolors.name_to_rgb(v.lower())
-            return r / 255, g / 255, b / 255
-        except ValueError:
-            pass  # a newer name (rebeccapurple): tinycss2 knows CSS Color 4
     c = tinycss2.color4.parse_color(v)
     if c is None or isinstance(c, str) or c.alpha < 1:
         return None
