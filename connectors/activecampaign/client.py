@@ -19,10 +19,11 @@ SENDER = ("from_name", "from_email", "reply_to")
 
 class ActiveCampaignPush(PushClient):
     label = "ActiveCampaign"
+    credential_var = "ACTIVECAMPAIGN_API_TOKEN"
 
     def connect(self) -> Transport:
         env = self.ctx.env
-        secret = credential(env, "ACTIVECAMPAIGN_API_TOKEN", "ActiveCampaign")
+        secret = credential(env, self.credential_var, self.label)
         base = base_url(env, "ACTIVECAMPAIGN_API_URL", None, "https://ACCOUNT.api-us1.com")
         return Transport(base + "/api/3", {"Api-Token": secret.reveal(), "Accept": "application/json"},
                          secret, label=self.label, limits=LIMITS, log=self.ctx.log, base_var="ACTIVECAMPAIGN_API_URL",

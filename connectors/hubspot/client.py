@@ -27,10 +27,11 @@ PAGE = {"results": [{"id": ID, "name?": (str, type(None))}],
 
 class HubSpotPush(PushClient):
     label = "HubSpot"
+    credential_var = "HUBSPOT_ACCESS_TOKEN"
 
     def connect(self) -> Transport:
         env = self.ctx.env
-        secret = credential(env, "HUBSPOT_ACCESS_TOKEN", "HubSpot")
+        secret = credential(env, self.credential_var, self.label)
         base = base_url(env, "HUBSPOT_BASE_URL", "https://api.hubapi.com", "https://api.hubapi.com")
         return Transport(base, {"Authorization": f"Bearer {secret.reveal()}", "Accept": "application/json"},
                          secret, label=self.label, limits=LIMITS, log=self.ctx.log, base_var="HUBSPOT_BASE_URL",

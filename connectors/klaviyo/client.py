@@ -44,10 +44,11 @@ FLOW = {"data": {"id": str, "attributes": {"name": str, "status?": (str, type(No
 
 class KlaviyoPush(PushClient):
     label = "Klaviyo"
+    credential_var = "KLAVIYO_API_KEY"
 
     def connect(self) -> Transport:
         env = self.ctx.env
-        secret = credential(env, "KLAVIYO_API_KEY", "Klaviyo")
+        secret = credential(env, self.credential_var, self.label)
         base = base_url(env, "KLAVIYO_BASE_URL", "https://a.klaviyo.com", "https://a.klaviyo.com")
         headers = {"Authorization": f"Klaviyo-API-Key {secret.reveal()}", "revision": REVISION, "Accept": JSONAPI}
         return Transport(base, headers, secret, label=self.label, limits=LIMITS, log=self.ctx.log,

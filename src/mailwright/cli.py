@@ -7,11 +7,15 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from . import __version__
 from .errors import Diagnostic, MailwrightError
+
+if TYPE_CHECKING:
+    from .push import Report
 
 
 def _color() -> bool:
@@ -144,64 +148,87 @@ def compile(project: Path, esps: tuple[str, ...], out: Path | None, as_json: boo
 
 @main.command()
 @click.argument("project", default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--esp", "esp", required=True, metavar="ESP", help="The ESP account to bring in line.")
-@click.option("--dry-run", is_flag=True, help="Print the plan (create / update / unchanged) and write nothing.")
+@click.option("--esp", "esps", multiple=True, metavar="ESP",
+              help="The ESP account to bring in line (repeatable). Default: each of the project's [project] esps.")
+@click.option("--dry-run", is_flag=True, help="Print the plan (create / update / unchanged) and write nothing. "
+                                              "Without a credential: the plan against an empty account.")
 @click.option("--only", type=click.Choice(["templates", "flows"]), help="Push only templates or only flows.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of text.")
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking (asking happens only on a terminal).")
 @click.option("--live", is_flag=True, help="Klaviyo: switch pushed flows live (default: they stay drafts).")
 @click.option("--dedupe", is_flag=True, help="Remove extra copies of objects named '<project>: …' (the oldest "
                                              "copy is kept).")
-def push(project: Path, esp: str, dry_run: bool, only: str | None, as_json: bool, yes: bool, live: bool,
+def push(project: Path, esps: tuple[str, ...], dry_run: bool, only: str | None, as_json: bool, yes: bool, live: bool,
          dedupe: bool) -> None:
-    """Compile PROJECT, then bring the ESP account in line with it.
+    """Compile PROJECT, then bring each ESP account in line with it.
 
     \b
     Creates what is missing, updates what changed, leaves what is equal
     untouched: an account already in line gets no write request at all.
     Remote objects are found again by name ("<project>: <template>"), so no
-    state file is kept. The credential comes from the environment:
+    state file is kept. Without --esp, every ESP of [project] esps is
+    pushed in turn. The credential comes from the environment:
     KLAVIYO_API_KEY, HUBSPOT_ACCESS_TOKEN or ACTIVECAMPAIGN_API_TOKEN (and
-    ACTIVECAMPAIGN_API_URL); *_BASE_URL overrides the endpoint. An object
-    of one name that exists more than once is reported; --dedupe removes
-    the extra copies (never anything outside "<project>: ").
+    ACTIVECAMPAIGN_API_URL); *_BASE_URL overrides the endpoint. With
+    --dry-run and no credential, the plan is made against an empty account.
+    An object of one name that exists more than once is reported; --dedupe
+    removes the extra copies (never anything outside "<project>: ").
     \b
     Exit status: 0 in line, 1 an input error (nothing sent), 2 usage,
     3 the ESP refused or failed some operations, or duplicates remain (the
     rest is done; run push again, or push --dedupe, to finish the job).
     \b
     Examples:
-      mailwright push examples/shop --esp klaviyo --dry-run
+      mailwright push examples/shop --dry-run
       mailwright push . --esp hubspot --only templates --yes
       mailwright push . --esp activecampaign --json > push.json
     """
-    from .compile import compile_project
+    from .compile import Result, compile_project
     from .dialect import load_connectors
+    from .errors import MailwrightErrors
     from .project import load_project
     from .push import (
+        PushClient,
         PushContext,
         Report,
         apply_changes,
         environment,
         new_duplicates,
         no_changes,
+        offline_note,
+        outcome,
         table,
         transport_options,
     )
     from .transport import RemoteError
 
     connectors = load_connectors()
-    if esp not in connectors:
-        raise click.BadParameter(f"unknown ESP '{esp}' (installed: {', '.join(connectors)})", param_hint="--esp")
-    conn = connectors[esp]
-    if conn.client is None:
-        raise click.UsageError(f"{conn.label} has no push client installed")
+    for e in esps:
+        if e not in connectors:
+            raise click.BadParameter(f"unknown ESP '{e}' (installed: {', '.join(connectors)})", param_hint="--esp")
+
     def say(message: str) -> None:
         click.echo(message, err=True)
 
     try:
         proj = load_project(project, list(connectors))
-        result = compile_project(proj, [esp])
+    except MailwrightError as e:
+        _fail(e, as_json)
+        return
+    chosen = list(dict.fromkeys(esps or proj.esps))
+    for e in chosen:
+        if e not in proj.esps:
+            raise click.BadParameter(f"'{e}' is not one of the project's ESPs ([project] esps in "
+                                     f"{proj.config_path.name}: {', '.join(proj.esps)}); add it there to push to it",
+                                     param_hint="--esp")
+        if connectors[e].client is None:
+            raise click.UsageError(f"{connectors[e].label} has no push client installed")
+
+    clients: list[PushClient] = []
+    plans: dict[str, list] = {}
+    unread: dict[str, str] = {}  # esp -> why its account could not be read
+    try:
+        result = compile_project(proj, chosen)
         if result.errors:
             _report(result.diagnostics)
             click.echo("input errors: nothing was sent", err=True)
@@ -209,56 +236,113 @@ def push(project: Path, esp: str, dry_run: bool, only: str | None, as_json: bool
                 click.echo(json.dumps({"ok": False, "diagnostics": [d.to_json() for d in result.diagnostics]}))
             sys.exit(1)
         env = environment()
-        ctx = PushContext(proj, esp, proj.esp_config(esp), result, env, live=live, only=only, log=say,
-                          transport_options=transport_options(env), dedupe=dedupe)
-        client = conn.client(ctx)  # a missing credential stops here, before any request
-        if not as_json:
-            say(f"reading the {conn.label} account …")
-        changes = client.plan()
+        options = transport_options(env)
+        problems = []
+        for e in chosen:  # every credential and setting is checked before any request
+            cls = connectors[e].client
+            part = Result([o for o in result.outputs if o.esp == e], [f for f in result.flows if f.esp == e])
+            offline = dry_run and not env.get(cls.credential_var, "").strip()
+            ctx = PushContext(proj, e, proj.esp_config(e), part, env, live=live, only=only, log=say,
+                              transport_options=options, dedupe=dedupe, empty_account=offline)
+            try:
+                clients.append(cls(ctx))  # a missing credential stops here (unless this is a dry run)
+            except MailwrightError as err:
+                problems += err.diagnostics
+        for client in clients if not problems else []:  # every plan before any write: input errors stop all
+            if not as_json and not client.ctx.empty_account:
+                say(f"reading the {client.label} account …")
+            try:
+                plans[client.ctx.esp] = client.plan()
+            except MailwrightError as err:
+                problems += err.diagnostics
+            except RemoteError as err:
+                unread[client.ctx.esp] = str(err)
+        if problems:
+            raise MailwrightErrors(problems)
     except MailwrightError as e:
         _fail(e, as_json)
         return
-    except RemoteError as e:
-        return _remote_failure(e, as_json)
-    report = Report(esp, changes, client.manual_steps(), dry_run)
-    if not as_json:
-        click.echo(table(changes))
-    if not dry_run and not no_changes(changes):
-        if not yes and sys.stdin.isatty() and not as_json:
-            if not click.confirm(f"Apply these changes to {conn.label}?", default=False, err=True):
+
+    several = len(clients) > 1
+    docs, lines, bad = [], [], False
+    for client in clients:
+        esp, label, changes = client.ctx.esp, client.label, plans.get(client.ctx.esp)
+        note = offline_note(client) if client.ctx.empty_account else ""
+        if changes is None:
+            bad = True
+            docs.append({"esp": esp, "ok": False, "error": unread[esp]})
+            lines.append(f"{label}: not pushed: {unread[esp]}")
+            if not as_json:
+                click.echo(f"mailwright: error: {unread[esp]}", err=True)
+            continue
+        report = Report(esp, changes, client.manual_steps(), dry_run, empty_account=client.ctx.empty_account)
+        if as_json:
+            if note:
+                say(note)
+        else:
+            if several:
+                click.echo(f"{label}:" if not lines else f"\n{label}:")
+            if note:
+                click.echo(note)
+            click.echo(table(changes))
+        declined = False
+        if not dry_run and not no_changes(changes):
+            if not yes and sys.stdin.isatty() and not as_json and \
+                    not click.confirm(f"Apply these changes to {label}?", default=False, err=True):
                 say("nothing applied")
-                sys.exit(0)
-        try:
-            apply_changes(changes, say)
-            later = new_duplicates(client, changes)  # a create that landed twice shows now, not next time
-            changes += later
-            apply_changes(later, say)
-        except RemoteError as e:  # the re-read failed (apply_changes reports per item)
-            return _remote_failure(e, as_json)
-    report.reads, report.writes = client.transport.count["read"], client.transport.count["write"]
+                declined = True
+            else:
+                try:
+                    apply_changes(changes, say)
+                    later = new_duplicates(client, changes)  # a create that landed twice shows now, not next time
+                    changes += later
+                    apply_changes(later, say)
+                except RemoteError as e:  # the re-read failed (apply_changes reports per item)
+                    bad = True
+                    docs.append({"esp": esp, "ok": False, "error": str(e)})
+                    lines.append(f"{label}: {e}")
+                    if not as_json:
+                        click.echo(f"mailwright: error: {e}", err=True)
+                    continue
+        report.reads, report.writes = client.transport.count["read"], client.transport.count["write"]
+        docs.append(report.to_json())
+        lines.append(outcome(report, label, note, declined))
+        bad = bad or (not report.ok and not dry_run)
+        if not as_json and not declined:
+            _push_trailer(report, label, note)
     if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
-    else:
-        for m in report.manual:
-            say(f"by hand in {conn.label}: build the automation '{m['automation']}' as follows "
-                f"(mailwright compile also writes it to BUILD/{esp}/flows/{m['flow']}.md):")
-            say("  " + m["recipe"].rstrip().replace("\n", "\n  "))
-        if dry_run:
-            say("dry run: nothing was sent")
-            if report.failed:
-                say(f"{len(report.failed)} item(s) cannot be pushed as things stand:")
-        elif report.failed:
-            say(f"{len(report.failed)} item(s) failed; the rest is done. Run push again to finish.")
-        for c in report.failed:
-            say(f"  {c.kind} {c.name}: {c.error}")
-        if report.duplicates:
-            say(f"{len(report.duplicates)} object(s) exist more than once in {conn.label}: push --dedupe keeps "
-                "the oldest copy and removes the others")
-            for c in report.duplicates:
-                say(f"  {c.kind} {c.name}: {c.detail}")
-        elif not dry_run and not report.failed:
-            say(f"{conn.label} is in line with the project")
-    sys.exit(3 if not report.ok and not dry_run else 0)
+        doc = docs[0] if not several else {"ok": all(d["ok"] for d in docs), "dry_run": dry_run, "pushes": docs}
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+    elif several:
+        say("\nsummary:")
+        for line in lines:
+            say(f"  {line}")
+    sys.exit(3 if bad else 0)
+
+
+def _push_trailer(report: Report, label: str, note: str) -> None:
+    """What a person reads after one ESP's plan (and its writes): manual steps, failures, duplicates."""
+    say = lambda m: click.echo(m, err=True)  # noqa: E731
+    for m in report.manual:
+        say(f"by hand in {label}: build the automation '{m['automation']}' as follows "
+            f"(mailwright compile also writes it to BUILD/{report.esp}/flows/{m['flow']}.md):")
+        say("  " + m["recipe"].rstrip().replace("\n", "\n  "))
+    if report.dry_run:
+        say("dry run: nothing was sent" + (f" ({note})" if note else ""))
+        if report.failed:
+            say(f"{len(report.failed)} item(s) cannot be pushed "
+                + ("to an empty account:" if note else "as things stand:"))
+    elif report.failed:
+        say(f"{len(report.failed)} item(s) failed; the rest is done. Run push again to finish.")
+    for c in report.failed:
+        say(f"  {c.kind} {c.name}: {c.error}")
+    if report.duplicates:
+        say(f"{len(report.duplicates)} object(s) exist more than once in {label}: push --dedupe keeps "
+            "the oldest copy and removes the others")
+        for c in report.duplicates:
+            say(f"  {c.kind} {c.name}: {c.detail}")
+    elif not report.dry_run and not report.failed:
+        say(f"{label} is in line with the project")
 
 
 @main.command()

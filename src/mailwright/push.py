@@ -20,7 +20,7 @@ from typing import Any
 from .compile import Result
 from .errors import MailwrightError, Pos
 from .project import Project
-from .transport import LostResponse, RemoteError, Transport
+from .transport import LostResponse, RemoteError, Shape, Transport
 
 CREATE, UPDATE, UNCHANGED, MANUAL = "create", "update", "unchanged", "manual"
 DUPLICATE, REMOVE = "duplicate", "remove"  # several objects of one name; removing the extra copies
@@ -64,6 +64,7 @@ class PushContext:
     log: Callable[[str], None] = lambda _m: None
     transport_options: dict = field(default_factory=dict)
     dedupe: bool = False  # remove the extra copies of an object that exists more than once
+    empty_account: bool = False  # no credential (dry-run only): plan against an account with nothing in it
 
     def name(self, *parts: str) -> str:
         """The deterministic remote name: ``<project>: <part> …``."""
@@ -77,10 +78,11 @@ class PushClient:
     """Base class of a connector's push client: ``plan()`` reads, changes write."""
 
     label = "ESP"
+    credential_var = ""  # the environment variable holding the credential (without it, dry-run plans offline)
 
     def __init__(self, ctx: PushContext):
         self.ctx = ctx
-        self.transport: Transport = self.connect()
+        self.transport: Transport | EmptyAccount = EmptyAccount(self.label) if ctx.empty_account else self.connect()
 
     def connect(self) -> Transport:
         raise NotImplementedError
@@ -95,6 +97,35 @@ class PushClient:
     def duplicates(self) -> list[Change]:
         """Read the account again: objects under the project's prefix that exist more than once."""
         return []
+
+
+class EmptyAccount:
+    """Stands in for the transport when there is no credential (``push --dry-run`` only): an account with
+    nothing in it. A read gets the empty answer of the shape the connector expects (a lookup that may
+    answer 404 gets "absent"), so every plan is "create"; a write is refused, as it is never planned."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.count = {"read": 0, "write": 0}
+
+    def request(self, method: str, path: str, *, ok: tuple[int, ...] = (), shape: Shape = dict, **_kw: Any) -> Any:
+        if method.upper() != "GET":
+            raise RuntimeError(f"{self.label}: {method} {path} without a credential (only a dry run plans offline)")
+        return None if 404 in ok else empty_answer(shape)
+
+
+def empty_answer(shape: Shape) -> Any:
+    """The emptiest value that has ``shape`` (see transport.conforms): no items, no optional keys."""
+    if isinstance(shape, dict):
+        return {k: empty_answer(v) for k, v in shape.items() if not k.endswith("?")}
+    if isinstance(shape, list):
+        return []
+    first = shape[0] if isinstance(shape, tuple) else shape
+    return {} if first is object else first()
+
+
+def offline_note(client: PushClient) -> str:
+    return f"no {client.credential_var}: planned against an empty account"
 
 
 def duplicates(ctx: PushContext, kind: str, objects: list[tuple[Any, str, Any]],
@@ -148,8 +179,10 @@ class Report:
     def ok(self) -> bool:
         return not self.failed and not self.duplicates
 
+    empty_account: bool = False
+
     def to_json(self) -> dict:
-        return {"esp": self.esp, "dry_run": self.dry_run, "ok": self.ok,
+        return {"esp": self.esp, "dry_run": self.dry_run, "empty_account": self.empty_account, "ok": self.ok,
                 "changes": [c.to_json() for c in self.changes], "manual_steps": self.manual,
                 "requests": {"reads": self.reads, "writes": self.writes}}
 
@@ -207,12 +240,30 @@ def table(changes: list[Change]) -> str:
     out = []
     for r in rows:
         out.append("  ".join(r[i].ljust(widths[i]) for i in range(3)) + ("  " + r[3] if r[3] else ""))
-    counts = {a: sum(c.action == a for c in changes) for a in (CREATE, UPDATE, REMOVE, UNCHANGED, DUPLICATE, MANUAL)}
+    out.append("")
+    out.append(counts(changes))
+    return "\n".join(out)
+
+
+def counts(changes: list[Change]) -> str:
+    """``2 to create, 1 to update, 1 unchanged``."""
+    n = {a: sum(c.action == a for c in changes) for a in (CREATE, UPDATE, REMOVE, UNCHANGED, DUPLICATE, MANUAL)}
     words = {UNCHANGED: "{} unchanged", DUPLICATE: "{} duplicated (push --dedupe removes the extra copies)",
              MANUAL: "{} to do by hand"}
-    out.append("")
-    out.append(", ".join(words.get(a, "{} to " + a).format(n) for a, n in counts.items() if n))
-    return "\n".join(out)
+    return ", ".join(words.get(a, "{} to " + a).format(k) for a, k in n.items() if k) or "nothing to push"
+
+
+def outcome(report: Report, label: str, note: str = "", declined: bool = False) -> str:
+    """One line of the summary of a push to several ESPs (``note``: why the plan is against an empty account)."""
+    if report.dry_run:
+        return f"{label}: {counts(report.changes)}" + (f" ({note})" if note else "")
+    if declined:
+        return f"{label}: nothing applied"
+    if report.failed:
+        return f"{label}: {len(report.failed)} item(s) failed; run push again to finish"
+    if report.duplicates:
+        return f"{label}: {len(report.duplicates)} object(s) exist more than once (push --dedupe)"
+    return f"{label}: in line with the project"
 
 
 def environment() -> dict[str, str]:
