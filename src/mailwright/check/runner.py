@@ -30,7 +30,7 @@ def check_project(project_path: Path, esps: list[str] | None = None, online: boo
         project = load_project(Path(project_path), list(connectors))
         settings = load_settings(project)
     except MailwrightError as e:
-        report.findings.extend(e.diagnostics)
+        report.findings = sorted(e.diagnostics, key=lambda d: (d.pos.path, d.pos.line, d.pos.col))
         return report
     result = compile_project(project, list(esps) if esps else None)
     out = Findings()

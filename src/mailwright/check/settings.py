@@ -157,9 +157,9 @@ def template_disables(src: Source) -> tuple[set[str], list[Diagnostic]]:
         words = [(w.group(), m.start(1) + w.start()) for w in re.finditer(r"[^\s,]+", m.group(1))]
         if not words or words[0][0] != "disable":
             what, at = words[0] if words else ("", m.start())
-            errors.append(Diagnostic(src.pos_at(path, at), f"unknown mailwright comment '{what}': write "
-                                                           "<!-- mailwright: disable RULE --> (rules: "
-                                                           f"{', '.join(RULES)})"))
+            say = f"unknown mailwright comment '{what}'" if what else "an empty mailwright comment"
+            errors.append(Diagnostic(src.pos_at(path, at), f"{say}: write <!-- mailwright: disable RULE --> "
+                                                           f"(rules: {', '.join(RULES)})"))
             continue
         if len(words) == 1:
             errors.append(Diagnostic(src.pos_at(path, words[0][1]), "name the rules to disable: "
