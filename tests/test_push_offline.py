@@ -144,6 +144,17 @@ def test_every_missing_credential_of_the_project_is_reported_in_one_pass(shop):
         ["KLAVIYO_API_KEY", "HUBSPOT_ACCESS_TOKEN", "ACTIVECAMPAIGN_API_TOKEN"], r.stderr
 
 
+def test_an_input_error_found_while_planning_a_later_esp_stops_the_run_before_any_write(shop):
+    with_esps(shop, ["klaviyo", "activecampaign"])
+    cfg = shop / "mailwright.toml"
+    cfg.write_text(cfg.read_text().replace('from_name = "Fernhill Supply Co."\n', ""))
+    with account("klaviyo") as (kl, kenv), account("activecampaign") as (ac, aenv):
+        r = push(shop, {**kenv, **aenv}, "--yes", "--only", "templates")
+        assert r.exit_code == 1, r.output
+        assert "error: ActiveCampaign messages need a sender: set from_name in [esp.activecampaign]" in r.stderr
+        assert kl.writes() == [] and ac.writes() == [] and "ACTION" not in r.stdout
+
+
 def test_one_esp_failing_does_not_stop_the_others(shop):
     with_esps(shop, ["klaviyo", "hubspot"])
     with account("klaviyo") as (kl, kenv), account("hubspot") as (hs, henv):
