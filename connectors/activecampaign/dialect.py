@@ -26,6 +26,7 @@ from mailwright.expr import Expr, ListLit, OutputExpr, Var
 STANDARD = {"email": "EMAIL", "first_name": "FIRSTNAME", "last_name": "LASTNAME", "phone": "PHONE"}
 NO_FILTERS = ("ActiveCampaign has no output filters: store the value already formatted in a custom field, "
               "or branch on `esp` (<mw-if when=\"esp == 'activecampaign'\">)")
+PERCENT = "~PERCENT~"  # '%' inside a %IF …% expression (which '%' would end)
 NO_LOOPS = ("ActiveCampaign emails cannot loop over event data; wrap the loop in "
             "<mw-if when=\"esp == 'klaviyo'\"> with an <mw-else> alternative")
 
@@ -133,8 +134,12 @@ class ActiveCampaignDialect(Dialect):
         if isinstance(x.value, bool):
             self.require("boolean literal", pos)
         if isinstance(x.value, str):
-            s = x.value.replace("\\", "\\\\").replace("'", "\\'").replace("%", "~PERCENT~")
-            return f"'{s}'"
+            s = x.value.replace("%", PERCENT)
+            if s.replace(PERCENT, "%") != x.value:  # '~PERCENT~' in the text itself would read as '%'
+                raise self.unsupported(f"the text '{PERCENT}' in a condition", pos,
+                                       "compare against a value without it",
+                                       f"ActiveCampaign writes '%' as {PERCENT} inside %IF%")
+            return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
         return repr(x.value)
 
     def for_block(self, var: str, iterable: Var, limit: int | None, body: str, pos: Pos) -> str:

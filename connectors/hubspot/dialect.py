@@ -191,6 +191,7 @@ def _path(root: str, prop: str) -> str:
 
 
 def _string(s: str) -> str:
-    if "'" not in s:
-        return f"'{s}'"
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A HubL string literal. jinjava reads the escapes ``\\\\ \\' \\" \\n \\t \\b \\f \\r`` and
+    refuses any other (ExtendedScanner.nextString); Jinja2 reads those alike. A CR is escaped too:
+    Jinja2 would read a bare one as LF."""
+    return "'" + s.replace("\\", "\\\\").replace("'", "\\'").replace("\r", "\\r") + "'"

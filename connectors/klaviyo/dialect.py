@@ -159,6 +159,9 @@ class KlaviyoDialect(Dialect):
                 if "%}" in x.value or "}}" in x.value:
                     raise self.unsupported("a string containing '%}' or '}}' in a condition", pos,
                                            "compare against a value without those characters")
+                if "\n" in x.value:  # Django's lexer finds a tag within one line
+                    raise self.unsupported("a string containing a line break in a condition", pos,
+                                           "compare against a value without line breaks")
                 return _string(x.value)
             return repr(x.value)
         raise AssertionError(x)
@@ -189,6 +192,6 @@ def _split_presence(f):
 
 
 def _string(s: str) -> str:
-    if "'" not in s:
-        return f"'{s}'"
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A Django string literal: Django reads back ``\\'`` and ``\\\\`` only (unescape_string_literal),
+    so both are escaped, whatever else the text holds."""
+    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"

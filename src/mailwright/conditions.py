@@ -57,6 +57,8 @@ def guarded(e: Expr, expand_in: bool = False, negate: bool = False):
     if isinstance(e, Defined):
         return Atom("missing" if negate else "present", e.var)
     if isinstance(e, Cmp):
+        if any(isinstance(x, Const) and x.value == "" for x in (e.left, e.right)):
+            return Const(negate)  # '' is missing: the comparison is false (language.md §7)
         names = [x for x in (e.left, e.right) if isinstance(x, Var)]
         core = _cmp_atoms(e, expand_in, negate)
         if negate:
