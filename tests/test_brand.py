@@ -28,3 +28,23 @@ def test_brand_tokens_in_a_template():
     src = text_email("Hello from [[ brand.company ]] and [[ brand.nope ]]")
     (err,) = compile_sources({"t": src}, toml='[brand]\ncompany = "Acme"\nhelp_url = "https://a.test/"\n').errors
     assert err.message == "'[[ brand.nope ]]' has no value: set nope in the [brand] table of mailwright.toml"
+
+
+def test_an_empty_help_url_means_no_help_link_and_components_have_no_example_links():
+    toml = '[brand]\ncompany = "Acme"\nhelp_url = ""\nwebsite = "https://acme.test"\n'
+    src = email('<x-header logo="https://acme.test/logo.png"/>', footer="<x-footer/>")
+    result = compile_sources({"t": src}, toml=toml)
+    assert not result.errors, [e.format() for e in result.errors]
+    for o in result.outputs:
+        assert "Help centre" not in o.html and 'href="https://acme.test"' in o.html
+        assert "example.com" not in o.html and "example.com" not in o.text
+    (err,) = compile_sources({"t": src}, toml='[brand]\ncompany = "Acme"\nhelp_url = ""\n').errors
+    assert err.message.startswith("component 'header' takes link from [brand] website in mailwright.toml")
+
+
+def test_built_in_components_carry_no_example_data():
+    from mailwright.project import builtin_dir
+
+    for f in builtin_dir("components").glob("*.mjml"):
+        text = f.read_text()
+        assert "example.com" not in text and "Fernhill" not in text and "our shop" not in text, f.name

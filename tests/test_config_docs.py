@@ -29,7 +29,7 @@ def read_by_the_code() -> dict[str, set[str]]:
         if isinstance(schema, dict):
             code[section] = set(schema)
     code["segments"] = {"NAME"}  # the project's own names
-    code["brand"] = {"company", "help_url", "address"}  # any key; these three are read by the footer and preview
+    code["brand"] = {"company", "website", "help_url", "address"}  # any key; these the components and preview read
     code["check"] = {"clients", "disable"}
     code["signals"] = {"NAME"}
     code["scoring"] = set(signals.SCORING_KEYS)

@@ -178,7 +178,8 @@ def test_corpus_is_accepted(hubl_check, tmp_path):
     project = tmp_path / "corpus"
     (project / "templates").mkdir(parents=True)
     (project / "mailwright.toml").write_text(
-        '[project]\nname = "corpus"\nesps = ["klaviyo", "hubspot", "activecampaign"]\ntheme = "clean"\n')
+        '[project]\nname = "corpus"\nesps = ["klaviyo", "hubspot", "activecampaign"]\ntheme = "clean"\n'
+        '[brand]\nhelp_url = "https://help.corpus.test/"\n')
     for name, src in templates.items():
         (project / "templates" / f"{name}.mjml").write_text(src, encoding="utf-8")
     result = compile_project(load_project(project, list(load_connectors())))

@@ -36,3 +36,15 @@ def test_init_refuses_an_unknown_esp(tmp_path):
     res = CliRunner().invoke(main, ["init", str(tmp_path / "x"), "--esp", "mailchimp"])
     assert res.exit_code == 2 and "unknown ESP 'mailchimp'" in res.output
     assert not (tmp_path / "x").exists()
+
+
+def test_init_without_a_website_writes_no_example_domain_and_checks_clean(tmp_path):
+    runner = CliRunner()
+    demo = tmp_path / "plain"
+    assert runner.invoke(main, ["init", str(demo)]).exit_code == 0
+    assert "example.com" not in (demo / "mailwright.toml").read_text()
+    res = runner.invoke(main, ["check", str(demo)])
+    assert res.exit_code == 0 and "0 errors, 0 warnings" in res.output, res.output
+    html = (demo / "build" / "klaviyo" / "checkout-reminder--checkout_started.html")
+    assert runner.invoke(main, ["compile", str(demo)]).exit_code == 0
+    assert "Help centre" not in html.read_text()

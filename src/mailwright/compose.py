@@ -18,11 +18,10 @@ import copy
 import functools
 import html
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import Diagnostic, MailwrightError, Pos
+from .errors import Diagnostic, MailwrightError, MailwrightErrors, Pos
 from .inputs import read_text
 from .source import Attr, Chunk, Comment, Element, Lit, Param, SourceFile, parse_document
 
@@ -70,22 +69,64 @@ def load_component(path: Path) -> Component:
     return Component(path.stem, str(path), root, defaults, required, root.attr_text("doc") or "")
 
 
+THEME_KEYS = ("description", "tokens", "attributes", "style")
+
+
 def load_theme(path: Path) -> Theme:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as e:
-        raise MailwrightError(_toml_pos(str(path), e), f"invalid TOML: {e}") from None
-    tokens = {k: str(v) for k, v in data.get("tokens", {}).items()}
-    attrs = {k: {a: str(v) for a, v in d.items()} for k, d in data.get("attributes", {}).items()}
-    style = data.get("style", {})
+    """``themes/NAME.toml``; every mistake in it is an error at its line, all in one pass."""
+    import difflib
+
+    from .inputs import load_toml
+    from .project import key_places
+
+    text = read_text(path, what="theme")
+    data = load_toml(path, text, what="theme")
+    places = key_places(str(path), text)
+    errors: list[Diagnostic] = []
+
+    def bad(keys: tuple[str, ...], message: str) -> None:
+        for n in range(len(keys), 0, -1):
+            if keys[:n] in places:
+                errors.append(Diagnostic(places[keys[:n]][0], message))
+                return
+        errors.append(Diagnostic(Pos(str(path)), message))
+
+    def scalar(v) -> bool:
+        return isinstance(v, (str, int, float)) and not isinstance(v, bool)
+
+    for key in data:
+        if key not in THEME_KEYS:
+            close = difflib.get_close_matches(key, THEME_KEYS, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            bad((key,), f"unknown key '{key}' in a theme: {hint}(known: {', '.join(THEME_KEYS)})")
+    sections = {k: data.get(k, {}) for k in ("tokens", "attributes", "style")}
+    for k, v in sections.items():
+        if not isinstance(v, dict):
+            bad((k,), f"[{k}] is a table, not {type(v).__name__}")
+            sections[k] = {}
+    tokens = {}
+    for k, v in sections["tokens"].items():
+        if scalar(v):
+            tokens[k] = str(v)
+        else:
+            bad(("tokens", k), f"token '{k}' must be text or a number")
+    attrs: dict[str, dict[str, str]] = {}
+    for tag, d in sections["attributes"].items():
+        if not isinstance(d, dict) or not all(scalar(x) for x in d.values()):
+            bad(("attributes", tag), f"[attributes] {tag} must be a table of MJML attributes, as "
+                                     '{ font-family = "…" }')
+            continue
+        attrs[tag] = {a: str(x) for a, x in d.items()}
+    style = sections["style"]
+    for k in ("css", "inline_css"):
+        if not isinstance(style.get(k, ""), str):
+            bad(("style", k), f"[style] {k} must be text (CSS)")
+    if not isinstance(data.get("description", ""), str):
+        bad(("description",), "description must be text")
+    if errors:
+        raise MailwrightErrors(errors)
     return Theme(path.stem, str(path), tokens, attrs, style.get("css", ""), style.get("inline_css", ""),
                  data.get("description", ""))
-
-
-def _toml_pos(path: str, e: Exception) -> Pos:
-    line = getattr(e, "lineno", None) or 1
-    col = getattr(e, "colno", None) or 1
-    return Pos(path, line, col)
 
 
 class Composer:
@@ -152,8 +193,10 @@ class Composer:
         text = "".join(c.text for c in chunks)
         values = [v.strip() for v in text.split("|")] if text.strip() else []
         out: list = []
+        # one value from one place (a parameter, a [brand] key): its items keep that place
+        where = chunks[0].pos if len(chunks) == 1 else items.value_pos
         for v in values:
-            scope = {**params, name: [Lit(v, items.value_pos)]}
+            scope = {**params, name: [Lit(v, where)]}
             for c in el.children:
                 if isinstance(c, Comment):
                     out.append(c)
@@ -181,7 +224,7 @@ class Composer:
         scope = {**{k: v for k, v in comp.defaults.items()}, **args}
         for k, v in scope.items():  # a default from [brand] that the project lacks: say so at the use
             missing = [c.name[6:] for c in v if k not in args and isinstance(c, Param)
-                       and c.name.startswith("brand.") and not str(self.brand.get(c.name[6:], "")).strip()]
+                       and c.name.startswith("brand.") and not isinstance(self.brand.get(c.name[6:]), str)]
             if missing:
                 raise self._err(el.pos, f"component '{name}' takes {k} from [brand] {missing[0]} in "
                                         f"{self.config_path}, which is not set: set it there, or give {k}=\"…\" here",
@@ -238,7 +281,7 @@ class Composer:
             if c.name.startswith("brand."):
                 key = c.name[6:]
                 value = self.brand.get(key)
-                if not isinstance(value, str) or not value.strip():
+                if not isinstance(value, str):  # "" is a value: the project says it has none
                     raise self._err(c.pos, f"'[[ {c.name} ]]' has no value: set {key} in the [brand] table of "
                                            f"{self.config_path}" + _brand_way_out(trail), trail)
                 out.append(Lit(html.escape(value, quote=True), c.pos))
@@ -296,8 +339,8 @@ def _builtin(path: str) -> bool:
 def _tokens_pos(path: str) -> Pos:
     """Where a theme file's [tokens] table starts (line 1 when it has none)."""
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError:
+        lines = read_text(path, what="theme").splitlines()
+    except (OSError, MailwrightError):
         return Pos(path, 1, 1)
     for i, line in enumerate(lines):
         if re.match(r"\s*\[\s*tokens\s*\]", line):

@@ -23,10 +23,11 @@ name = "{name}"
 esps = [{esps}]                # the ESPs every template and flow is compiled for
 theme = "house"                # themes/house.toml (a copy of the built-in "clean"); or "clean", "bold"
 
-# Who sends: the built-in footer and the preview take these.
+# Who sends: the built-in components and the preview take these.
 [brand]
 company = "{company}"
-help_url = "{help_url}"
+{website_line}
+help_url = "{help_url}"             # the footer's help link; "" for none
 
 # Named conditions, used as segment.NAME in templates and flows.
 [segments]
@@ -113,7 +114,7 @@ GITIGNORE = "build/\n"
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--company", default=None, help="Your company's name, for the footer (default: from DIRECTORY).")
 @click.option("--website", default=None, metavar="URL",
-              help="Your website; its /help page is the footer's help link (default: https://example.com).")
+              help="Your website: the header's link, and its /help page the footer's help link (default: none).")
 @click.option("--esp", "esps", multiple=True, metavar="ESP",
               help="An ESP to compile for (repeatable). Default: every installed ESP.")
 def command(directory: Path, company: str | None, website: str | None, esps: tuple[str, ...]) -> None:
@@ -138,13 +139,16 @@ def command(directory: Path, company: str | None, website: str | None, esps: tup
         sys.exit(1)
     name = re.sub(r"[^A-Za-z0-9_-]+", "-", directory.resolve().name).strip("-_") or "emails"
     company = company or name.replace("-", " ").replace("_", " ").title()
-    website = (website or "https://example.com").rstrip("/")
-    if not re.match(r"https?://[^/\s]+", website):
+    if website is not None and not re.match(r"https?://[^/\s]+", website):
         raise click.BadParameter("give a URL such as https://www.acme.com", param_hint="--website")
-    domain = re.sub(r"^https?://", "", website).split("/")[0]
+    website = (website or "").rstrip("/")
+    domain = re.sub(r"^https?://", "", website).split("/")[0] if website else "example.org"
+    website_line = (f'website = "{_toml(website)}"' if website
+                    else '# website = "https://www.your-company.com"   # the header component\'s link')
     files = {
         "mailwright.toml": CONFIG.format(name=name, esps=", ".join(f'"{e}"' for e in (esps or installed)),
-                                         company=_toml(company), help_url=_toml(f"{website}/help"), domain=domain),
+                                         company=_toml(company), website_line=website_line,
+                                         help_url=_toml(f"{website}/help") if website else "", domain=domain),
         "templates/checkout-reminder.mjml": TEMPLATE,
         "flows/checkout-reminder.yaml": FLOW,
         "samples/first-visit.yaml": SAMPLE.format(domain=domain),
