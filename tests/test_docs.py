@@ -23,3 +23,13 @@ def test_flows_page_matches_the_code():
     for line in example.splitlines():
         if line.strip() and not line.startswith("#"):
             assert line.split("#")[0].rstrip() in page, line
+
+
+def test_components_page_matches_the_components():
+    from mailwright.compose import component_table, load_component
+    from mailwright.project import builtin_dir
+
+    page = (ROOT / "components" / "README.md").read_text()
+    table = page.split("-->\n", 1)[1].split("<!-- table:end -->", 1)[0] if "<!-- table:start" in page else ""
+    comps = {f.stem: load_component(f) for f in builtin_dir("components").glob("*.mjml")}
+    assert table == component_table(comps)

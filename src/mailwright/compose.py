@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .errors import Diagnostic, MailwrightError, MailwrightErrors, Pos
 from .inputs import read_text
-from .source import Attr, Chunk, Comment, Element, Lit, Param, SourceFile, parse_document
+from .source import Attr, Chunk, Comment, Element, Lit, Param, SourceFile, Tag, parse_document
 
 RESERVED = {"required", "doc"}
 _SLOT = re.compile(r"<x-slot\s*/>")
@@ -468,3 +468,31 @@ def theme_head(theme: Theme) -> str:
     if theme.inline_css.strip():
         parts.append(f'<mj-style inline="inline">{sub(theme.inline_css)}</mj-style>')
     return "".join(parts)
+
+
+def component_table(components: dict[str, Component]) -> str:
+    """The Markdown table of components (components/README.md holds the built-in ones')."""
+    import html as _html
+
+    rows = ["| component | parameters | description |", "|---|---|---|"]
+    for name in sorted(components):
+        c = components[name]
+        params = [f"`{r}` (required)" for r in c.required]
+        for k, v in c.defaults.items():
+            if k in c.required:
+                continue
+            text = "".join(_as_typed(x) for x in v)
+            params.append(f'`{k}`=`{text}`' if text else f'`{k}`=""')
+        doc = _html.unescape(c.doc).replace("[brand]", "`[brand]`")
+        rows.append(f"| `{name}` | {', '.join(params)} | {doc} |")
+    return "\n".join(rows) + "\n"
+
+
+def _as_typed(chunk: Chunk) -> str:
+    if isinstance(chunk, Lit):
+        return chunk.text
+    if isinstance(chunk, Param):
+        return chunk.raw or f"[[ {chunk.name} ]]"
+    if isinstance(chunk, Tag):
+        return "{{ " + chunk.src + " }}" if chunk.kind == "out" else "{% " + chunk.src + " %}"
+    return ""
