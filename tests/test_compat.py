@@ -98,8 +98,9 @@ def compile_all_esps(name: str, src: str) -> tuple[list[str], dict, dict]:
 
 def for_empty_recipient(outputs: dict, configs: dict) -> dict[str, str]:
     """Each ESP's HTML through its reference renderer, for a recipient with no data: the tags vanish."""
-    from mailwright.reference import RENDERERS
+    from mailwright.reference import renderers
 
+    RENDERERS = renderers()
     empty = {"profile": {}, "event": {}}
     return {esp: RENDERERS[esp](o.html, empty, configs[esp]) for esp, o in outputs.items()}
 

@@ -2,6 +2,7 @@
 
 from mailwright.dialect import Connector
 from mailwright.project import MAPPING, TEXT, TEXTS
+from mailwright.reference import lazy
 
 from .client import ActiveCampaignPush
 from .dialect import ActiveCampaignDialect
@@ -10,4 +11,5 @@ from .flows import ActiveCampaignFlows
 connector = Connector(name="activecampaign", label="ActiveCampaign", dialect=ActiveCampaignDialect,
                       flows=ActiveCampaignFlows, client=ActiveCampaignPush,
                       config={"events": MAPPING, "fields": MAPPING, "tags": TEXTS, "from_name": TEXT,
-                                  "from_email": TEXT, "reply_to": TEXT})
+                                  "from_email": TEXT, "reply_to": TEXT},
+                      reference=lazy(f"{__name__}.reference"))

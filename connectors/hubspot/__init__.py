@@ -2,10 +2,12 @@
 
 from mailwright.dialect import Connector
 from mailwright.project import MAPPING
+from mailwright.reference import lazy
 
 from .client import HubSpotPush
 from .dialect import HubSpotDialect
 from .flows import HubSpotFlows
 
 connector = Connector(name="hubspot", label="HubSpot", dialect=HubSpotDialect, flows=HubSpotFlows, client=HubSpotPush,
-                      config={"events": MAPPING, "properties": MAPPING})
+                      config={"events": MAPPING, "properties": MAPPING},
+                      reference=lazy(f"{__name__}.reference"))

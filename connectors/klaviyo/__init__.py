@@ -2,10 +2,12 @@
 
 from mailwright.dialect import Connector
 from mailwright.project import MAPPING
+from mailwright.reference import lazy
 
 from .client import KlaviyoPush
 from .dialect import KlaviyoDialect
 from .flows import KlaviyoFlows
 
 connector = Connector(name="klaviyo", label="Klaviyo", dialect=KlaviyoDialect, flows=KlaviyoFlows, client=KlaviyoPush,
-                      config={"events": MAPPING, "properties": MAPPING})
+                      config={"events": MAPPING, "properties": MAPPING},
+                      reference=lazy(f"{__name__}.reference"))

@@ -212,6 +212,10 @@ class Connector:
     # the keys its [esp.NAME] table in mailwright.toml may hold: key -> kind (mailwright.project's
     # TEXT, TEXTS, MAPPING); a key not listed is reported as a typo
     config: dict[str, str] = field(default_factory=dict)
+    # reference renderer: (source, recipient, config) -> text, a real engine of the ESP's language
+    # (preview, tests; see mailwright.reference); flow diagram: (Flow, translated files) -> flowviz.Graph
+    reference: Any = None
+    diagram: Any = None
 
 
 _cache: dict[str, Connector] | None = None
