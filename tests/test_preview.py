@@ -154,7 +154,7 @@ KLAVIYO_TAGS = (
 
 
 def test_the_klaviyo_reference_knows_every_documented_tag():
-    from mailwright.reference import render_klaviyo
+    from mailwright_connectors.klaviyo.reference import render as render_klaviyo
 
     got = render_klaviyo(KLAVIYO_TAGS, {"profile": {}, "event": {"$value": 1234.5, "label": "$40"}}).split("|")
     assert got == [

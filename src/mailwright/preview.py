@@ -28,6 +28,7 @@ from .compose import theme_head
 from .dialect import load_connectors
 from .errors import Diagnostic, MailwrightError, display_path
 from .project import Project, load_project
+from .reference import visible_text
 from .render import PFor, PIf, Slot
 from .semantics import interpret
 from .variants import Sample, derive, read_sample, sample_files, shape_problems, worst_case
@@ -242,9 +243,7 @@ class Preview:
 
     def _locate(self, out: Output, data: dict, e: Exception) -> str:
         """Name the place of a render failure: the first <mw-raw> of this ESP its renderer refuses, else the template."""
-        from .reference import RENDERERS
-
-        render = RENDERERS.get(out.esp)
+        render = load_connectors()[out.esp].reference
         cfg = self.project.esp_config(out.esp) if self.project else {}
         reason = " ".join(str(e).split()) or type(e).__name__
         if render is not None:
@@ -260,11 +259,9 @@ class Preview:
                "(a bug in mailwright: please report it)"
 
     def _render_unsafe(self, out: Output, data: dict) -> dict:
-        from .reference import RENDERERS, visible_text
-
         assert self.project is not None
         cfg = self.project.esp_config(out.esp)
-        render = RENDERERS.get(out.esp)
+        render = load_connectors()[out.esp].reference
         if render is None:  # an ESP without a reference renderer: the language's meaning
             page = interpret(out.rendered.page, data, out.esp, out.trigger)
             subject = interpret(out.rendered.subject, data, out.esp, out.trigger, "text")
