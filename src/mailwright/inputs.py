@@ -321,3 +321,19 @@ def load_yaml(path: Path | str, text: str | None = None, *, what: str = "YAML fi
 
 __all__ = ["MAX_BYTES", "MAX_DEPTH", "ALIAS_BUDGET", "ComposerError", "read_bytes", "decode", "read_text",
            "load_toml", "compose_yaml", "construct", "construct_scalar", "load_yaml"]
+
+
+def value_kind(value: Any, *, yaml: bool = False) -> str:
+    """What a value from a user's file is, in words for a message ("a table", "a list", …):
+    TOML's words by default, YAML's (mapping, text) with ``yaml``."""
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text" if yaml else "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping" if yaml else "a table"
+    return "a date or time"

@@ -11,7 +11,7 @@ from typing import Any
 
 from .compose import Component, Theme, load_component, load_theme
 from .errors import MailwrightError, MailwrightErrors, Pos
-from .inputs import load_toml, read_text
+from .inputs import load_toml, read_text, value_kind
 
 CONFIG = "mailwright.toml"
 
@@ -137,18 +137,6 @@ def find_root(start: Path) -> Path:
                                          "(a project is a folder with mailwright.toml and templates/)")
 
 
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a table"
-    return "a date or time"
 
 
 def _fits(value: Any, want: str) -> bool:
@@ -182,21 +170,21 @@ def check_config(config: dict[str, Any], places: dict, path: Path, available_esp
                 errors.append(MailwrightError(at(keys, key=True), _unknown(what, k, list(schema), where)))
             elif isinstance(schema[k], dict):
                 if not isinstance(v, dict):
-                    errors.append(MailwrightError(at(keys), f"[{'.'.join(keys)}] is a table, not {_kind(v)}"))
+                    errors.append(MailwrightError(at(keys), f"[{'.'.join(keys)}] is a table, not {value_kind(v)}"))
                 else:
                     check_table(v, schema[k], keys)
             elif schema[k] == MAPPING and isinstance(v, dict):
                 for name, x in v.items():  # each entry at its own line
                     if not isinstance(x, str):
                         errors.append(MailwrightError(at((*keys, name)), f"{name} in [{'.'.join(keys)}] must be "
-                                                                         f"a string, not {_kind(x)}"))
+                                                                         f"a string, not {value_kind(x)}"))
             elif schema[k] == TEXTS and isinstance(v, list):
                 if not all(isinstance(x, str) for x in v):
                     bad = next(x for x in v if not isinstance(x, str))
                     errors.append(MailwrightError(at(keys), f"{'.'.join(keys)} must be {TEXTS}; it holds "
-                                                            f"{_kind(bad)}"))
+                                                            f"{value_kind(bad)}"))
             elif not _fits(v, schema[k]):
-                errors.append(MailwrightError(at(keys), f"{'.'.join(keys)} must be {schema[k]}, not {_kind(v)}"))
+                errors.append(MailwrightError(at(keys), f"{'.'.join(keys)} must be {schema[k]}, not {value_kind(v)}"))
 
     check_table(config, SCHEMA, ())
     esp = config.get("esp")
@@ -206,7 +194,7 @@ def check_config(config: dict[str, Any], places: dict, path: Path, available_esp
             if name not in available_esps:
                 errors.append(MailwrightError(at(keys, key=True), _unknown("ESP", name, available_esps)))
             elif not isinstance(table, dict):
-                errors.append(MailwrightError(at(keys), f"[esp.{name}] is a table, not {_kind(table)}"))
+                errors.append(MailwrightError(at(keys), f"[esp.{name}] is a table, not {value_kind(table)}"))
             else:
                 schema = _esp_schema(name)
                 if schema is not None:

@@ -25,7 +25,7 @@ import yaml
 
 from .errors import Diagnostic, MailwrightError, MailwrightErrors, Pos
 from .expr import MISSING, Cmp, Const, Defined, Expr, ListLit, Var, evaluate, fold, uses
-from .inputs import construct_scalar, load_yaml, read_text
+from .inputs import construct_scalar, load_yaml, read_text, value_kind
 from .render import PFor, PIf, Slot
 
 ABSENT = MISSING
@@ -339,18 +339,6 @@ def reads(tree: list, scope: dict[str, tuple] | None = None) -> list[Read]:
     return out
 
 
-def _kind(v: Any) -> str:
-    if isinstance(v, dict):
-        return "a mapping"
-    if isinstance(v, list):
-        return "a list"
-    if isinstance(v, str):
-        return "text"
-    if isinstance(v, bool):
-        return "true/false"
-    return "a number"
-
-
 def _dotted(at: tuple) -> str:
     return "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else p) for i, p in enumerate(at))
 
@@ -370,9 +358,9 @@ def shape_problems(sample: Sample, trees: list[list], template: str) -> list[Dia
             return
         if not steps:
             if read.kind == "list" and not isinstance(cur, list):
-                problem(at, f"{_dotted(at)} is {_kind(cur)}, but the template loops over it: give a list", read)
+                problem(at, f"{_dotted(at)} is {value_kind(cur, yaml=True)}, but the template loops over it: give a list", read)
             elif read.kind == "value" and isinstance(cur, (dict, list)):
-                problem(at, f"{_dotted(at)} is {_kind(cur)}, but the template prints it: give a single value",
+                problem(at, f"{_dotted(at)} is {value_kind(cur, yaml=True)}, but the template prints it: give a single value",
                         read)
             return
         step, rest = steps[0], steps[1:]
@@ -383,7 +371,7 @@ def shape_problems(sample: Sample, trees: list[list], template: str) -> list[Dia
             if step in cur:
                 walk(cur[step], rest, at + (step,), read)
         else:
-            problem(at, f"{_dotted(at)} is {_kind(cur)}, but the template reads {_dotted(at + (step,))}: "
+            problem(at, f"{_dotted(at)} is {value_kind(cur, yaml=True)}, but the template reads {_dotted(at + (step,))}: "
                         "give a mapping", read)
 
     for tree in trees:

@@ -15,6 +15,7 @@ from typing import Any
 from ..errors import MailwrightError, MailwrightErrors, Pos
 from ..expr import Expr, Scope, parse_condition, uses
 from ..flows import EVENTS, Y, duration
+from ..inputs import value_kind
 
 FUNCTIONS = ("count", "sum", "last", "first", "days_since", "distinct")
 SESSION = ("session.duration", "session.page_views")
@@ -106,18 +107,6 @@ class Signals:
         return set(self.derived) | (set(RESERVED) if self.scoring else set())
 
 
-def _kind(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true/false"
-    if isinstance(v, int | float):
-        return "a number"
-    if isinstance(v, str):
-        return "a string"
-    if isinstance(v, list):
-        return "a list"
-    if isinstance(v, dict):
-        return "a table"
-    return "a date or time"
 
 
 def _number(v: Any) -> bool:
@@ -197,7 +186,7 @@ def _signal(r: _Reader, name: str, src: Any) -> Derived | None:
         r.error(pos, f"'{name}' is set by [scoring]; name this property differently")
         return None
     if not isinstance(src, str):
-        r.error(pos, f"{name} in [signals] is a string such as \"count(product_viewed, 24h)\", not {_kind(src)}")
+        r.error(pos, f"{name} in [signals] is a string such as \"count(product_viewed, 24h)\", not {value_kind(src)}")
         return None
     inner = Pos(pos.path, pos.line, pos.col + 1) if pos.line else pos  # inside the quotes
     m = _CALL.fullmatch(src)
@@ -260,7 +249,7 @@ def _signal(r: _Reader, name: str, src: Any) -> Derived | None:
 def _scoring(r: _Reader, table: Any, trigger_names: set[str]) -> Scoring | None:
     pos = r.at("", "scoring")
     if not isinstance(table, dict):
-        r.error(pos, f"[scoring] is a table, not {_kind(table)}")
+        r.error(pos, f"[scoring] is a table, not {value_kind(table)}")
         return None
     for k in table:
         if k not in SCORING_KEYS:
@@ -278,7 +267,7 @@ def _scoring(r: _Reader, table: Any, trigger_names: set[str]) -> Scoring | None:
     rules: list[PointRule] = []
     points = table.get("points", {})
     if not isinstance(points, dict):
-        r.error(r.at("scoring", "points"), f"[scoring.points] is a table, not {_kind(points)}")
+        r.error(r.at("scoring", "points"), f"[scoring.points] is a table, not {value_kind(points)}")
         points = {}
     if not points:
         r.error(r.at("scoring", "points") if "points" in table else pos,
@@ -287,7 +276,7 @@ def _scoring(r: _Reader, table: Any, trigger_names: set[str]) -> Scoring | None:
         kpos = r.at("scoring.points", key)
         key_pos = r.project.places.get(("scoring", "points", key), (kpos,))[0]
         if not _number(value):
-            r.error(kpos, f"the points of '{key}' are a number, not {_kind(value)}")
+            r.error(kpos, f"the points of '{key}' are a number, not {value_kind(value)}")
             continue
         m = _WHERE.fullmatch(key)
         event, cond = (m.group(1), m.group(2)) if m else (key.strip(), None)
@@ -305,7 +294,7 @@ def _scoring(r: _Reader, table: Any, trigger_names: set[str]) -> Scoring | None:
     caps: dict[str, float] = {}
     raw_caps = table.get("caps", {})
     if not isinstance(raw_caps, dict):
-        r.error(r.at("scoring", "caps"), f"[scoring.caps] is a table, not {_kind(raw_caps)}")
+        r.error(r.at("scoring", "caps"), f"[scoring.caps] is a table, not {value_kind(raw_caps)}")
         raw_caps = {}
     activities = [*points, *sorted({ru.event for ru in rules})]
     for key, value in raw_caps.items():
@@ -323,7 +312,7 @@ def _scoring(r: _Reader, table: Any, trigger_names: set[str]) -> Scoring | None:
     tiers: list[tuple[str, float]] = []
     raw_tiers = table.get("tiers", {})
     if not isinstance(raw_tiers, dict):
-        r.error(r.at("scoring", "tiers"), f"[scoring.tiers] is a table, not {_kind(raw_tiers)}")
+        r.error(r.at("scoring", "tiers"), f"[scoring.tiers] is a table, not {value_kind(raw_tiers)}")
         raw_tiers = {}
     for key, value in raw_tiers.items():
         kpos = r.at("scoring.tiers", key)
@@ -347,7 +336,7 @@ def _trigger(r: _Reader, name: str, spec: Any) -> DerivedTrigger | None:
         r.error(pos, f"'{name}' is not an event name")
         return None
     if not isinstance(spec, dict):
-        r.error(pos, f"a derived trigger is a table, as {example}; this is {_kind(spec)}")
+        r.error(pos, f"a derived trigger is a table, as {example}; this is {value_kind(spec)}")
         return None
     ok = True
     for k in spec:
@@ -359,7 +348,7 @@ def _trigger(r: _Reader, name: str, spec: Any) -> DerivedTrigger | None:
     after = spec.get("after")
     if after is not None:
         if not isinstance(after, str):
-            r.error(r.inside(pos, "after"), f"after is one event name, not {_kind(after)}")
+            r.error(r.inside(pos, "after"), f"after is one event name, not {value_kind(after)}")
             ok = False
         elif not r.event(after, r.inside(pos, f'"{after}"', 1)):
             ok = False
@@ -386,7 +375,7 @@ def _trigger(r: _Reader, name: str, spec: Any) -> DerivedTrigger | None:
         w = spec["where"]
         wpos = r.inside(pos, "where")
         if not isinstance(w, str):
-            r.error(wpos, f"where is a condition in quotes, as where = \"session.duration > 90\"; this is {_kind(w)}")
+            r.error(wpos, f"where is a condition in quotes, as where = \"session.duration > 90\"; this is {value_kind(w)}")
             ok = False
         else:
             where_src = w
@@ -408,12 +397,12 @@ def load_signals(project: Any) -> Signals:
     out = Signals()
     triggers = cfg.get("triggers", {})
     if not isinstance(triggers, dict):
-        r.error(r.at("", "triggers"), f"[triggers] is a table, not {_kind(triggers)}")
+        r.error(r.at("", "triggers"), f"[triggers] is a table, not {value_kind(triggers)}")
         triggers = {}
     r.known_events = sorted({*r.known_events, *triggers})
     signals = cfg.get("signals", {})
     if not isinstance(signals, dict):
-        r.error(r.at("", "signals"), f"[signals] is a table, not {_kind(signals)}")
+        r.error(r.at("", "signals"), f"[signals] is a table, not {value_kind(signals)}")
         signals = {}
     for name, src in signals.items():
         d = _signal(r, name, src)
