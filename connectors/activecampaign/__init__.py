@@ -5,6 +5,7 @@ from mailwright.project import MAPPING, TEXT, TEXTS
 from mailwright.reference import lazy
 
 from .client import ActiveCampaignPush
+from .diagram import diagram
 from .dialect import ActiveCampaignDialect
 from .flows import ActiveCampaignFlows
 
@@ -12,4 +13,4 @@ connector = Connector(name="activecampaign", label="ActiveCampaign", dialect=Act
                       flows=ActiveCampaignFlows, client=ActiveCampaignPush,
                       config={"events": MAPPING, "fields": MAPPING, "tags": TEXTS, "from_name": TEXT,
                                   "from_email": TEXT, "reply_to": TEXT},
-                      reference=lazy(f"{__name__}.reference"))
+                      reference=lazy(f"{__name__}.reference"), diagram=diagram)

@@ -5,9 +5,10 @@ from mailwright.project import MAPPING
 from mailwright.reference import lazy
 
 from .client import HubSpotPush
+from .diagram import diagram
 from .dialect import HubSpotDialect
 from .flows import HubSpotFlows
 
 connector = Connector(name="hubspot", label="HubSpot", dialect=HubSpotDialect, flows=HubSpotFlows, client=HubSpotPush,
                       config={"events": MAPPING, "properties": MAPPING},
-                      reference=lazy(f"{__name__}.reference"))
+                      reference=lazy(f"{__name__}.reference"), diagram=diagram)

@@ -5,9 +5,10 @@ from mailwright.project import MAPPING
 from mailwright.reference import lazy
 
 from .client import KlaviyoPush
+from .diagram import diagram
 from .dialect import KlaviyoDialect
 from .flows import KlaviyoFlows
 
 connector = Connector(name="klaviyo", label="Klaviyo", dialect=KlaviyoDialect, flows=KlaviyoFlows, client=KlaviyoPush,
                       config={"events": MAPPING, "properties": MAPPING},
-                      reference=lazy(f"{__name__}.reference"))
+                      reference=lazy(f"{__name__}.reference"), diagram=diagram)

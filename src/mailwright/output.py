@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import MailwrightError, Pos
+from .flowviz import diagrams
 
 MARKER = ".mailwright-build"
 FORMAT = "mailwright-build 1"  # the marker's first line
@@ -106,7 +107,7 @@ def _not_in_manifest(folder: Path) -> str | None:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
         listed = {MANIFEST, MARKER}
         for o in manifest["outputs"]:
-            listed.update(o[k] for k in ("html", "text", "definition", "recipe") if isinstance(o.get(k), str))
+            listed.update(o[k] for k in ("html", "text", "definition", "recipe", "diagram") if isinstance(o.get(k), str))
         listed.update(p for p in manifest.get("tracking_plan", {}).values() if isinstance(p, str))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return MANIFEST + " (unreadable)"
@@ -133,10 +134,10 @@ def _write(result: Any, tmp: Path) -> None:
     for f in result.flows:
         (tmp / f.esp / "flows").mkdir(parents=True, exist_ok=True)
         entry = {"esp": f.esp, "kind": "flow", "name": f.name}
-        for suffix, content in f.files.items():
+        for suffix, content in diagrams(f.esp, f.files).items():
             rel = f"{f.esp}/flows/{f.name}{suffix}"
             (tmp / rel).write_text(content, encoding="utf-8")
-            entry["definition" if suffix == ".json" else "recipe"] = rel
+            entry[{".json": "definition", ".mmd": "diagram"}.get(suffix, "recipe")] = rel
         entries.append(entry)
     plan = getattr(result, "plan", None)  # the tracking plan (signals/contract.py), one schema per event
     schemas = plan.schemas() if plan is not None else {}
