@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
 import re
 from dataclasses import dataclass, field
@@ -11,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ir
+from .batch import batch_gc
 from .compose import Composer, Theme, theme_head, theme_tokens
 from .dialect import Context, Dialect, FlowContext, load_connectors
 from .errors import Diagnostic, MailwrightError, Pos
@@ -126,18 +125,6 @@ def triggers_by_template(flows: list[Flow]) -> dict[str, list[str | None]]:
             if f.event not in lst:
                 lst.append(f.event)
     return found
-
-
-@contextlib.contextmanager
-def batch_gc():
-    """Fewer garbage collections while a batch builds many long-lived objects (the
-    default thresholds make a large template's compile time grow faster than its size)."""
-    old = gc.get_threshold()
-    gc.set_threshold(max(old[0], 50_000), max(old[1], 20), max(old[2], 20))
-    try:
-        yield
-    finally:
-        gc.set_threshold(*old)
 
 
 def compile_project(project: Project, esps: list[str] | None = None) -> Result:

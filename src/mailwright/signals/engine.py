@@ -315,10 +315,12 @@ class Engine:
                     out[d.name] = x["by"].get(ref, 0)
                 else:
                     by = x["by"]
-                    for v in list(by):
-                        if not _prune(by[v], start):
-                            del by[v]
-                    out[d.name] = len(by.get(ref, ()))
+                    if len(by) > 64:  # now and then, drop what has left every window (bounded memory)
+                        for v in list(by):
+                            if not _prune(by[v], start):
+                                del by[v]
+                    times = by.get(ref)
+                    out[d.name] = len(_prune(times, start)) if times else 0
             elif k == "sum":
                 if start is None:
                     out[d.name] = _num(x or 0)

@@ -23,6 +23,7 @@ from typing import Any
 
 import click
 
+from ..batch import batch_gc
 from ..errors import Diagnostic, MailwrightError, Pos
 from ..expr import Scope, evaluate, expand_segment, fold
 from ..flows import Branch, Flow, Send, Split, Wait
@@ -295,9 +296,10 @@ def replay_file(path: Path, project: Any, at: float | None = None, progress: Any
         outputs = {(o.name, o.trigger): o for o in result.outputs}
     events, bad = read_events(path, progress)
     rp = Replay(Engine(signals))
-    for ev in events:
-        rp.feed(ev)
-    rp.finish(at)
+    with batch_gc():
+        for ev in events:
+            rp.feed(ev)
+        rp.finish(at)
     journeys = Journeys(project, flows, outputs, esp)
     report = []
     for p in sorted(rp.profiles.values(), key=lambda p: p.id):
