@@ -13,6 +13,7 @@ import click
 
 from . import __version__
 from .errors import Diagnostic, MailwrightError
+from .options import esp_option
 
 if TYPE_CHECKING:
     from .push import Report
@@ -44,7 +45,8 @@ class _Group(click.Group):
     """Commands that live in their own modules load when they are used, not at every start."""
 
     LAZY = {"check": "mailwright.check", "send-test": "mailwright.sendtest", "init": "mailwright.init",
-            "replay": "mailwright.signals.replay", "events": "mailwright.signals.events_check"}
+            "replay": "mailwright.signals.replay", "events": "mailwright.signals.events_check",
+            "relay": "mailwright.signals.relay.command"}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *self.LAZY])
@@ -92,15 +94,11 @@ def compile(project: Path, esps: tuple[str, ...], out: Path | None, as_json: boo
       mailwright compile . --json | jq '.outputs[].html'
     """
     from .compile import compile_project, mapping_block
-    from .dialect import load_connectors
     from .output import write_outputs
     from .project import load_project
 
     started = time.perf_counter()
-    available = list(load_connectors())
-    for e in esps:
-        if e not in available:
-            raise click.BadParameter(f"unknown ESP '{e}' (installed: {', '.join(available)})", param_hint="--esp")
+    available = esp_option(esps)
     try:
         proj = load_project(project, available)
         if not proj.templates:
@@ -202,10 +200,8 @@ def push(project: Path, esps: tuple[str, ...], dry_run: bool, only: str | None, 
     )
     from .transport import RemoteError
 
+    esp_option(esps)
     connectors = load_connectors()
-    for e in esps:
-        if e not in connectors:
-            raise click.BadParameter(f"unknown ESP '{e}' (installed: {', '.join(connectors)})", param_hint="--esp")
 
     def say(message: str) -> None:
         click.echo(message, err=True)

@@ -127,12 +127,9 @@ def command(directory: Path, company: str | None, website: str | None, esps: tup
       mailwright check DIRECTORY       # the CI gate
     Nothing is overwritten: the directory must be empty or new.
     """
-    from .dialect import load_connectors
+    from .options import esp_option
 
-    installed = list(load_connectors())
-    for e in esps:
-        if e not in installed:
-            raise click.BadParameter(f"unknown ESP '{e}' (installed: {', '.join(installed)})", param_hint="--esp")
+    installed = esp_option(esps)
     if directory.exists() and any(directory.iterdir()):
         click.echo(f"{directory}: error: not empty; mailwright init starts a project in a new or empty folder",
                    err=True)

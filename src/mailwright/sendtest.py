@@ -28,6 +28,7 @@ from typing import Any
 import click
 
 from .errors import Diagnostic, MailwrightError, MailwrightErrors, Pos
+from .options import esp_option
 from .transport import Secret
 
 ENV_PREFIX = "MAILWRIGHT_SMTP_"
@@ -461,7 +462,6 @@ def command(template: str, to: tuple[str, ...], samples: tuple[str, ...], esp: s
       mailwright send-test cart-reminder --to me@example.com --esp hubspot
       mailwright send-test cart-reminder --to me@example.com --sample vip --sample new-customer
     """
-    from .dialect import load_connectors
     from .project import load_project
     from .variants import derive
 
@@ -472,10 +472,7 @@ def command(template: str, to: tuple[str, ...], samples: tuple[str, ...], esp: s
     try:
         settings = smtp_settings(os.environ)
         recipients = _recipients(to)
-        connectors = load_connectors()
-        if esp is not None and esp not in connectors:
-            raise click.BadParameter(f"unknown ESP '{esp}' (installed: {', '.join(connectors)})", param_hint="--esp")
-        proj = load_project(project, list(connectors))
+        proj = load_project(project, esp_option([esp]))
         esp = esp or proj.esps[0]
         out = compile_template(proj, template, esp, trigger, lambda d: _report(d, settings))
         if samples:

@@ -94,12 +94,9 @@ def command(project: Path, esps: tuple[str, ...], as_json: bool, online: bool) -
 
 def _usage(project: Path, esps: tuple[str, ...]) -> None:
     """The checks click would make on the arguments (made here, so that --json can answer them)."""
-    from ..dialect import load_connectors
+    from ..options import esp_option
 
     if not project.is_dir():
         what = "is not a folder" if project.exists() else "does not exist"
         raise click.BadParameter(f"'{project}' {what}", param_hint="PROJECT")
-    available = list(load_connectors())
-    for e in esps:
-        if e not in available:
-            raise click.BadParameter(f"unknown ESP '{e}' (installed: {', '.join(available)})", param_hint="--esp")
+    esp_option(esps)
