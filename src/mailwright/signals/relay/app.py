@@ -1,0 +1,105 @@
+"""The relay's HTTP side, a Starlette app: Segment's tracking API in, /healthz and /metrics out.
+
+An event is answered 200 only after the store's commit holding it is durable. A refused request gets
+a JSON reason and is counted; it never reaches the store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .ingest import MAX_BATCH, MAX_EVENT, Refused, authorised, parse
+from .logs import Log
+from .metrics import Metrics
+from .runner import Relay
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    """The body, read no further than the limit (a sender cannot make the relay hold more)."""
+    size = request.headers.get("content-length")
+    if size and size.isdigit() and int(size) > limit:
+        raise Refused(f"the body is larger than {limit // 1024} KB", 400, "too_large")
+    chunks, total = [], 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            raise Refused(f"the body is larger than {limit // 1024} KB", 400, "too_large")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def build_app(relay: Relay, write_keys: list[bytes], log: Log, metrics: Metrics) -> Starlette:
+    store = relay.store
+
+    async def not_a_route(request: Request, _exc: Any) -> Response:
+        metrics.rejected.labels("not_found").inc()
+        return JSONResponse({"success": False, "error": f"no such endpoint: {request.url.path}"}, status_code=404)
+
+    async def ingest(request: Request) -> Response:
+        kind = request.path_params.get("kind")
+        if kind not in KINDS_PATH:
+            return await not_a_route(request, None)
+        kind = None if kind == "batch" else kind
+        started = time.perf_counter()
+        try:
+            raw = await _body(request, MAX_BATCH if kind is None else MAX_EVENT)
+            if not write_keys:
+                raise Refused("the relay has no write keys (MAILWRIGHT_WRITE_KEYS)", 401, "unauthorised")
+            header = request.headers.get("authorization")
+            body_key = None
+            if header is None:
+                with contextlib.suppress(ValueError, RecursionError):
+                    doc = json.loads(raw)
+                    body_key = doc.get("writeKey") if isinstance(doc, dict) else None
+            if not authorised(header, body_key, write_keys):
+                raise Refused("unknown write key", 401, "unauthorised")
+            msgs = parse(raw, kind, time.time())
+        except Refused as e:
+            metrics.rejected.labels(e.kind).inc()
+            log("request_refused", "warning", path=request.url.path, status=e.status, reason=e.reason[:200])
+            return JSONResponse({"success": False, "error": e.reason}, status_code=e.status)
+        except ClientDisconnect:
+            metrics.rejected.labels("disconnected").inc()
+            return Response(status_code=400)
+        new = await store.append(msgs)
+        metrics.ingested.inc(new)
+        metrics.duplicates.inc(len(msgs) - new)
+        metrics.ingest_latency.observe(time.perf_counter() - started)
+        return JSONResponse({"success": True})
+
+    async def healthz(_request: Request) -> Response:
+        ok = relay.healthy
+        return JSONResponse({"ok": ok}, status_code=200 if ok else 503)
+
+    async def render_metrics(_request: Request) -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Any) -> AsyncIterator[None]:
+        relay.start()
+        log("relay_started", esps=list(relay.deliveries))
+        try:
+            yield
+        finally:
+            relay.stop()
+            log("relay_stopped")
+
+    routes = [Route("/v1/{kind:str}", ingest, methods=["POST"]),
+              Route("/healthz", healthz, methods=["GET"]),
+              Route("/metrics", render_metrics, methods=["GET"])]
+    app = Starlette(routes=routes, lifespan=lifespan)
+
+    app.add_exception_handler(404, not_a_route)
+    return app
+
+
+KINDS_PATH = ("track", "identify", "page", "batch")

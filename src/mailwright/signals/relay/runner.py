@@ -1,0 +1,109 @@
+"""The relay's work loops: the engine over committed events and due timers, and one delivery worker per ESP.
+
+Each loop is a thread; ``stop`` lets every loop finish what it holds (the batch through the engine, the
+delivery call in flight and its outcomes) and returns. Everything not yet done stays in the store.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from .logs import Log
+from .metrics import Metrics
+from .model import Delivery, OutboxItem, Retry
+from .process import Processor
+from .store import Store
+
+IDLE_WAIT = 0.05  # seconds a loop sleeps when there is nothing to do (new work wakes it sooner)
+PRUNE_EVERY = 600.0
+
+
+class Relay:
+    def __init__(self, store: Store, processor: Processor, deliveries: dict[str, Delivery], metrics: Metrics,
+                 log: Log, batch: int = 100):
+        self.store, self.processor, self.deliveries = store, processor, deliveries
+        self.metrics, self.log, self.batch = metrics, log, batch
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._wake = {esp: threading.Event() for esp in deliveries}
+        self.failed: BaseException | None = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._threads = [threading.Thread(target=self._guard, args=(self._engine_loop,), name="relay-engine",
+                                          daemon=True)]
+        for esp in self.deliveries:
+            self._threads.append(threading.Thread(target=self._guard, args=(self._deliver_loop, esp),
+                                                  name=f"relay-{esp}", daemon=True))
+        for t in self._threads:
+            t.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self.store.wake.set()
+        for ev in self._wake.values():
+            ev.set()
+        for t in self._threads:
+            t.join(timeout)
+
+    @property
+    def healthy(self) -> bool:
+        return self.failed is None and all(t.is_alive() for t in self._threads)
+
+    def _guard(self, loop: Any, *args: Any) -> None:
+        try:
+            loop(*args)
+        except BaseException as e:  # a store failure (disk full, Redis gone): /healthz says so, logs say why
+            self.failed = e
+            self.log("loop_failed", "error", loop=threading.current_thread().name, error=type(e).__name__,
+                     detail=str(e)[:300])
+
+    # ------------------------------------------------------------ the engine
+
+    def _engine_loop(self) -> None:
+        last_prune = 0.0
+        while not self._stop.is_set():
+            self.store.wake.clear()
+            n = self.store.process(self.processor, self.batch * 2)
+            now = time.time()
+            if n == 0:  # timers run when the inbox is empty, so a burst is applied before wall-clock timers
+                n = self.store.fire_timers(self.processor, now, self.batch * 2)
+            if n:
+                for ev in self._wake.values():
+                    ev.set()
+                continue
+            if now - last_prune > PRUNE_EVERY and hasattr(self.store, "prune"):
+                self.store.prune(now)
+                last_prune = now
+            self.store.wake.wait(IDLE_WAIT)
+
+    # ------------------------------------------------------------ delivery
+
+    def _deliver_loop(self, esp: str) -> None:
+        delivery, wake = self.deliveries[esp], self._wake[esp]
+        while not self._stop.is_set():
+            wake.clear()
+            items = self.store.claim(esp, time.time(), self.batch)
+            if not items:
+                wake.wait(IDLE_WAIT)
+                continue
+            self._deliver(esp, delivery, items)
+
+    def _deliver(self, esp: str, delivery: Delivery, items: list[OutboxItem]) -> None:
+        try:
+            outcomes = list(delivery.deliver(items))
+        except Exception as e:  # the delivery's own failure: every item waits and is offered again
+            self.log("delivery_failed", "error", esp=esp, items=len(items), error=type(e).__name__)
+            outcomes = [Retry(i.id, 5.0, f"the delivery failed: {type(e).__name__}") for i in items]
+        settled = self.store.settle(esp, items, outcomes, time.time())
+        m = self.metrics
+        for seconds in settled.delivered:
+            m.e2e_latency.labels(esp).observe(seconds)
+        m.sends.labels(esp).inc(len(settled.delivered))
+        m.retries.labels(esp).inc(len(settled.retries))
+        m.throttled.labels(esp).inc(sum(1 for r in settled.retries if r.startswith("429")))
+        m.dead.labels(esp).inc(len(settled.dead))
+        for reason in settled.dead:
+            self.log("dead_letter", "warning", esp=esp, reason=reason[:300])
