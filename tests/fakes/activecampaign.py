@@ -1,5 +1,6 @@
 """A fake ActiveCampaign API v3 (``https://ACCOUNT.api-us1.com/api/3``): messages, custom
-fields, tags and event names.
+fields, tags and event names; for the relay, contacts, field values, the tracking switch and
+``trackcmp.net/event`` (activecampaign_events.py).
 
 Requests are validated against ``specs/activecampaign.json`` (ActiveCampaign's published
 OpenAPI, cut to these operations) with openapi-core. Lists answer
@@ -18,13 +19,14 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from .activecampaign_events import TRACK_PATH, ActiveCampaignEvents
 from .base import FakeServer, Recorded, Reply, SpecValidator, first
 
 FIELD_TYPES = ("dropdown", "hidden", "checkbox", "date", "text", "datetime", "textarea", "NULL", "listbox", "radio",
                "number")
 
 
-class ActiveCampaignFake(FakeServer):
+class ActiveCampaignFake(ActiveCampaignEvents, FakeServer):
     """Fake ActiveCampaign account; ``key`` is the ``Api-Token`` it accepts. ``fake.url`` is the
     account URL (what ``ACTIVECAMPAIGN_API_URL`` holds); the API is under ``/api/3``.
 
@@ -38,13 +40,16 @@ class ActiveCampaignFake(FakeServer):
     INVALID_STATUS = 422
     PREFIX = "/api/3"
 
-    def __init__(self, key: str, **options: Any):
+    def __init__(self, key: str, *, account_id: str = "1000001", event_key: str = "evkey0123456789abcdef",
+                 tracking: bool = False, **options: Any):
         super().__init__(key, **options)
         self.spec = SpecValidator("activecampaign.json", "https://yourAccountName.api-us1.com")
         self.messages: dict[str, dict] = {}
         self.fields: dict[str, dict] = {}
         self.tags: dict[str, dict] = {}
         self.events: list[dict] = []
+        # the tracking switch, contacts, field values and tracked events (activecampaign_events.py)
+        self._init_events(account_id, event_key, tracking)
 
     # ------------------------------------------------------------ test helpers
     def _state(self) -> dict[str, Any]:
@@ -90,12 +95,16 @@ class ActiveCampaignFake(FakeServer):
 
     # ------------------------------------------------------------ request flow
     def authorize(self, req: Recorded) -> Reply | None:
+        if req.path == TRACK_PATH:
+            return None  # trackcmp.net: actid and key travel in the form
         token = req.header("Api-Token")
         if token is None or token.strip() != self.key:
             return self.error(self.AUTH_STATUS, "You are not authorized to access this resource")
         return None
 
     def dispatch(self, req: Recorded) -> Reply:
+        if req.path == TRACK_PATH:
+            return self.track_event(req) if req.method == "POST" else Reply(405, {})
         problems = self.spec.problems(req)
         if problems:
             p = problems[0]
@@ -116,6 +125,7 @@ class ActiveCampaignFake(FakeServer):
             ("POST", "/tags", self.create_tag),
             ("GET", "/eventTrackingEvents", self.list_events),
             ("POST", "/eventTrackingEvents", self.create_event),
+            *self.event_routes(),
         ]
         path = req.path[len(self.PREFIX):]
         for method, pattern, fn in routes:

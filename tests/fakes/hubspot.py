@@ -1,5 +1,5 @@
 """A fake HubSpot API: CMS source code (coded email templates), marketing emails v3 and
-Automation v4 flows.
+Automation v4 flows; contacts, contact properties and custom behavioral events (hubspot_events.py).
 
 HubSpot's OpenAPI documents are not licensed for reuse, so nothing of them is here: the
 request checks below are written by hand from HubSpot's public reference (required
@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from .base import FakeServer, Recorded, Refused, Reply, first
+from .hubspot_events import HubSpotEvents
 
 ENVIRONMENTS = ("draft", "published")
 DAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
@@ -292,7 +293,7 @@ def template_problems(path: str, text: str) -> list[dict]:
     return out
 
 
-class HubSpotFake(FakeServer):
+class HubSpotFake(HubSpotEvents, FakeServer):
     """Fake ``https://api.hubapi.com``; the key is the private app token (``Authorization: Bearer <key>``).
 
     State: ``files`` ((environment, path) -> ``{"content": bytes, ...}``), ``emails`` and
@@ -307,13 +308,15 @@ class HubSpotFake(FakeServer):
     NAMED = {"emails": "name", "flows": "name"}
 
     def __init__(self, key: str, *, require_templates: bool = True, require_automated_emails: bool = True,
-                 **options: Any):
+                 portal_id: int = 1234567, behavioral_events: bool = True, **options: Any):
         super().__init__(key, **options)
         self.require_templates = require_templates
         self.require_automated_emails = require_automated_emails
         self.files: dict[tuple[str, str], dict] = {}
         self.emails: dict[str, dict] = {}
         self.flows: dict[str, dict] = {}
+        # contacts, their properties, event definitions and occurrences (hubspot_events.py)
+        self._init_events(portal_id, behavioral_events)
 
     # ------------------------------------------------------------ test helpers
     def _state(self) -> dict[str, Any]:
@@ -382,6 +385,7 @@ class HubSpotFake(FakeServer):
             ("GET", r"/automation/v4/flows/([^/]+)", self.get_flow),
             ("PUT", r"/automation/v4/flows/([^/]+)", self.update_flow),
             ("DELETE", r"/automation/v4/flows/([^/]+)", self.delete_flow),
+            *self.event_routes(),
         ]
         known = False
         for method, pattern, fn in routes:

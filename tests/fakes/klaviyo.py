@@ -1,4 +1,5 @@
-"""A fake Klaviyo API (revision 2026-07-15): templates, metrics, flows and flow actions.
+"""A fake Klaviyo API (revision 2026-07-15): templates, metrics, flows and flow actions; events
+(Create Event and bulk create jobs: klaviyo_events.py).
 
 Every request is validated against ``specs/klaviyo.json`` (Klaviyo's OpenAPI, cut to
 these operations) with openapi-core. Answers are JSON:API documents; lists page with
@@ -23,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from .base import FakeServer, Recorded, Refused, Reply, SpecValidator, decode_cursor, encode_cursor, first
+from .klaviyo_events import KlaviyoEvents
 
 JSONAPI = "application/vnd.api+json"
 REVISION = re.compile(r"\d{4}-\d{2}-\d{2}(\.pre)?")
@@ -43,7 +45,7 @@ FLOW_STATUSES = ("draft", "manual", "live")
 ID_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
 
 
-class KlaviyoFake(FakeServer):
+class KlaviyoFake(KlaviyoEvents, FakeServer):
     """Fake ``https://a.klaviyo.com``; the key is what ``Authorization: Klaviyo-API-Key <key>`` must carry.
 
     State: ``templates``, ``metrics``, ``flows`` (id -> attributes; a flow's ``action_ids``
@@ -62,6 +64,7 @@ class KlaviyoFake(FakeServer):
         self.flows: dict[str, dict] = {}
         self.actions: dict[str, dict] = {}
         self._rng = random.Random("klaviyo")
+        self._init_events()  # events, profiles, bulk_jobs (klaviyo_events.py)
 
     # ------------------------------------------------------------ test helpers
     def add_metric(self, name: str, integration: str = "API", category: str = "API") -> str:
@@ -96,7 +99,7 @@ class KlaviyoFake(FakeServer):
     # ------------------------------------------------------------ ids
     def _id(self) -> str:
         """A Klaviyo-looking six-character id, the same sequence in every run."""
-        taken = self.templates.keys() | self.metrics.keys() | self.flows.keys()
+        taken = self.templates.keys() | self.metrics.keys() | self.flows.keys() | self.profiles.keys()
         while True:
             out = "".join(self._rng.choice(ID_ALPHABET) for _ in range(6))
             if out not in taken:
@@ -182,6 +185,7 @@ class KlaviyoFake(FakeServer):
             ("DELETE", r"/api/flows/([^/]+)", self.delete_flow),
             ("GET", r"/api/flows/([^/]+)/flow-actions", self.list_flow_actions),
             ("PATCH", r"/api/flow-actions/([^/]+)", self.update_flow_action),
+            *self.event_routes(),
         ]
         for method, pattern, fn in routes:
             m = re.fullmatch(pattern, path)

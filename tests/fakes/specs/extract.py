@@ -2,8 +2,9 @@
 
     python tests/fakes/specs/extract.py klaviyo PATH/TO/stable.json
     python tests/fakes/specs/extract.py activecampaign PATH/TO/activecampaign-v3.json
+    python tests/fakes/specs/extract.py activecampaign-trackcmp PATH/TO/activecampaign-trackcmp-api-openapi.json
 
-Writes ``klaviyo.json`` / ``activecampaign.json`` beside this file: the listed operations
+Writes ``klaviyo.json`` / ``activecampaign.json`` / ``activecampaign-trackcmp.json`` beside this file: the listed operations
 unchanged (less their ``examples``/``example`` values, which only bulk them up), and every
 component they refer to, transitively. Nothing else of the vendor's document is kept.
 """
@@ -31,6 +32,8 @@ OPERATIONS: dict[str, list[tuple[str, str]]] = {
         ("/api/flows/{id}", "delete"),
         ("/api/flows/{id}/flow-actions", "get"),
         ("/api/flow-actions/{id}", "patch"),
+        ("/api/events", "post"),  # the relay's delivery
+        ("/api/event-bulk-create-jobs", "post"),
     ],
     "activecampaign": [
         ("/messages", "get"),
@@ -44,6 +47,14 @@ OPERATIONS: dict[str, list[tuple[str, str]]] = {
         ("/tags", "post"),
         ("/eventTrackingEvents", "get"),
         ("/eventTrackingEvents", "post"),
+        ("/eventTracking", "get"),  # the relay: the tracking switch, contacts and their field values
+        ("/eventTracking", "put"),
+        ("/contact/sync", "post"),
+        ("/contacts/{id}/trackingLogs", "get"),
+    ],
+    # trackcmp.net: the event tracking endpoint (a form post; its document describes the fields as JSON)
+    "activecampaign-trackcmp": [
+        ("/event", "post"),
     ],
 }
 DROP = {"examples", "example"}

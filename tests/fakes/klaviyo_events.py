@@ -1,0 +1,110 @@
+"""The fake Klaviyo's event endpoints (what ``mailwright relay`` delivers to): Create Event and
+bulk create jobs, with Klaviyo's own dedup rules.
+
+- ``POST /api/events`` answers 202 with no body. A profile is found by any identifier it
+  carries (email, external_id, anonymous_id) or made; a metric is made by its first event,
+  as in Klaviyo. A ``unique_id`` repeated for the same profile and metric keeps the first
+  event only (the repeat is answered 202 too and dropped); without one, the time to the
+  second is the key.
+- ``POST /api/event-bulk-create-jobs`` answers 202 (the job runs later in Klaviyo; here at
+  once). More than 1,000 events is refused (400). A ``unique_id`` repeated inside one job
+  fails the whole job: nothing of it is recorded and ``bulk_jobs[-1]["status"]`` is
+  ``"failed"`` (the client cannot see it, which is why it must never send one).
+
+State: ``events`` (a list of ``{"metric", "profile", "unique_id", "properties", "time"}`` as
+recorded, duplicates dropped), ``profiles`` (id -> attributes) and ``bulk_jobs``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .base import Recorded, Reply
+
+BULK_MAX = 1000
+IDENTIFIERS = ("email", "external_id", "anonymous_id", "phone_number")
+
+
+class KlaviyoEvents:
+    """Mixed into KlaviyoFake (which brings lock, clock, metrics, _id, refuse)."""
+
+    events: list[dict]
+    profiles: dict[str, dict]
+    bulk_jobs: list[dict]
+
+    def _init_events(self) -> None:
+        self.events = []
+        self.profiles = {}
+        self.bulk_jobs = []
+
+    def event_routes(self) -> list[tuple[str, str, Callable[..., Reply]]]:
+        return [("POST", r"/api/events", self.create_event),
+                ("POST", r"/api/event-bulk-create-jobs", self.bulk_create_events)]
+
+    # ------------------------------------------------------------ test helpers
+    def events_of(self, metric: str) -> list[dict]:
+        """The recorded events of one metric, oldest first."""
+        with self.lock:  # type: ignore[attr-defined]
+            return [dict(e) for e in self.events if e["metric"] == metric]
+
+    # ------------------------------------------------------------ endpoints
+    def create_event(self, req: Recorded) -> Reply:
+        attrs = req.json["data"]["attributes"]
+        profile = self._profile(attrs["profile"]["data"], "/data/attributes/profile/data/attributes")
+        self._record(profile, attrs, attrs["metric"]["data"]["attributes"]["name"])
+        return Reply(202, None, content_type="application/vnd.api+json")
+
+    def bulk_create_events(self, req: Recorded) -> Reply:
+        entries = req.json["data"]["attributes"]["events-bulk-create"]["data"]
+        total = sum(len(e["attributes"]["events"]["data"]) for e in entries)
+        if total > BULK_MAX:
+            raise self.refuse(400, f"A job holds at most {BULK_MAX} events ({total} were sent).",  # type: ignore
+                              pointer="/data/attributes/events-bulk-create/data")
+        ids = [ev["attributes"].get("unique_id") for e in entries for ev in e["attributes"]["events"]["data"]]
+        ids = [i for i in ids if i is not None]
+        job = {"id": self._id(), "events": total}  # type: ignore[attr-defined]
+        self.bulk_jobs.append(job)
+        if len(ids) != len(set(ids)):
+            job["status"] = "failed"  # Klaviyo: a repeated unique_id in one job fails the whole job
+            return Reply(202, None, content_type="application/vnd.api+json")
+        for i, e in enumerate(entries):
+            profile = self._profile(e["attributes"]["profile"]["data"],
+                                    f"/data/attributes/events-bulk-create/data/{i}/attributes/profile/data/attributes")
+            for ev in e["attributes"]["events"]["data"]:
+                a = ev["attributes"]
+                self._record(profile, a, a["metric"]["data"]["attributes"]["name"])
+        job["status"] = "complete"
+        return Reply(202, None, content_type="application/vnd.api+json")
+
+    # ------------------------------------------------------------ internals
+    def _profile(self, data: dict, pointer: str) -> str:
+        attrs = data.get("attributes") or {}
+        keys = {k: attrs[k] for k in IDENTIFIERS if attrs.get(k)}
+        if data.get("id"):
+            if data["id"] not in self.profiles:
+                raise self.refuse(404, f"Profile {data['id']} does not exist.")  # type: ignore[attr-defined]
+            return data["id"]
+        if not keys:
+            raise self.refuse(400, "A profile identifier is required: one of email, phone_number, external_id or "  # type: ignore[attr-defined]
+                                   "anonymous_id.", pointer=pointer)
+        for pid, p in self.profiles.items():
+            if any(p.get(k) == v for k, v in keys.items()):
+                p.update({k: v for k, v in attrs.items() if v is not None and k != "properties"})
+                p.setdefault("properties", {}).update(attrs.get("properties") or {})
+                return pid
+        pid = self._id()  # type: ignore[attr-defined]
+        self.profiles[pid] = {**{k: v for k, v in attrs.items() if v is not None and k != "properties"},
+                              "properties": dict(attrs.get("properties") or {})}
+        return pid
+
+    def _record(self, profile: str, attrs: dict[str, Any], metric: str) -> None:
+        if not any(m["name"] == metric for m in self.metrics.values()):  # type: ignore[attr-defined]
+            self.add_metric(metric)  # type: ignore[attr-defined]
+        when = attrs.get("time") or self.clock.iso()  # type: ignore[attr-defined]
+        key = attrs.get("unique_id") or when[:19]
+        if any(e["profile"] == profile and e["metric"] == metric and e["key"] == key for e in self.events):
+            return  # Klaviyo keeps the first event of a unique_id per profile and metric
+        self.events.append({"metric": metric, "profile": profile, "unique_id": attrs.get("unique_id"), "key": key,
+                            "properties": dict(attrs.get("properties") or {}), "time": when,
+                            "value": attrs.get("value")})
