@@ -58,7 +58,7 @@ def test_cart_reminder_tiles_in_the_browser(shop, browser, esp):
     try:
         page = open_page(browser, f"{server.url}t/cart-reminder?trigger=cart_abandoned&esp={esp}")
         got = tiles(page)
-        assert all(t["frames"] == 4 for t in got)  # mobile and desktop, light and dark
+        assert all(t["frames"] == 4 for t in got)  # mobile and desktop, light and dark (a toggle shows them)
         def has(subject, copy):
             return any(subject in t["subject"] and copy in t["email"] for t in got)
         assert has("15% off your cart", "CART15")  # high intent: the discount
@@ -112,8 +112,10 @@ def test_samples_show_beside_derived_variants(shop):
         "profile: {first_name: Grace, tier: gold}\nevent: {session_time: 500, cart_value: 250, items: []}\n")
     p = Preview(shop)
     labels = [t.label for t in p.tiles_for("cart-reminder", "cart_abandoned")]
-    assert "sample: vip-shopper" in labels and any(label.startswith("derived") for label in labels)
-    assert any(label.startswith("worst case") for label in labels)
+    assert "sample: vip-shopper · high_intent ✓ · 0 items" in labels
+    assert "high_intent ✓ · first name missing · items missing" in labels  # derived: what makes it different
+    assert labels[-3:] == ["worst case: long names and titles", "worst case: non-Latin text",
+                           "worst case: right-to-left text"]
     # every tile: each ESP's engine shows what the template means
     assert all(not t.unfaithful for t in p.tiles_for("cart-reminder", "cart_abandoned"))
 
@@ -251,7 +253,7 @@ def test_a_malformed_sample_is_an_error_tile_and_the_others_still_show(shop):
     (samples / "latin1.yaml").write_bytes(b"profile: {first_name: Zo\xeb}\n")
     (samples / "shape.yaml").write_text("event:\n  items: {name: Linen apron}\n")
     p = Preview(shop)
-    tiles = {t.label: t for t in p.tiles_for("cart-reminder", "cart_abandoned")}
+    tiles = {t.label.split(" · ")[0]: t for t in p.tiles_for("cart-reminder", "cart_abandoned")}
     assert "samples/list.yaml:4:3: error: 'event' must be a mapping" in tiles["sample: list"].error
     assert "samples/broken.yaml:1:" in tiles["sample: broken"].error
     assert "samples/latin1.yaml:1:25: error: not valid UTF-8" in tiles["sample: latin1"].error
@@ -260,7 +262,7 @@ def test_a_malformed_sample_is_an_error_tile_and_the_others_still_show(shop):
         "samples/shape.yaml:2:10: error: event.items is a mapping, but the template loops over it" in m
         for m in tiles["sample: shape"].problems)
     assert tiles["sample: good"].per_esp["klaviyo"]["subject"].startswith("Grace")
-    assert any(label.startswith("derived") for label in tiles) and any(label.startswith("worst") for label in tiles)
+    assert any("✓" in label for label in tiles) and any(label.startswith("worst") for label in tiles)
     server = Server(shop, port=0).start()
     try:
         for name in ("cart-reminder?trigger=cart_abandoned", "browse-abandonment?trigger=product_viewed"):
@@ -286,7 +288,7 @@ def read_event(resp) -> dict:
 def test_a_build_that_breaks_is_pushed_to_open_pages(shop, monkeypatch):
     import http.client
 
-    import mailwright.preview as preview_module
+    import mailwright.preview.model as preview_module
 
     server = Server(shop, port=0, interval=0.05).start()
     conn = http.client.HTTPConnection("127.0.0.1", server.httpd.server_port, timeout=30)
@@ -321,3 +323,104 @@ def test_a_build_that_breaks_is_pushed_to_open_pages(shop, monkeypatch):
     finally:
         conn.close()
         server.stop()
+
+
+@needs_browser
+def test_the_cart_tiles_name_each_intent_tier_in_the_browser(shop, browser):
+    server = Server(shop, port=0).start()
+    try:
+        page = open_page(browser, f"{server.url}{CART}&esp=klaviyo")
+        labels = page.locator("section.tile h3 .label").all_inner_texts()
+        tiers = {label.split(" · ")[0] if "✓" in label else " · ".join(label.split(" · ")[:2]) for label in labels
+                 if "intent" in label}
+        assert tiers == {"high_intent ✓", "medium_intent ✓", "high_intent ✗ · medium_intent ✗"}, labels
+        assert "high_intent ✗ · medium_intent ✗ · first name missing · session time missing · cart value missing · " \
+               "4 items" in labels
+        assert not any(label.startswith("derived") for label in labels)
+        # the recipient's data is a toggle away, not on the tile
+        page.locator("section.tile details summary", has_text="Recipient data").first.click()
+        assert '"profile"' in page.locator("section.tile pre.data").first.inner_text()
+        # the view toggle: mobile only, then dark only
+        page.locator("button[data-width=mobile]").click()
+        page.locator("button[data-mode=dark]").click()
+        first = page.locator("section.tile").first
+        assert [f.is_visible() for f in first.locator("figure").all()] == [False, True, False, False]
+    finally:
+        server.stop()
+
+
+def test_samples_apply_to_the_templates_and_triggers_they_name(shop):
+    samples = shop / "samples"
+    samples.mkdir()
+    (samples / "cart-only.yaml").write_text("templates: [cart-reminder]\nprofile: {first_name: Grace}\n")
+    (samples / "orders.yaml").write_text("triggers: placed_order\nprofile: {first_name: Ada}\n")
+    (samples / "bad.yaml").write_text("templates: {a: 1}\n")
+    p = Preview(shop)
+
+    def names(template, trigger):
+        return {t.label.split(" · ")[0] for t in p.tiles_for(template, trigger) if t.label.startswith("sample")}
+
+    assert names("cart-reminder", "cart_abandoned") == {"sample: cart-only", "sample: bad"}
+    assert names("cart-free-shipping", "placed_order") == {"sample: orders", "sample: bad"}
+    assert names("cart-free-shipping", "cart_abandoned") == {"sample: bad"}
+    bad = next(t for t in p.tiles_for("cart-reminder", "cart_abandoned") if t.label == "sample: bad")
+    assert "samples/bad.yaml:1:12: error: 'templates' is a name or a list of names, as templates: [cart-reminder]" \
+        in bad.error
+
+
+def test_differs_between_esps_is_about_the_copy_not_the_compliance_tokens(shop):
+    p = Preview(shop)
+    # browse-abandonment: the same copy everywhere; the footer's address and unsubscribe are each ESP's own
+    assert all(not t.differs for t in p.tiles_for("browse-abandonment", "product_viewed"))
+    # cart-reminder: only Klaviyo lists the cart's items (an esp branch): the copy differs
+    assert all(t.differs == ["hubspot", "activecampaign"] for t in p.tiles_for("cart-reminder", "cart_abandoned"))
+
+
+def test_the_index_shows_each_templates_flows_and_check_findings_and_survives_a_failing_check(shop, monkeypatch):
+    import mailwright.check as check
+
+    server = Server(shop, port=0).start()
+    try:
+        status, page = get(server.url)
+        assert status == 200
+        cart = page[page.index("data-template='cart-discount'"):]
+        cart = cart[:cart.index("</section>")]
+        assert "sent by <a href='/flows#cart-abandonment'>Cart abandonment</a> on <code>cart_abandoned</code>" in cart
+        assert "check: " in cart
+
+        def broken(*args, **kwargs):
+            raise RuntimeError("check is being refactored")
+
+        monkeypatch.setattr(check, "check_project", broken)
+        server.preview._cache.clear()
+        status, page = get(server.url)
+        assert status == 200 and "check could not run: mailwright: internal error: RuntimeError: check is being " \
+                                  "refactored" in page and "sent by" in page
+    finally:
+        server.stop()
+
+
+def test_the_flows_page_draws_each_flow_for_every_esp(shop):
+    server = Server(shop, port=0).start()
+    try:
+        status, page = get(f"{server.url}flows")
+        assert status == 200
+        flow = page[page.index("<h2 id='cart-abandonment'>"):]
+        flow = flow[:flow.index("<h2", 5)]
+        for esp in ("klaviyo", "hubspot", "activecampaign"):
+            assert f"data-esp='{esp}'" in flow
+        assert "<div class='fv-node fv-branch' data-kind='branch'>trigger-split on the event:<br>" in flow
+        assert "<div class='fv-node fv-split' data-kind='split'>A/B test branch 50% / 50%</div>" in flow
+        assert "<div class='fv-node fv-send' data-kind='send'>Send email<br>shop: cart-reminder--cart_abandoned</div>" \
+            in flow
+    finally:
+        server.stop()
+
+
+def test_snapshot_files_are_named_after_the_variant():
+    from mailwright.preview import Tile, tile_names
+
+    tiles = [Tile("high_intent ✓ · first name missing · 0 items", {}), Tile("sample: vip · Zoë", {}),
+             Tile("high_intent ✓ · first name missing · 0 items", {})]
+    assert tile_names(tiles) == ["high_intent-first-name-missing-0-items", "sample-vip-zoe",
+                                 "high_intent-first-name-missing-0-items-2"]

@@ -199,6 +199,9 @@ def derive(trees: list[list], known: dict, max_search: int = 20000) -> tuple[lis
     return recipients, unreachable
 
 
+WORST_CASE_NAMES = ("long names and titles", "non-Latin text", "right-to-left text")  # worst_case(), in order
+
+
 def worst_case() -> list[dict]:
     """Data that breaks layouts: very long names and titles, non-Latin and right-to-left text."""
     long = "Maximiliana-Alexandrina " * 4
@@ -216,6 +219,7 @@ def worst_case() -> list[dict]:
 
 SAMPLE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 SAMPLE_KEYS = ("profile", "event")
+SCOPE_KEYS = ("templates", "triggers")  # which templates / flow triggers a sample is for (absent: all)
 
 
 @dataclass
@@ -227,6 +231,13 @@ class Sample:
     data: dict[str, Any]
     places: dict[tuple, Pos] = field(default_factory=dict)  # data path (keys, list indices) -> its value
     warnings: list[Diagnostic] = field(default_factory=list)
+    templates: list[str] | None = None  # None: every template
+    triggers: list[str] | None = None  # None: every trigger (and templates no flow sends)
+
+    def applies(self, template: str, trigger: str | None) -> bool:
+        """Whether this sample is for ``template`` compiled for ``trigger``."""
+        return (self.templates is None or template in self.templates) and \
+            (self.triggers is None or trigger in self.triggers)
 
     def pos(self, at: tuple) -> Pos:
         while at not in self.places and at:
@@ -240,7 +251,8 @@ def sample_files(root: Path) -> list[Path]:
 
 
 def read_sample(path: Path) -> Sample:
-    """One sample file: a mapping with ``profile:`` and ``event:`` mappings (other keys ignored, with a warning)."""
+    """One sample file: ``profile:`` and ``event:`` mappings, and optionally the ``templates:`` and ``triggers:``
+    it is for (other keys ignored, with a warning)."""
     p = str(path)
     text = read_text(path, what="sample")
     value, node = load_yaml(path, text, what="sample")
@@ -255,9 +267,17 @@ def read_sample(path: Path) -> Sample:
     errors: list[Diagnostic] = []
     for key, val in value.items():
         name = str(key)
-        if name not in SAMPLE_KEYS:  # `preview` and `send-test` read the same files
+        if name in SCOPE_KEYS:
+            names = [val] if isinstance(val, str) else val
+            if not isinstance(names, list) or not names or not all(isinstance(x, str) and x for x in names):
+                errors.append(Diagnostic(sample.pos((name,)), f"'{name}' is a name or a list of names, as "
+                                         f"{name}: [{'cart-reminder' if name == 'templates' else 'cart_abandoned'}]"))
+            else:
+                setattr(sample, name, list(names))
+        elif name not in SAMPLE_KEYS:  # `preview` and `send-test` read the same files
             sample.warnings.append(Diagnostic(keys.get((name,), places[()]),
-                                              f"'{name}' is ignored: a sample has profile: and event:", "warning"))
+                                              f"'{name}' is ignored: a sample has profile:, event:, templates: "
+                                              "and triggers:", "warning"))
         elif val is not None and not isinstance(val, dict):
             errors.append(Diagnostic(sample.pos((name,)), f"'{name}' must be a mapping of property names to values"))
         elif val is not None:
