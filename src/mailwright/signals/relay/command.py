@@ -22,8 +22,9 @@ DEFAULT_STORE = ".mailwright/relay.sqlite3"
 LAZY = {"sync": "mailwright.signals.relay.sync"}  # the per-ESP setup command, by the delivery side
 
 
-def open_store(url: str | None, root: Path) -> Any:
-    """``sqlite:PATH`` (relative to the project) or ``redis://HOST:PORT/DB``."""
+def open_store(url: str | None, root: Path, create: bool = True) -> Any:
+    """``sqlite:PATH`` (relative to the project) or ``redis://HOST:PORT/DB``; ``create``: a new SQLite
+    file may be made (the relay itself), else a missing one is an error (status, retry)."""
     url = url or f"sqlite:{DEFAULT_STORE}"
     if url.startswith("sqlite:"):
         from .store_sqlite import SQLiteStore
@@ -32,7 +33,10 @@ def open_store(url: str | None, root: Path) -> Any:
         if not str(path):
             raise click.BadParameter("sqlite: needs a path, e.g. sqlite:.mailwright/relay.sqlite3",
                                      param_hint="--store")
-        return SQLiteStore(path if path.is_absolute() else root / path)
+        path = path if path.is_absolute() else root / path
+        if not create and not path.exists():
+            raise MailwrightError(Pos(str(path), 0), "no relay store here: the relay has not run with this --store")
+        return SQLiteStore(path)
     if url.startswith(("redis://", "rediss://", "unix://")):
         from .store_redis import RedisStore
 
@@ -193,10 +197,10 @@ def run_command(project: Path, host: str, port: int, store_url: str | None, esps
 def _store_of(project: Path, store_url: str | None, esps: tuple[str, ...]) -> tuple[Any, list[str]]:
     try:
         proj = _project(project)
+        return open_store(store_url, proj.root, create=False), _esps(proj, esps)
     except MailwrightError as e:
         _fail(e)
         raise
-    return open_store(store_url, proj.root), _esps(proj, esps)
 
 
 _project_arg = click.argument("project", default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
