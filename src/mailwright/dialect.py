@@ -216,6 +216,7 @@ class Connector:
     # (preview, tests; see mailwright.reference); flow diagram: (Flow, translated files) -> flowviz.Graph
     reference: Any = None
     diagram: Any = None
+    events: Any = None  # the relay's delivery: a class taking a DeliveryContext (mailwright.signals.relay.model)
 
 
 _cache: dict[str, Connector] | None = None
