@@ -90,3 +90,22 @@ def test_html_draws_boxes_arms_and_a_reference_where_paths_join():
     assert "<div class='fv-node fv-branch' data-kind='branch'>&lt;b&gt;when&lt;/b&gt;</div>" in out
     assert out.count("class='fv-arm'") == 2 and "↓ <span class='fv-edge'>Yes</span>" in out
     assert out.count(">later</div>") == 1 and "<div class='fv-node fv-ref'>→ later</div>" in out
+
+
+def test_a_list_trigger_is_refused_as_docs_flows_md_says(tmp_path):
+    from mailwright.errors import MailwrightError
+    from mailwright.flows import load_flow
+
+    f = tmp_path / "welcome.yaml"
+    f.write_text("name: Welcome\ntrigger:\n  list: newsletter\nsteps:\n  - send: a\n")
+    with pytest.raises(MailwrightError) as e:
+        load_flow(f, {"a"}, {})
+    assert e.value.diagnostics[0].format() == \
+        f"{f}:3:3: error: trigger needs event: NAME (a portable event such as cart_abandoned)"
+    doc = (ROOT / "docs" / "flows.md").read_text()
+    assert "trigger\nneeds event: NAME (a portable event such as cart_abandoned)" in doc
+
+
+def test_the_docs_show_the_cart_abandonment_diagram_compile_writes(build):
+    doc = (ROOT / "docs" / "flows.md").read_text()
+    assert "```mermaid\n" + (build / "klaviyo" / "flows" / "cart-abandonment.mmd").read_text() + "```" in doc
