@@ -28,12 +28,12 @@ def diagram(files: dict[str, str]) -> Graph:
     """The graph of ``build/activecampaign/flows/<flow>.json`` (the recipe's steps)."""
     r = json.loads(files[".json"])
     g = Graph(f"{r.get('automation', '')} (ActiveCampaign)")
-    t = r.get("trigger", {})
+    t = (r.get("trigger") or {})
     label = f"Trigger: event {t.get('event')} is recorded (runs {t.get('runs')})"
     if t.get("segment"):
         label += f"\nsegment: {t['segment']}"
     start = g.add("trigger", label)
-    for goal in r.get("goals", []):
+    for goal in (r.get("goals") or []):
         g.notes.append(f"goal: {goal.get('condition')}, from {goal.get('from')}: {goal.get('when_met')}")
 
     def steps(items: list[dict], tails: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -50,11 +50,11 @@ def diagram(files: dict[str, str]) -> Graph:
                          for end in (steps(s[arm], [(nid, arm.capitalize())]) if s.get(arm)
                                      else [(nid, arm.capitalize())])]
             elif s.get("action") == "split":
-                tails = [end for p in s.get("paths", [])
-                         for end in steps(p.get("steps", []), [(nid, f"path {p.get('name')} {p.get('percent')}%")])]
+                tails = [end for p in (s.get("paths") or [])
+                         for end in steps((p.get("steps") or []), [(nid, f"path {p.get('name')} {p.get('percent')}%")])]
             elif s.get("action") == "end":
                 tails = []
         return tails
 
-    steps(r.get("steps", []), [(start, "")])
+    steps((r.get("steps") or []), [(start, "")])
     return g

@@ -21,11 +21,11 @@ def condition(c: dict) -> str:
         return f"a random {c.get('percentage')}% of profiles"
     if c.get("type") == "profile-metric":
         metric = str(c.get("metric_id", "")).removeprefix(PREFIX)
-        f = c.get("measurement_filter", {})
-        when = " since the flow started" if c.get("timeframe_filter", {}).get("operator") == "flow-start" else ""
+        f = (c.get("measurement_filter") or {})
+        when = " since the flow started" if (c.get("timeframe_filter") or {}).get("operator") == "flow-start" else ""
         return f"{metric} counted {f.get('operator', '')} {_value(f.get('value'))} times{when}"
     name = c.get("field") or c.get("property") or "?"
-    f = c.get("filter", {})
+    f = (c.get("filter") or {})
     value = f" {_value(f['value'])}" if "value" in f else ""
     return f"{name} {f.get('operator', '')}{value}"
 
@@ -34,27 +34,27 @@ def conditions(groups: list[dict]) -> str:
     """Condition groups: every group must hold; within a group, any condition."""
     parts = []
     for g in groups:
-        each = [condition(c) for c in g.get("conditions", [])]
+        each = [condition(c) for c in (g.get("conditions") or [])]
         parts.append(each[0] if len(each) == 1 else "(" + " or ".join(each) + ")")
     return " and ".join(parts)
 
 
 def _action(a: dict) -> tuple[str, str]:
-    data, kind = a.get("data", {}), a.get("type")
+    data, kind = (a.get("data") or {}), a.get("type")
     if kind == "time-delay":
         until = f"\nthen until {data['delay_until_time'][:5]} ({data.get('timezone', '')} time)" \
             if data.get("delay_until_time") else ""
         return "wait", f"time-delay {data.get('value')} {data.get('unit')}{until}"
     if kind == "send-email":
-        m = data.get("message", {})
+        m = (data.get("message") or {})
         stem = str(m.get("template_id", "")).removeprefix("mailwright:template:")
         return "send", f"send-email {stem}"
     if kind == "trigger-split":
-        return "branch", "trigger-split on the event:\n" + conditions(data.get("trigger_filter", {})
+        return "branch", "trigger-split on the event:\n" + conditions((data.get("trigger_filter") or {})
                                                                       .get("condition_groups", []))
     if kind == "conditional-split":
-        groups = data.get("profile_filter", {}).get("condition_groups", [])
-        sample = [c for g in groups for c in g.get("conditions", []) if c.get("type") == "profile-sample"]
+        groups = (data.get("profile_filter") or {}).get("condition_groups", [])
+        sample = [c for g in groups for c in (g.get("conditions") or []) if c.get("type") == "profile-sample"]
         if sample:
             return "split", f"conditional-split: a random {sample[0].get('percentage')}% sample"
         return "branch", "conditional-split on the profile:\n" + conditions(groups)
@@ -68,16 +68,16 @@ def diagram(files: dict[str, str]) -> Graph:
     g = Graph(f"{attrs.get('name', '')} (Klaviyo)")
     t = d["triggers"][0]
     label = f"metric trigger: {str(t.get('id', '')).removeprefix(PREFIX)}"
-    groups = t.get("trigger_filter", {}).get("condition_groups", [])
+    groups = (t.get("trigger_filter") or {}).get("condition_groups", [])
     if groups:
         label += f"\ntrigger_filter: {conditions(groups)}"
     start = g.add("trigger", label)
-    if d.get("profile_filter", {}).get("condition_groups"):
+    if (d.get("profile_filter") or {}).get("condition_groups"):
         g.notes.append(f"profile_filter: {conditions(d['profile_filter']['condition_groups'])}")
     if d.get("reentry_criteria"):
         r = d["reentry_criteria"]
         g.notes.append(f"reentry_criteria: once per {r.get('duration')} {r.get('unit')}")
-    actions = {a["temporary_id"]: a for a in d.get("actions", [])}
+    actions = {a["temporary_id"]: a for a in (d.get("actions") or [])}
     ids: dict[str, str] = {}
 
     def visit(aid: str | None, after: str, edge: str = "") -> None:
