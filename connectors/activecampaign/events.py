@@ -17,6 +17,7 @@ import json
 from typing import Any
 
 from mailwright.errors import Diagnostic, MailwrightError, MailwrightErrors, Pos
+from mailwright.push import CREATE, UNCHANGED, UPDATE, Change
 from mailwright.signals.relay.delivery import backoff, failure, mapped, scalar
 from mailwright.signals.relay.model import Dead, Delivered, DeliveryContext, OutboxItem, Outcome, Retry
 from mailwright.transport import Limit, LostResponse, RemoteError, Transport, base_url, credential
@@ -32,7 +33,64 @@ RETRIES = 2
 CONTACT_FIELDS = {"FIRSTNAME": "firstName", "LASTNAME": "lastName", "PHONE": "phone"}
 
 
-class ActiveCampaignEvents:
+# ---------------------------------------------------------------- relay sync
+class ActiveCampaignSetup:
+    """What ``mailwright relay sync`` plans for ActiveCampaign: event tracking switched on, and the event
+    name of every event of the tracking plan (as ``[esp.activecampaign.events]`` names it). The custom
+    fields are push's (it creates those the project maps). Mixed into ActiveCampaignEvents."""
+
+    ctx: DeliveryContext
+
+    def sync(self, plan: Any) -> list[Change]:
+        names, problems = {}, []
+        for event in sorted(plan.events):
+            name = self.event_name(event)  # type: ignore[attr-defined]
+            if len(name) > EVENT_NAME_MAX:
+                mapped_here = event in (self.ctx.config.get("events") or {})
+                pos = (self.ctx.project.pos_of_key("esp.activecampaign.events", event) if mapped_here
+                       else Pos(str(self.ctx.project.config_path), 0, 0))
+                problems.append(Diagnostic(pos, f"the ActiveCampaign event name '{name}' is longer than "
+                                                f"{EVENT_NAME_MAX} characters: map {event} to a shorter one in "
+                                                "[esp.activecampaign.events]"))
+            names[name] = event
+        if problems:
+            raise MailwrightErrors(problems)
+        out = []
+        state = self._req("GET", "/eventTracking", shape={"eventTracking": {"enabled": (bool, int, str)}})  # type: ignore
+        on = str(state["eventTracking"]["enabled"]).lower() in ("true", "1")
+        needs = []
+        if not on:
+            needs = ["event tracking"]
+            out.append(Change("setting", "event tracking", UPDATE, "switch on (trackcmp.net/event needs it)",
+                              apply=lambda: self._req("PUT", "/eventTracking",  # type: ignore[attr-defined]
+                                                      json={"eventTracking": {"enabled": True}})))
+        else:
+            out.append(Change("setting", "event tracking", UNCHANGED))
+        have = {e.get("name") for e in self._event_names()}
+        for name in names:
+            if name in have:
+                out.append(Change("event", name, UNCHANGED))
+            else:
+                out.append(Change("event", name, CREATE, "event name", needs=list(needs),
+                                  apply=lambda n=name: self._req(  # type: ignore[attr-defined]
+                                      "POST", "/eventTrackingEvents", json={"eventTrackingEvent": {"name": n}},
+                                      creates=True),
+                                  recover=lambda n=name: n in {e.get("name") for e in self._event_names()}))
+        return out
+
+    def _event_names(self) -> list[dict]:
+        out, offset = [], 0
+        while True:
+            page = self._req("GET", "/eventTrackingEvents", params={"limit": 100, "offset": offset},  # type: ignore
+                             shape={"eventTrackingEvents": [dict], "meta?": {"total?": (str, int)}})
+            out += page["eventTrackingEvents"]
+            total = str((page.get("meta") or {}).get("total", len(out)))
+            if not page["eventTrackingEvents"] or not total.isdigit() or len(out) >= int(total):
+                return out
+            offset = len(out)
+
+
+class ActiveCampaignEvents(ActiveCampaignSetup):
     label = "ActiveCampaign"
 
     def __init__(self, ctx: DeliveryContext):

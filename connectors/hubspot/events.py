@@ -17,7 +17,8 @@ import re
 import uuid
 from typing import Any
 
-from mailwright.signals.relay.delivery import failure, mapped, scalar
+from mailwright.push import CREATE, MANUAL, UNCHANGED, UPDATE, Change
+from mailwright.signals.relay.delivery import carried, failure, mapped, scalar
 from mailwright.signals.relay.model import Dead, Delivered, DeliveryContext, OutboxItem, Outcome
 from mailwright.transport import EMPTY, AuthError, RemoteError, Transport, base_url, credential
 
@@ -48,7 +49,119 @@ def event_uuid(item_id: str) -> str:
     return str(uuid.uuid5(UUIDS, item_id))
 
 
-class HubSpotEvents:
+# ---------------------------------------------------------------- relay sync
+EVENT_TYPES = {"number": "number", "boolean": "bool", "string": "string"}
+BUILT_IN = {"email", *STANDARD.values()}
+
+
+class HubSpotSetup:
+    """What ``mailwright relay sync`` plans for HubSpot: the mapped contact properties, and one event
+    definition per event of the tracking plan mapped in ``[esp.hubspot.events]`` (with the properties
+    the relay sends), created or given their missing properties. Mixed into HubSpotEvents."""
+
+    ctx: DeliveryContext
+    label: str
+
+    def sync(self, plan: Any) -> list[Change]:
+        return self._contact_properties(plan) + self._event_definitions(plan)
+
+    def _contact_properties(self, plan: Any) -> list[Change]:
+        wanted: dict[str, str] = {}
+        kinds = {name: kind for event in plan.events for name, kind in carried(plan, event).items()}
+        for key, target in sorted((self.ctx.config.get("properties") or {}).items()):
+            if target not in BUILT_IN:
+                root, _, name = key.partition(".")
+                wanted.setdefault(target, kinds.get(name, "string") if root == "event" else "string")
+        if not wanted:
+            return []
+        have = self._property_names()
+        out = []
+        for name, kind in wanted.items():
+            if name in have:
+                out.append(Change("property", name, UNCHANGED))
+                continue
+            number = kind == "number"
+            body = {"name": name, "label": name.replace("_", " ").capitalize(), "groupName": "contactinformation",
+                    "type": "number" if number else "string", "fieldType": "number" if number else "text",
+                    "description": f"Written by the mailwright relay of {self.ctx.project.name}"}
+            out.append(Change("property", name, CREATE, f"contact property ({body['type']})",
+                              apply=lambda b=body: self._req("POST", "/crm/v3/properties/contacts", json=b,
+                                                             creates=True, shape={"name": str}),
+                              recover=lambda n=name: n in self._property_names()))
+        return out
+
+    def _property_names(self) -> set[str]:
+        found = self._req("GET", "/crm/v3/properties/contacts", shape={"results": [{"name": str}]})
+        return {p["name"] for p in found["results"]}
+
+    def _event_definitions(self, plan: Any) -> list[Change]:
+        mapping = self.ctx.config.get("events") or {}
+        out: list[Change] = []
+        wanted: dict[str, tuple[str, dict[str, str]]] = {}
+        for event in sorted(plan.events):
+            if event not in mapping:
+                out.append(Change("event", event, MANUAL, "no [esp.hubspot.events] mapping: the relay writes its "
+                                                          "contact properties only"))
+                continue
+            props = {hubspot_name(k): EVENT_TYPES[v] for k, v in carried(plan, event).items()}
+            wanted[definition_name(mapping[event])] = (event, props)
+        if not wanted:
+            return out
+        try:
+            have = self._definitions_all()
+        except AuthError as e:
+            if e.status != 403:
+                raise
+            return out + [Change("event", name, MANUAL, "HubSpot refused custom behavioral events (403): they "
+                                                        "need Marketing Hub Enterprise; the relay writes the "
+                                                        "contact properties only") for name in wanted]
+        for name, (event, props) in wanted.items():
+            current = have.get(name)
+            if current is None:
+                body = {"name": name, "label": event.replace("_", " ").capitalize(), "primaryObject": "CONTACT",
+                        "description": f"Sent by the mailwright relay of {self.ctx.project.name}",
+                        "propertyDefinitions": [{"name": k, "label": k.replace("_", " ").capitalize(), "type": t}
+                                                for k, t in props.items()]}
+                out.append(Change("event", name, CREATE, f"event definition, {len(props)} properties",
+                                  apply=lambda b=body: self._req("POST", "/events/v3/event-definitions", json=b,
+                                                                 creates=True, shape={"name": str}),
+                                  recover=lambda n=name: n in self._definitions_all()))
+                continue
+            missing = {k: t for k, t in props.items() if k not in current}
+            if not missing:
+                out.append(Change("event", name, UNCHANGED))
+                continue
+            out.append(Change("event", name, UPDATE, "add properties " + ", ".join(missing),
+                              apply=self._add_properties(name, missing)))
+        return out
+
+    def _definitions_all(self) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        after = None
+        while True:
+            page = self._req("GET", "/events/v3/event-definitions",
+                             params={"limit": 100, **({"after": after} if after else {})},
+                             shape={"results": [{"name": str, "properties?": [{"name": str}]}],
+                                    "paging?": {"next?": {"after?": (str, int, type(None))}}})
+            for d in page["results"]:
+                out[d["name"]] = {p["name"] for p in d.get("properties") or []}
+            nxt = ((page.get("paging") or {}).get("next") or {}).get("after")
+            if not nxt or nxt == after:
+                return out
+            after = nxt
+
+    def _add_properties(self, name: str, props: dict[str, str]):
+        def apply() -> None:
+            have = self._definitions_all().get(name, set())  # a property added by a lost answer is not added twice
+            for k, t in props.items():
+                if k not in have:
+                    self._req("POST", f"/events/v3/event-definitions/{name}/property",
+                              json={"name": k, "label": k.replace("_", " ").capitalize(), "type": t},
+                              creates=True, shape={"name": str})
+        return apply
+
+
+class HubSpotEvents(HubSpotSetup):
     label = "HubSpot"
 
     def __init__(self, ctx: DeliveryContext):

@@ -99,6 +99,11 @@ class KlaviyoEvents:
         self.transport.request("POST", path, data=json.dumps(body), headers={"Content-Type": JSONAPI},
                                limit=limit, shape=EMPTY)
 
+    def sync(self, plan: Any) -> list:
+        """``mailwright relay sync``: nothing to set up in Klaviyo (a metric appears with its first event,
+        and an event's properties need no definition)."""
+        return []
+
     # ------------------------------------------------------------ shapes
     def metric(self, event: str) -> str:
         """The Klaviyo metric of a portable event (as the flow translation names it)."""

@@ -72,3 +72,25 @@ def scalar(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def carried(plan: Any, event: str) -> dict[str, str]:
+    """What an outgoing ``event`` carries, from the tracking plan (a mailwright.signals.contract.Plan):
+    property -> "number", "boolean" or "string" (also for lists, objects and mixed types, sent as text).
+    Its own properties the project reads, and every derived one ([signals], intent_score, intent_tier),
+    which the relay attaches to every event."""
+    out: dict[str, str] = {}
+    props = plan.schema(event).get("properties", {}) if event in plan.events else {}
+    for name, schema in props.items():
+        types = schema.get("type")
+        out[name] = _kind({types} if isinstance(types, str) else set(types or ()))
+    for name, types in plan.derived.items():
+        out.setdefault(name, _kind(set(types or ())))
+    return dict(sorted(out.items()))
+
+
+def _kind(types: set[str]) -> str:
+    types = types - {"null"}
+    if types in ({"number"}, {"integer"}, {"number", "integer"}):
+        return "number"
+    return "boolean" if types == {"boolean"} else "string"
