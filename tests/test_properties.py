@@ -61,7 +61,7 @@ def _words(s: str) -> str:
     return " ".join(s.split())
 
 
-@SETTINGS
+@settings(SETTINGS, max_examples=100)
 @given(copy=COPY)
 def test_copy_stays_literal_in_every_dialect(copy):
     body = as_source(copy)
@@ -72,12 +72,10 @@ def test_copy_stays_literal_in_every_dialect(copy):
         render = RENDERERS[out.esp]
         shown = visible_text(render(out.html, {}))
         assert want in shown, (out.esp, copy, shown)
-        subject = html.unescape(render(out.subject, {}))
-        text = render(out.text, {})
+        # subject and text part are plain text: no entities to decode
+        subject, text = render(out.subject, {}), render(out.text, {})
         if out.esp == "activecampaign":  # plain text has no escape in AC: an invisible word joiner
             subject, text = subject.replace("\u2060", ""), text.replace("\u2060", "")
-        else:
-            text = html.unescape(text)
         assert _words(subject) == _words(f"S {copy}"), (out.esp, copy, subject)
         assert want in _words(text), (out.esp, copy, text)
 
