@@ -220,13 +220,14 @@ serve(Path({project!r}), "127.0.0.1", {port}, {store!r}, deliveries={{e: HTTPDel
 class RelayProcess:
     """``mailwright relay`` as a real subprocess, delivering to a Recorder."""
 
-    def __init__(self, tmp: Path, project: Path, recorder_url: str, store: str, esps=ESPS, port: int | None = None):
+    def __init__(self, tmp: Path, project: Path, recorder_url: str, store: str, esps=ESPS, port: int | None = None,
+                 env: dict | None = None):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         script = tmp / f"launch-{self.port}.py"
         script.write_text(LAUNCH.format(root=str(ROOT), project=str(project), port=self.port, store=store,
                                         url=recorder_url, esps=list(esps)))
-        env = {**os.environ, "MAILWRIGHT_WRITE_KEYS": f"other_key,{WRITE_KEY}"}
+        env = {**os.environ, "MAILWRIGHT_WRITE_KEYS": f"other_key,{WRITE_KEY}", **(env or {})}
         self.stderr = tmp / f"relay-{self.port}.log"
         self.proc = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.DEVNULL,
                                      stderr=open(self.stderr, "ab"))  # noqa: SIM115
@@ -323,11 +324,13 @@ def test_retry_keeps_profile_order_and_other_profiles_flow(core):
         return Delivered(item.id)
     k = Recording(plan)
     c = core({"klaviyo": k})
+    # a-3 names the user: the profile is called u1 from then on, and still waits behind a-1
     c.send([track("product_viewed", "a1", mid="a-1"), track("product_viewed", "a1", mid="a-2"),
-            track("product_viewed", "b1", mid="b-1"), track("product_viewed", "a1", mid="a-3")])
+            track("product_viewed", "b1", mid="b-1"), track("product_viewed", "a1", user="u1", mid="a-3")])
     c.drain(lambda: len(k.got) == 4)
     ids = [i.id.split(":")[0] for i in k.got]
     assert [x for x in ids if x.startswith("a")] == ["a-1", "a-2", "a-3"]
+    assert k.got[-1].profile == "u1"
     assert ids.index("b-1") < ids.index("a-1")
     assert c.relay.metrics.throttled.labels("klaviyo")._value.get() == 2
 

@@ -16,8 +16,8 @@ from tests.test_relay_core import ESPS, Recorder, RelayProcess, make_project, tr
 class Load:
     """Senders posting small batches as fast as they can; ``acked`` holds what was answered 200."""
 
-    def __init__(self, url_of, senders: int = 3, profiles: int = 20):
-        self.url_of, self.acked, self.stop = url_of, [], threading.Event()
+    def __init__(self, url_of, senders: int = 3, profiles: int = 20, pause: float = 0.0):
+        self.url_of, self.acked, self.stop, self.pause = url_of, [], threading.Event(), pause
         self.lock = threading.Lock()
         self.n = 0
         self.profiles = profiles
@@ -45,6 +45,7 @@ class Load:
             if r.status_code == 200:
                 with self.lock:
                     self.acked += [m["messageId"] for m in batch]
+            time.sleep(self.pause)  # bounded load: the test stays seconds long
 
     def finish(self) -> None:
         self.stop.set()

@@ -22,7 +22,7 @@ DEFAULT_STORE = ".mailwright/relay.sqlite3"
 LAZY = {"sync": "mailwright.signals.relay.sync"}  # the per-ESP setup command, by the delivery side
 
 
-def open_store(url: str | None, root: Path, create: bool = True) -> Any:
+def open_store(url: str | None, root: Path, create: bool = True, env: dict[str, str] | None = None) -> Any:
     """``sqlite:PATH`` (relative to the project) or ``redis://HOST:PORT/DB``; ``create``: a new SQLite
     file may be made (the relay itself), else a missing one is an error (status, retry)."""
     url = url or f"sqlite:{DEFAULT_STORE}"
@@ -38,9 +38,13 @@ def open_store(url: str | None, root: Path, create: bool = True) -> Any:
             raise MailwrightError(Pos(str(path), 0), "no relay store here: the relay has not run with this --store")
         return SQLiteStore(path)
     if url.startswith(("redis://", "rediss://", "unix://")):
-        from .store_redis import RedisStore
+        from .store_redis import LEASE_MS, RedisStore
 
-        return RedisStore(url)
+        lease = (env or {}).get("MAILWRIGHT_RELAY_LEASE_MS", "").strip()
+        if lease and not (lease.isdigit() and 2000 <= int(lease) <= 600_000):
+            raise MailwrightError(Pos("MAILWRIGHT_RELAY_LEASE_MS", 0, 0), "MAILWRIGHT_RELAY_LEASE_MS must be a "
+                                  "whole number of milliseconds from 2000 to 600000")
+        return RedisStore(url, int(lease) if lease else LEASE_MS)
     raise click.BadParameter(f"'{url}' is neither sqlite:PATH nor redis://HOST:PORT/DB", param_hint="--store")
 
 
@@ -113,7 +117,7 @@ def serve(project_path: Path, host: str = "127.0.0.1", port: int = 8787, store_u
                               "senders use (comma-separated); the relay accepts no event without one")
     if deliveries is None:
         deliveries = connector_deliveries(project, chosen, env, log)
-    store = open_store(store_url, project.root)
+    store = open_store(store_url, project.root, env=env)
     metrics = Metrics()
     metrics.watch(store.status)
     relay = Relay(store, Processor(engine, chosen), deliveries, metrics, log)

@@ -110,6 +110,14 @@ def identity(rec: Record, ev: dict | None) -> Identity:
                     anonymous_id=ids.get("anon") or (anons[0] if anons else None), email=email)
 
 
+def order_keys(d: dict) -> list[str]:
+    """What keeps a profile's items in order in the outbox (an item's JSON): its profile and every
+    identity it carries, so an item stays behind earlier ones after the profile was renamed by a link
+    (anonymous a1 becomes user u1) or merged."""
+    ident = d["identity"]
+    return [f"p:{d['profile']}", *(f"{n}:{v}" for n, v in zip(("user", "anon", "email"), ident) if v)]
+
+
 def item_to_json(item: OutboxItem) -> dict[str, Any]:
     return {"id": item.id, "esp": item.esp, "profile": item.profile,
             "identity": [item.identity.user_id, item.identity.anonymous_id, item.identity.email],

@@ -22,7 +22,7 @@ from typing import Any
 from ..engine import from_segment
 from .ingest import Message
 from .model import Dead, Delivered, OutboxItem, Outcome, Retry
-from .process import Processor, Record, View, aliases_of, item_from_json, item_to_json
+from .process import Processor, Record, View, aliases_of, item_from_json, item_to_json, order_keys
 from .store import DEDUP_SECONDS, Future, Settled, complete
 
 SCHEMA = """
@@ -206,14 +206,16 @@ class SQLiteStore:
         db = self._db(esp)
         out: list[OutboxItem] = []
         blocked: set[str] = set()
-        for profile, raw, attempts, due in db.execute(
-                "SELECT profile, item, attempts, due FROM outbox WHERE esp = ? ORDER BY seq LIMIT ?", (esp, limit * 10)):
-            if profile in blocked:
+        for raw, attempts, due in db.execute(
+                "SELECT item, attempts, due FROM outbox WHERE esp = ? ORDER BY seq LIMIT ?", (esp, limit * 3)):
+            d = json.loads(raw)
+            keys = order_keys(d)
+            if blocked.intersection(keys):
                 continue
-            blocked.add(profile)  # one item per profile per batch: the next waits for this one's outcome
+            blocked.update(keys)  # one item per profile per batch: the next waits for this one's outcome
             if due > now:  # waits for a retry: the profile's later items wait behind it
                 continue
-            out.append(item_from_json(json.loads(raw), attempts))
+            out.append(item_from_json(d, attempts))
             if len(out) >= limit:
                 break
         return out
