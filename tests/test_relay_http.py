@@ -140,3 +140,26 @@ def test_relay_without_write_keys_is_a_located_error(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "MAILWRIGHT_WRITE_KEYS"}
     r = _cli("relay", str(proj), "--esp", "klaviyo", env=env)
     assert r.returncode == 1 and r.stderr.startswith("MAILWRIGHT_WRITE_KEYS: error: set MAILWRIGHT_WRITE_KEYS")
+
+
+def test_garbage_never_crashes_it(relay):
+    import random
+
+    import requests
+
+    rnd = random.Random(7)
+    shapes = [None, True, 1e308, "x", [], {}, {"batch": "no"}, {"batch": [None]}, {"type": "track", "event": {}},
+              {"event": "x", "anonymousId": ["a"]}, {"event": "x", "userId": True, "anonymousId": ""},
+              {"batch": [{"type": "page", "anonymousId": "a", "properties": []}]}, {"event": "x" * 10, "a": [[[[]]]]}]
+    for i in range(120):
+        path = rnd.choice(["/v1/track", "/v1/page", "/v1/identify", "/v1/batch"])
+        body = bytes(rnd.randrange(256) for _ in range(rnd.randrange(200))) if i % 2 else json.dumps(
+            rnd.choice(shapes)).encode()
+        r = relay.post(path, body)
+        assert r.status_code in (200, 400), (path, body, r.text)
+    r = requests.post(relay.url + "/v1/batch", data=b"[" * 100000, auth=(WRITE_KEY, ""), timeout=10)
+    assert r.status_code == 400
+    assert json.loads(relay_get(relay, "/healthz")) == {"ok": True}
+    assert relay.post("/v1/track", track("still", mid="still")).status_code == 200
+    wait_for(lambda: any(i["event"] == "still" for i in relay.recorder.accepted("klaviyo")))
+    assert "Traceback" not in relay.log()
