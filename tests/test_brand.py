@@ -48,3 +48,22 @@ def test_built_in_components_carry_no_example_data():
     for f in builtin_dir("components").glob("*.mjml"):
         text = f.read_text()
         assert "example.com" not in text and "Fernhill" not in text and "our shop" not in text, f.name
+
+
+def test_the_preview_shows_the_projects_own_sender_in_every_esp(tmp_path):
+    from mailwright.dialect import load_connectors
+    from mailwright.preview.model import Preview
+    from tests.conftest import make_project
+
+    root = make_project(tmp_path / "p", {"t": email("<mj-section><mj-column><mj-text>Hi</mj-text></mj-column>"
+                                                    "</mj-section>")},
+                        toml='[brand]\ncompany = "Acme Tools"\naddress = "9 Elm Row, Leeds"\nhelp_url = ""\n')
+    preview = Preview(root)
+    outs = preview.outputs("t", None)
+    assert set(outs) == set(load_connectors())
+    for esp, out in outs.items():
+        shown = preview._render(out, {"profile": {}, "event": {}})
+        assert "error" not in shown, shown
+        page = " ".join(str(v) for v in shown.values())
+        assert "Acme Tools" in page and "9 Elm Row, Leeds" in page, esp
+        assert "Fernhill" not in page and "Market St" not in page, esp

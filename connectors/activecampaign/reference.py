@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from mailwright.reference import sender
+
 STANDARD = {"first_name": "FIRSTNAME", "last_name": "LASTNAME", "email": "EMAIL", "phone": "PHONE"}
 
 _AC_TOKEN = re.compile(r"%(IF|ELSEIF)\s(.*?)%|%ELSE%|%/IF%|%([A-Z0-9_-]+)%", re.S)
@@ -23,7 +25,8 @@ def ac_fields(recipient: dict, config: dict | None = None) -> dict[str, str]:
         source = profile if root == "profile" else event
         if prop in source:
             fields[tag] = "" if source[prop] is None else _ac_text(source[prop])
-    fields.update(UNSUBSCRIBELINK="https://ac.example/unsub", **{"SENDER-INFO": "Fernhill Supply Co., 1 Market St"})
+    name, address = sender(config)
+    fields.update(UNSUBSCRIBELINK="https://ac.example/unsub", **{"SENDER-INFO": f"{name}, {address}"})
     return fields
 
 

@@ -9,10 +9,15 @@ from functools import lru_cache
 
 import jinja2
 
+from mailwright.reference import sender
+
 STANDARD = {"first_name": "firstname", "last_name": "lastname"}  # portable names HubSpot spells otherwise
-SITE_SETTINGS = {"company_name": "Fernhill Supply Co.", "company_street_address_1": "1 Market St",
-                 "company_city": "Springfield", "company_state": "IL", "company_zip": "62701",
-                 "company_country": "US"}
+def _site_settings(config: dict | None) -> dict:
+    """HubSpot's ``site_settings`` (the account's company details), from the project's [brand]; the
+    address, one line in [brand], stands in the first address line."""
+    name, address = sender(config)
+    return {"company_name": name, "company_street_address_1": address, "company_city": "", "company_state": "",
+            "company_zip": "", "company_country": ""}
 
 
 def _truncate(s, length=255, killwords=False, end="..."):
@@ -59,5 +64,5 @@ def render(src: str, recipient: dict, config: dict | None = None) -> str:
         source = profile if root == "profile" else event
         if prop in source:
             contact[name] = "" if source[prop] is None else source[prop]
-    ctx = {"contact": contact, "unsubscribe_link": "https://hubspot.example/unsub", "site_settings": SITE_SETTINGS}
+    ctx = {"contact": contact, "unsubscribe_link": "https://hubspot.example/unsub", "site_settings": _site_settings(config)}
     return _template(src).render(ctx)

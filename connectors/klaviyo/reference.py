@@ -15,7 +15,7 @@ from functools import lru_cache
 import django
 from django.conf import settings
 
-from mailwright.reference import PREVIEW_NOW, drop_nulls
+from mailwright.reference import PREVIEW_NOW, drop_nulls, sender
 
 if not settings.configured:
     settings.configure(TEMPLATES=[{"BACKEND": "django.template.backends.django.DjangoTemplates"}], USE_I18N=False)
@@ -33,9 +33,12 @@ LINKS = {"unsubscribe": ("https://klaviyo.example/unsub", "Unsubscribe"),
          "web_view": ("https://klaviyo.example/web-view", "View in Your Browser"),
          "manage_preferences": ("https://klaviyo.example/manage-preferences", "Manage Preferences")}
 STANDARD = {"phone": "phone_number"}  # portable profile names Klaviyo spells otherwise
-ORGANIZATION = {"name": "Fernhill Supply Co.", "full_address": "1 Market St, Springfield",
-                "url": "https://fernhill.example", "street_address": "1 Market St", "city": "Springfield",
-                "region": "IL", "zip_code": "62701"}
+def _organization(config: dict | None) -> dict:
+    """Klaviyo's ``organization`` (the account's sender details), from the project's [brand]."""
+    name, address = sender(config)
+    url = ((config or {}).get("brand") or {}).get("website") or ""
+    return {"name": name, "full_address": address, "url": url if isinstance(url, str) else "",
+            "street_address": address}
 
 
 @register.filter
@@ -126,7 +129,7 @@ def render(src: str, recipient: dict, config: dict | None = None) -> str:
         source = profile if root == "profile" else event
         if prop in source:
             (person if root == "profile" else event)[name] = source[prop]
-    ctx = {"person": person, "event": event, "organization": ORGANIZATION,
+    ctx = {"person": person, "event": event, "organization": _organization(config),
            # Klaviyo's shorthands for three profile properties
            **{k: person[k] for k in ("first_name", "last_name", "email") if k in person}}
     return _template(src).render(DjContext(ctx))

@@ -66,3 +66,12 @@ def visible_text(html: str) -> str:
     for t in soup.find_all(style=re.compile(r"display:\s*none")):
         t.decompose()
     return " ".join(soup.get_text(" ").split())
+
+
+def sender(config: dict | None) -> tuple[str, str]:
+    """(company, postal address) for the ESP tokens that insert the sender: the project's ``[brand]``
+    (handed to a renderer as ``config["brand"]``), else a neutral placeholder, never anyone's data."""
+    brand = (config or {}).get("brand") or {}
+    company = brand.get("company") if isinstance(brand.get("company"), str) else None
+    address = brand.get("address") if isinstance(brand.get("address"), str) else None
+    return company or "Your company", address or "Your postal address ([brand] address)"

@@ -294,10 +294,18 @@ class Preview:
         except Exception as e:
             return {"error": self._locate(out, data, e)}
 
+    def _renderer_config(self, esp: str) -> dict:
+        """What a reference renderer reads: the ESP's [esp.NAME] mappings, and [brand] as ``brand``
+        (the sender details the ESP's own tokens insert: no one else's company in a user's preview)."""
+        if self.project is None:
+            return {}
+        brand = self.project.config.get("brand", {})
+        return {**self.project.esp_config(esp), "brand": brand if isinstance(brand, dict) else {}}
+
     def _locate(self, out: Output, data: dict, e: Exception) -> str:
         """Name the place of a render failure: the first <mw-raw> of this ESP its renderer refuses, else the template."""
         render = load_connectors()[out.esp].reference
-        cfg = self.project.esp_config(out.esp) if self.project else {}
+        cfg = self._renderer_config(out.esp)
         reason = " ".join(str(e).split()) or type(e).__name__
         if render is not None:
             r = out.rendered
@@ -313,7 +321,7 @@ class Preview:
 
     def _render_unsafe(self, out: Output, data: dict) -> dict:
         assert self.project is not None
-        cfg = self.project.esp_config(out.esp)
+        cfg = self._renderer_config(out.esp)
         render = load_connectors()[out.esp].reference
         if render is None:  # an ESP without a reference renderer: the language's meaning
             page = interpret(out.rendered.page, data, out.esp, out.trigger)
