@@ -60,7 +60,8 @@ MODULES: dict[str, Module] = {
                    tuple(f"mailwright.expr.x_{f}__mutmut_*" for f in EXPR_SCOPE) + ("mailwright.conditions.*",)),
     # test_push.py (fake ESP servers) takes minutes a run: the engine's own tests cover push.py
     "push": Module(("src/mailwright/push.py",), ("tests/test_mutants_push.py", "tests/test_push_offline.py")),
-    **_esp("dialect", ("tests/test_properties.py", "tests/test_contract.py", "tests/test_mutants_dialects.py")),
+    **_esp("dialect", ("tests/test_properties.py", "tests/test_contract.py", "tests/test_capabilities.py",
+                       "tests/test_fidelity.py", "tests/test_mutants_dialects.py")),
     **_esp("flows", ("tests/test_flow_conditions.py", "tests/test_flows.py", "tests/test_mutants_flows.py")),
 }
 
