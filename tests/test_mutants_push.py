@@ -102,6 +102,26 @@ def test_dedupe_removes_the_extra_copies():
     assert duplicates(ctx(dedupe=True), "t", OBJECTS[:3], remove=removed.append)[0].needs == []
 
 
+def test_numeric_ids_sort_by_number_after_the_other_ids():
+    objects = [("shop: a", "1", 1), ("shop: a", "a", 1), ("shop: b", "0", 1), ("shop: b", "A", 1)]
+    out = duplicates(ctx(dedupe=True), "template", objects, remove=print)
+    assert [(c.kind, c.detail) for c in out] == [("template", "1 extra copy(ies): id 1 (keeping id a)"),
+                                                 ("template", "1 extra copy(ies): id A (keeping id 0)")]
+
+
+def test_a_client_without_a_credential_plans_against_an_empty_account_of_its_label():
+    class Client(push.PushClient):
+        label = "Klaviyo"
+
+        def connect(self):
+            raise AssertionError("no connection without a credential")
+
+    c = PushContext(project=None, esp="klaviyo", config={}, result=None, env={}, empty_account=True)
+    client = Client(c)
+    assert isinstance(client.transport, EmptyAccount) and client.transport.label == "Klaviyo"
+    assert client.ctx is c and client.manual_steps() == [] and client.duplicates() == []
+
+
 def test_a_report_fails_on_a_failed_or_skipped_item_and_on_duplicates():
     ok = Change("t", "a", CREATE, status="done")
     assert Report("klaviyo", [ok], [], False).ok
@@ -143,23 +163,26 @@ def test_apply_goes_in_order_and_a_failure_stops_only_what_needs_it():
         Change("flow", "f1", CREATE, apply=lambda: done.append("f1"), needs=["t1"]),
         Change("flow", "f0", UPDATE, apply=lambda: done.append("f0"), needs=["m0"]),
         Change("template", "t2", UPDATE, apply=fail_bug),
+        Change("email", "e2", UPDATE, apply=lambda: done.append("e2"), needs=["t2", "m1", "t0"]),
         Change("template", "t3", UNCHANGED, apply=lambda: done.append("t3")),
         Change("template", "t4", UPDATE, apply=lambda: done.append("t4"), status="done"),
         Change("template", "t5", REMOVE, apply=lambda: done.append("t5"), needs=["t3"]),
     ]
     assert run(changes) == [
-        "[1/6] create metric m1: FAILED: Klaviyo: POST /metrics answered 400: bad",
-        "[2/6] create template t1: skipped (needs m1, which failed)",
-        "[3/6] create flow f1: skipped (needs t1, which failed)",
-        "[4/6] update flow f0: skipped (needs m0, which failed)",
-        "[5/6] update template t2: FAILED: internal error: KeyError: 'id'",
-        "[6/6] remove template t5: done",
+        "[1/7] create metric m1: FAILED: Klaviyo: POST /metrics answered 400: bad",
+        "[2/7] create template t1: skipped (needs m1, which failed)",
+        "[3/7] create flow f1: skipped (needs t1, which failed)",
+        "[4/7] update flow f0: skipped (needs m0, which failed)",
+        "[5/7] update template t2: FAILED: internal error: KeyError: 'id'",
+        "[6/7] update email e2: skipped (needs t2, m1, which failed)",
+        "[7/7] remove template t5: done",
     ]
     assert done == ["t5"]
     assert [(c.name, c.status, c.error) for c in changes] == [
         ("m0", "failed", ""), ("m1", "failed", "Klaviyo: POST /metrics answered 400: bad"),
         ("t1", "skipped", "needs m1, which failed"), ("f1", "skipped", "needs t1, which failed"),
         ("f0", "skipped", "needs m0, which failed"), ("t2", "failed", "internal error: KeyError: 'id'"),
+        ("e2", "skipped", "needs t2, m1, which failed"),
         ("t3", "planned", ""), ("t4", "done", ""), ("t5", "done", "")]
 
 
@@ -289,6 +312,7 @@ def test_a_bad_transport_option_is_an_error_naming_the_variable(var, value, kind
     with pytest.raises(MailwrightError) as e:
         transport_options({var: value})
     assert str(e.value) == f"{var}: error: the environment variable {var} must be a {kind} number"
+    assert e.value.diagnostic.pos == push.Pos(var, 0, 0)
 
 
 def test_no_changes_means_nothing_planned_to_apply():
