@@ -1,0 +1,136 @@
+"""Every dialect construct, each run by its reference engine against the reference meaning, case by
+case: the property tests (test_properties.py) draw a sample, and mutation testing found filters,
+boolean literals, loop limits and refusals that no sample reached (docs/testing.md)."""
+
+import pytest
+
+from mailwright.dialect import APPROX, UNSUPPORTED, Context, load_connectors
+from mailwright.errors import Pos, UnsupportedError
+from mailwright.expr import Scope, Var, evaluate, parse_condition, parse_output, render_output
+from tests.engines import RENDERERS, visible_text
+
+POS = Pos("t.mjml", 3, 7)
+ESPS = ("klaviyo", "hubspot", "activecampaign")
+
+
+def dialect(esp, warnings=None):
+    warn = (lambda pos, msg, rule=None: warnings.append((pos, msg))) if warnings is not None else (lambda *a: None)
+    return load_connectors()[esp].dialect(Context({}, None, warn, "t"))
+
+
+def support(esp, construct):
+    return load_connectors()[esp].dialect.CAPABILITIES[construct].level
+
+
+TEXTS = ["ada lovelace", "ÉLAN vital", "hello world again", "x", "abcde", "abcdef", "", None]
+NUMBERS = [0, 2.5, -2.5, 12, 3.14159, 1234.5, "7.25", "", None]
+TEXT_FILTERS = ["upper", "lower", "title", "capitalize", "truncate(5)", "truncate(1)", 'default("friend")',
+                'upper | default("n/a")', 'default("a b") | upper', 'truncate(3) | default("none") | lower']
+NUM_FILTERS = ["round", "round(1)", "round(2)", "money", 'round(1) | default("0")']
+
+
+def filters(expr):
+    return [f.split("(")[0].strip() for f in expr.split("|")]
+
+
+def shown(esp, text, recipient):
+    return visible_text(RENDERERS[esp](text, recipient, {}))
+
+
+@pytest.mark.parametrize("esp", ESPS)
+@pytest.mark.parametrize("expr, values", [(f, TEXTS) for f in TEXT_FILTERS] + [(f, NUMBERS) for f in NUM_FILTERS])
+def test_every_filter_means_what_the_reference_says(esp, expr, values):
+    o = parse_output(f"profile.v | {expr}", POS, Scope({}))
+    warnings = []
+    if any(support(esp, f"filter {f}") == UNSUPPORTED for f in filters(expr)):
+        with pytest.raises(UnsupportedError) as e:
+            dialect(esp).output(o, POS, "html")
+        assert str(e.value).startswith("t.mjml:3:7: error: ")
+        return
+    text = dialect(esp, warnings).output(o, POS, "html")
+    approx = [f for f in filters(expr) if support(esp, f"filter {f}") == APPROX]
+    assert [(p, m.split(":")[0]) for p, m in warnings] == [(POS, f"{dialect(esp).label}")] * len(approx)
+    for v in values + ["missing"]:
+        recipient = {"profile": {} if v == "missing" else {"v": v}}
+        want = render_output(o, recipient)
+        assert shown(esp, text, recipient) == " ".join(want.split()), (esp, expr, v, text)
+
+
+def test_a_default_in_html_is_escaped_as_html():
+    for esp in ESPS:
+        text = dialect(esp).output(parse_output('profile.v | default("a<b & c")', POS, Scope({})), POS, "html")
+        assert "a&lt;b &amp; c" in text, (esp, text)
+        plain = dialect(esp).output(parse_output('profile.v | default("a<b & c")', POS, Scope({})), POS, "text")
+        assert "a<b & c" in plain, (esp, plain)
+
+
+@pytest.mark.parametrize("esp", ESPS)
+@pytest.mark.parametrize("src", ["profile.vip == true", "profile.vip == false", "profile.vip != true",
+                                 "profile.vip != false", "not (profile.vip == true)"])
+def test_boolean_literals(esp, src):
+    cond = parse_condition(src, POS, Scope({}))
+    if support(esp, "boolean literal") == UNSUPPORTED:
+        with pytest.raises(UnsupportedError) as e:
+            dialect(esp).if_block([(cond, "YES"), (None, "NO")], POS)
+        assert str(e.value).startswith("t.mjml:3:7: error: ActiveCampaign cannot express boolean literal; ")
+        return
+    text = dialect(esp).if_block([(cond, "YES"), (None, "NO")], POS)
+    for vip in (True, False, "missing"):
+        recipient = {"profile": {} if vip == "missing" else {"vip": vip}}
+        want = "YES" if evaluate(cond, recipient) else "NO"
+        assert shown(esp, text, recipient) == want, (esp, src, vip, text)
+
+
+@pytest.mark.parametrize("limit, want", [(None, "a.b.c."), (2, "a.b."), (5, "a.b.c.")])
+def test_a_klaviyo_loop_and_its_limit(limit, want):
+    body = dialect("klaviyo").output(parse_output("item", POS, Scope({}, ("item",))), POS, "html") + "."
+    text = dialect("klaviyo").for_block("item", Var("event", ("items",)), limit, body, POS)
+    assert shown("klaviyo", text, {"event": {"items": ["a", "b", "c"]}}) == want
+
+
+@pytest.mark.parametrize("esp", ["hubspot", "activecampaign"])
+def test_a_loop_elsewhere_is_refused_where_it_stands(esp):
+    with pytest.raises(UnsupportedError) as e:
+        dialect(esp).for_block("item", Var("event", ("items",)), 2, "x", POS)
+    assert str(e.value).startswith(f"t.mjml:3:7: error: {dialect(esp).label} cannot express loop; ")
+    assert "<mw-if when=\"esp == 'klaviyo'\">" in str(e.value)
+
+
+@pytest.mark.parametrize("esp, const, construct, way_out", [
+    ("klaviyo", "a%}b", "a string containing '%}' or '}}' in a condition",
+     "compare against a value without those characters"),
+    ("klaviyo", "a}}b", "a string containing '%}' or '}}' in a condition",
+     "compare against a value without those characters"),
+    ("klaviyo", "a\nb", "a string containing a line break in a condition", "compare against a value without line "
+                                                                           "breaks"),
+    ("hubspot", "a%}b", "a string containing '%}' or '}}' in a condition",
+     "compare against a value without those characters"),
+    ("hubspot", "}}", "a string containing '%}' or '}}' in a condition",
+     "compare against a value without those characters"),
+    ("activecampaign", "a~PERCENT~b", "the text '~PERCENT~' in a condition (ActiveCampaign writes '%' as "
+                                      "~PERCENT~ inside %IF%)", "compare against a value without it"),
+])
+def test_a_constant_a_dialect_cannot_write_is_refused_saying_why(esp, const, construct, way_out):
+    cond = parse_condition(f"profile.city == {const!r}", POS, Scope({}))
+    with pytest.raises(UnsupportedError) as e:
+        dialect(esp).if_block([(cond, "YES")], POS)
+    assert str(e.value) == f"t.mjml:3:7: error: {dialect(esp).label} cannot express {construct}; {way_out}"
+
+
+@pytest.mark.parametrize("esp", ESPS)
+@pytest.mark.parametrize("src", ["profile.n > 2", "profile.n >= 2", "profile.n < 2", "profile.n <= 2",
+                                 "profile.n == 2", "profile.n != 2", "not (profile.n > 2)",
+                                 "'ab' in profile.s", "'ab' not in profile.s", "profile.s in 'xaby'",
+                                 "profile.s not in 'xaby'", "not ('ab' in profile.s)", "not (profile.s not in 'xaby')",
+                                 "profile.s in ['ab', 'cd']", "profile.s not in ['ab', 'cd']",
+                                 "not (profile.s in ['ab'])", "profile.s is defined", "not (profile.s is defined)",
+                                 "profile.s == 'it''s'", "profile.s == 'say \"hi\"'", "profile.s == 'back\\\\slash'"])
+def test_every_operator_means_what_the_reference_says(esp, src):
+    cond = parse_condition(src.replace("''", "\\'"), POS, Scope({}))
+    text = dialect(esp).if_block([(cond, "YES"), (None, "NO")], POS)
+    people = [{"profile": {"n": n, "s": s}} for n in (1, 2, 3) for s in ("ab", "cd", "xabx", "y", "it's",
+                                                                       'say "hi"', "back\\slash", "back\\\\slash")]
+    people += [{"profile": {}}, {"profile": {"n": "", "s": ""}}]
+    for recipient in people:
+        want = "YES" if evaluate(cond, recipient) else "NO"
+        assert shown(esp, text, recipient) == want, (esp, src, recipient, text)
