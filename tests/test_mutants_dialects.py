@@ -13,9 +13,9 @@ POS = Pos("t.mjml", 3, 7)
 ESPS = ("klaviyo", "hubspot", "activecampaign")
 
 
-def dialect(esp, warnings=None):
+def dialect(esp, warnings=None, config=None):
     warn = (lambda pos, msg, rule=None: warnings.append((pos, msg))) if warnings is not None else (lambda *a: None)
-    return load_connectors()[esp].dialect(Context({}, None, warn, "t"))
+    return load_connectors()[esp].dialect(Context(config or {}, None, warn, "t"))
 
 
 def support(esp, construct):
@@ -134,3 +134,56 @@ def test_every_operator_means_what_the_reference_says(esp, src):
     for recipient in people:
         want = "YES" if evaluate(cond, recipient) else "NO"
         assert shown(esp, text, recipient) == want, (esp, src, recipient, text)
+
+
+MAPPED = {"klaviyo": {"properties": {"profile.tier": "loyalty_tier", "event.cart_value": "cart total"}},
+          "hubspot": {"properties": {"profile.tier": "loyalty_tier", "event.cart_value": "cart_value"}},
+          "activecampaign": {"fields": {"profile.tier": "LOYALTY", "event.cart_value": "CART_VALUE"}}}
+NAMES = ["profile.first_name", "profile.last_name", "profile.email", "profile.phone", "profile.tier",
+         "event.cart_value", "profile.city", 'profile["first name"]', "profile.items", "profile.keys",
+         'profile.a["b c"]', "profile.a.b", 'profile["x y"].z', "event.sku", "event.a.b"]
+RECIPIENT = {"profile": {"first_name": "Ada", "last_name": "King", "email": "ada@x.test", "phone": "+47 1",
+                         "tier": "gold", "city": "Oslo", "first name": "Bea", "items": "i", "keys": "k",
+                         "a": {"b c": "bc", "b": "ab"}, "x y": {"z": "xyz"}},
+             "event": {"cart_value": 42, "sku": "S1", "a": {"b": "eab"}}}
+
+
+@pytest.mark.parametrize("esp", ESPS)
+@pytest.mark.parametrize("name", NAMES)
+def test_every_name_reads_the_recipients_value(esp, name):
+    o = parse_output(name, POS, Scope({}))
+    try:
+        text = dialect(esp, config=MAPPED[esp]).output(o, POS, "html")
+    except UnsupportedError as e:
+        assert str(e).startswith("t.mjml:3:7: error: ") and esp != "klaviyo", (esp, name, str(e))
+        return
+    if esp == "hubspot" and name in ("profile.items", "profile.keys"):
+        pytest.skip("the Jinja2 reference engine reads a dict method there (docs/testing.md, findings)")
+    if esp == "activecampaign" and len(o.var.path) > 1:
+        pytest.skip("ActiveCampaign's fields are flat: a nested name is the field of the joined path")
+    # the Django reference engine prints None for a lookup that finds nothing (docs/testing.md, findings)
+    people = [RECIPIENT] + ([] if "lookup" in text else [{"profile": {}, "event": {}}])
+    for recipient in people:
+        got = visible_text(RENDERERS[esp](text, recipient, MAPPED[esp]))
+        assert got == render_output(o, recipient), (esp, name, text)
+    cond = parse_condition(f"{name} is defined", POS, Scope({}))
+    text = dialect(esp, config=MAPPED[esp]).if_block([(cond, "YES"), (None, "NO")], POS)
+    assert shown_with(esp, text, RECIPIENT) == "YES" and shown_with(esp, text, {"profile": {}}) == "NO", text
+
+
+def shown_with(esp, text, recipient):
+    return visible_text(RENDERERS[esp](text, recipient, MAPPED[esp]))
+
+
+def test_a_klaviyo_condition_too_large_without_parentheses_is_refused():
+    src = " and ".join(f"(profile.a{i} == 1 or profile.b{i} == 1)" for i in range(9))
+    with pytest.raises(UnsupportedError) as e:
+        dialect("klaviyo").if_block([(parse_condition(src, POS, Scope({})), "YES")], POS)
+    assert str(e.value) == ("t.mjml:3:7: error: Klaviyo cannot express this condition (it needs more than 256 terms "
+                            "without parentheses); split it into nested <mw-if> blocks or segments")
+
+
+@pytest.mark.parametrize("esp", ESPS)
+def test_a_condition_that_is_always_false_shows_the_else(esp):
+    text = dialect(esp).if_block([(parse_condition("profile.city == ''", POS, Scope({})), "YES"), (None, "NO")], POS)
+    assert shown(esp, text, {"profile": {"city": "Oslo"}}) == shown(esp, text, {"profile": {}}) == "NO"
