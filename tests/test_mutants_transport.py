@@ -134,7 +134,8 @@ def test_a_missing_base_url_without_a_default_is_an_error():
     assert url_error("  ") == url_error(None)
 
 
-@pytest.mark.parametrize("value", ["https://h.test:1/", "http://h.test:65535", "https://h.test/~me//"])
+@pytest.mark.parametrize("value", ["https://h.test:1/", "http://h.test:65535", "https://h.test/~me//",
+                                   "https://h.test/BOX/"])
 def test_a_good_base_url_loses_its_trailing_slashes(value):
     assert base_url({"X_URL": value}, "X_URL", None, "https://a.test") == value.rstrip("/")
     assert base_url({}, "X_URL", "https://d.test/", "https://a.test") == "https://d.test"
