@@ -187,3 +187,34 @@ def test_a_klaviyo_condition_too_large_without_parentheses_is_refused():
 def test_a_condition_that_is_always_false_shows_the_else(esp):
     text = dialect(esp).if_block([(parse_condition("profile.city == ''", POS, Scope({})), "YES"), (None, "NO")], POS)
     assert shown(esp, text, {"profile": {"city": "Oslo"}}) == shown(esp, text, {"profile": {}}) == "NO"
+
+
+HS_WAY_OUT = ("HubSpot emails cannot loop over event data; wrap the loop in <mw-if when=\"esp == 'klaviyo'\"> "
+              "with an <mw-else> alternative")
+AC_WAY_OUT = HS_WAY_OUT.replace("HubSpot", "ActiveCampaign")
+
+
+@pytest.mark.parametrize("esp, name, message, mapping", [
+    ("hubspot", "item", f"HubSpot cannot express a loop variable; {HS_WAY_OUT}", None),
+    ("hubspot", "profile.Shoe.Size", 'HubSpot cannot express the nested name profile.Shoe.Size; map it to a contact '
+     'property: [esp.hubspot.properties] "profile.Shoe.Size" = "…"',
+     ("esp.hubspot.properties", "profile.Shoe.Size", "shoe_size")),
+    ("hubspot", "event.Cart.Value", "HubSpot cannot express the event property event.Cart.Value (HubSpot emails only "
+     'see contact properties); map it to a contact property in mailwright.toml: [esp.hubspot.properties] '
+     '"event.Cart.Value" = "…"', ("esp.hubspot.properties", "event.Cart.Value", "cart_value")),
+    ("activecampaign", "item", f"ActiveCampaign cannot express a loop variable; {AC_WAY_OUT}", None),
+    # the suggested line quotes the name without escaping its quotes (docs/testing.md, findings)
+    ("activecampaign", 'profile["shoe size"]', "ActiveCampaign cannot express the name profile[\"shoe size\"]; map it "
+     "to a field: [esp.activecampaign.fields] ", ("esp.activecampaign.fields", 'profile["shoe size"]', "SHOE_SIZE")),
+    ("activecampaign", "event.cart.value", "ActiveCampaign cannot express the event property event.cart.value "
+     "(ActiveCampaign emails only see contact fields); map it to a custom field in mailwright.toml: "
+     '[esp.activecampaign.fields] "event.cart.value" = "TAG"',
+     ("esp.activecampaign.fields", "event.cart.value", "CART_VALUE")),
+])
+def test_a_name_a_dialect_cannot_read_is_refused_with_the_line_that_fixes_it(esp, name, message, mapping):
+    o = parse_output(name, POS, Scope({}, ("item",)))
+    with pytest.raises(UnsupportedError) as e:
+        dialect(esp).output(o, POS, "html")
+    assert str(e.value) == f"t.mjml:3:7: error: {message}" or '"shoe size"' in name and \
+        str(e.value).startswith(f"t.mjml:3:7: error: {message}")
+    assert e.value.diagnostic.mapping == mapping

@@ -208,6 +208,8 @@ def test_an_unreadable_out_folder_is_an_error_saying_why(shared_dir):
     out = shared_dir / "out"
     out.mkdir(mode=0o000)
     os.chmod(out, 0o000)
+    # called here too: mutation testing maps a test to the functions its own process calls
+    _check_replaceable(shared_dir / "new")
 
     def check() -> int:
         if os.geteuid() == 0:
@@ -226,5 +228,6 @@ def test_an_unreadable_out_folder_is_an_error_saying_why(shared_dir):
 def test_a_marker_that_cannot_be_read_does_not_make_a_build(shared_dir):
     (shared_dir / MARKER).write_text("mailwright-build 1\n")
     os.chmod(shared_dir / MARKER, 0o000)
+    assert not is_build(shared_dir / "none")
     run = as_nobody if os.geteuid() == 0 else (lambda f: f())
     assert run(lambda: 0 if os.geteuid() != 0 and not is_build(shared_dir) else 1) == 0
