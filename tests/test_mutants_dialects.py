@@ -218,3 +218,9 @@ def test_a_name_a_dialect_cannot_read_is_refused_with_the_line_that_fixes_it(esp
     assert str(e.value) == f"t.mjml:3:7: error: {message}" or '"shoe size"' in name and \
         str(e.value).startswith(f"t.mjml:3:7: error: {message}")
     assert e.value.diagnostic.mapping == mapping
+
+
+def test_hubspot_annotates_the_document_with_a_label_that_cannot_end_the_comment():
+    d = load_connectors()["hubspot"].dialect(Context({}, None, lambda *a: None, "sale-->now"))
+    assert d.finish("<p>x</p>") == ("<!--\n  templateType: email\n  isAvailableForNewContent: true\n"
+                                    "  isEnabledForEmailV3Rendering: true\n  label: salenow\n-->\n<p>x</p>")
