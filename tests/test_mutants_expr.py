@@ -150,7 +150,7 @@ def test_guarded_expands_in_for_engines_without_lists(op, negate, group, test):
 
 
 def test_guarded_refuses_what_is_not_a_condition():
-    with pytest.raises(AssertionError):
+    with pytest.raises(AssertionError, match="^Var"):
         guarded(P)
 
 
