@@ -124,12 +124,14 @@ def test_a_constant_a_dialect_cannot_write_is_refused_saying_why(esp, const, con
                                  "profile.s not in 'xaby'", "not ('ab' in profile.s)", "not (profile.s not in 'xaby')",
                                  "profile.s in ['ab', 'cd']", "profile.s not in ['ab', 'cd']",
                                  "not (profile.s in ['ab'])", "profile.s is defined", "not (profile.s is defined)",
-                                 "profile.s == 'it''s'", "profile.s == 'say \"hi\"'", "profile.s == 'back\\\\slash'"])
+                                 "profile.s == 'it''s'", "profile.s == 'say \"hi\"'", "profile.s == 'back\\\\slash'",
+                                 "profile.s == 'a\\\\nb'", "profile.s != 'x\\\\'", "'\\\\t' in profile.s"])
 def test_every_operator_means_what_the_reference_says(esp, src):
     cond = parse_condition(src.replace("''", "\\'"), POS, Scope({}))
     text = dialect(esp).if_block([(cond, "YES"), (None, "NO")], POS)
     people = [{"profile": {"n": n, "s": s}} for n in (1, 2, 3) for s in ("ab", "cd", "xabx", "y", "it's",
-                                                                       'say "hi"', "back\\slash", "back\\\\slash")]
+                                                                       'say "hi"', "back\\slash", "back\\\\slash",
+                                                                       "a\\nb", "a\nb", "x\\", "x", "a\\tb", "a\tb")]
     people += [{"profile": {}}, {"profile": {"n": "", "s": ""}}]
     for recipient in people:
         want = "YES" if evaluate(cond, recipient) else "NO"
