@@ -243,3 +243,46 @@ def test_a_refused_constant_in_a_list_is_located():
         with pytest.raises(UnsupportedError) as e:
             dialect(esp).if_block([(cond, "YES")], POS)
         assert str(e.value).startswith("t.mjml:3:7: error: "), (esp, str(e.value))
+
+
+def ac_output(name, config=None):
+    return dialect("activecampaign", config=config).output(parse_output(name, POS, Scope({})), POS, "html")
+
+
+def test_activecampaign_tags():
+    assert ac_output("profile.tier", {"fields": {"profile.tier": "%loyalty%"}}) == "%LOYALTY%"
+    assert ac_output("profile.Tier") == "%TIER%"
+    assert ac_output("profile.a.b") == "%A_B%"
+    assert ac_output('profile["shoe-size"]') == "%SHOE-SIZE%"
+    cond = parse_condition('profile["shoe-size"] is defined', POS, Scope({}))
+    assert dialect("activecampaign").if_block([(cond, "Y")], POS) == "%IF $SHOE_SIZE != ''%Y%/IF%"
+
+
+@pytest.mark.parametrize("name, tag", [('profile["Shoe size!"]', "SHOE_SIZE"), ('profile["__x y__"]', "X_Y"),
+                                       ('profile["!?"]', "FIELD"), ('profile["a b"].c', "A_B_C")])
+def test_activecampaign_suggests_a_tag_for_a_name_it_cannot_write(name, tag):
+    with pytest.raises(UnsupportedError) as e:
+        ac_output(name)
+    assert e.value.diagnostic.mapping[2] == tag
+
+
+def test_activecampaign_refuses_in_between_two_fields():
+    cond = parse_condition("profile.a in profile.b", POS, Scope({}))
+    with pytest.raises(UnsupportedError) as e:
+        dialect("activecampaign").if_block([(cond, "Y")], POS)
+    assert str(e.value) == ("t.mjml:3:7: error: ActiveCampaign cannot express 'in' between two fields; compare with "
+                            "literal text instead")
+
+
+@pytest.mark.parametrize("src", ["'a~PERCENT~' in profile.s", "'a~PERCENT~' == profile.s", "profile.s == 'a~PERCENT~'"])
+def test_activecampaign_refuses_its_own_percent_escape_where_it_stands(src):
+    with pytest.raises(UnsupportedError) as e:
+        dialect("activecampaign").if_block([(parse_condition(src, POS, Scope({})), "Y")], POS)
+    assert str(e.value).startswith("t.mjml:3:7: error: ActiveCampaign cannot express the text '~PERCENT~'")
+
+
+def test_activecampaign_literals_in_each_context():
+    d = dialect("activecampaign")
+    assert d.literal("50% off %20 %2f %2F x%", "url") == "50%25 off %20 %2f %2F x%25"
+    assert d.literal("50%OFF", "html") == "50&#37;OFF"
+    assert d.literal("50%OFF", "text") == "50%\u2060OFF"
