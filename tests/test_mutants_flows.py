@@ -101,3 +101,49 @@ def test_an_uneven_split_is_rounded_with_a_warning(tmp_path):
                "random sample takes whole percentages" in w for w in warnings), warnings
     assert not any("split arm 'x'" in w for w in warnings), warnings
 
+
+
+@pytest.mark.parametrize("when, kind, data_key, condition", [
+    ("event.cart_value > 100", "trigger-split", "trigger_filter",
+     {"type": "metric-property", "metric_id": "mailwright:metric:Cart Abandoned", "field": "cart_value",
+      "filter": {"type": "numeric", "operator": "greater-than", "value": 100.0}}),
+    ("profile.tier == 'gold'", "conditional-split", "profile_filter",
+     {"type": "profile-property", "property": "properties['tier']",
+      "filter": {"type": "string", "operator": "equals", "value": "gold"}}),
+])
+def test_a_branch_splits_and_each_arm_goes_on_with_what_follows(tmp_path, when, kind, data_key, condition):
+    steps = f'  - branch:\n      when: "{when}"\n      then: [{{send: a}}]\n      else: [{{send: b}}]\n  - wait: 1h\n'
+    d, _ = klaviyo(tmp_path, steps)
+    by_id = {a["temporary_id"]: a for a in d["actions"]}
+    split = by_id[d["entry_action_id"]]
+    assert split["type"] == kind
+    groups = split["data"][data_key]["condition_groups"]
+    assert {"conditions": [condition]} in groups
+    if kind == "trigger-split":
+        assert split["data"]["trigger_id"] == "mailwright:metric:Cart Abandoned"
+        assert split["data"]["trigger_type"] == "metric"
+    yes, no = by_id[split["links"]["next_if_true"]], by_id[split["links"]["next_if_false"]]
+    assert set(split["links"]) == {"next_if_true", "next_if_false"}
+    assert yes["data"]["message"]["name"] == "F: a" and no["data"]["message"]["name"] == "F: b"
+    assert by_id[yes["links"]["next"]]["type"] == by_id[no["links"]["next"]]["type"] == "time-delay"
+
+
+def refusal(tmp_path, head):
+    root = make_project(tmp_path / "p", {"a": text_email("A")}, TOML, esps=("klaviyo",))
+    (root / "flows").mkdir()
+    (root / "flows" / "f.yaml").write_text(f"name: F\ntrigger: {{event: cart_abandoned}}\n{head}steps:\n  - send: a\n")
+    result = compile_project(load_project(root, list(load_connectors())))
+    return [d.format() for d in result.errors]
+
+
+def test_klaviyo_refuses_a_comparison_between_two_names(tmp_path):
+    (error,) = refusal(tmp_path, 'audience: "profile.a > profile.b"\n')
+    assert error.endswith("flows/f.yaml:3:12: error: Klaviyo cannot express a comparison between two names; compare "
+                          "a name with a literal [klaviyo.unsupported]"), error
+
+
+def test_klaviyo_refuses_an_audience_too_large_for_its_filter_groups(tmp_path):
+    big = " or ".join(f"(profile.a{i} == 1 and profile.b{i} == 1)" for i in range(7))
+    (error,) = refusal(tmp_path, f'audience: "{big}"\n')
+    assert error.endswith("flows/f.yaml:3:12: error: Klaviyo cannot express this condition (it needs more than 64 "
+                          "filter groups); split it into nested branches or segments [klaviyo.unsupported]"), error
