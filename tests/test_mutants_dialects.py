@@ -25,7 +25,7 @@ def support(esp, construct):
 TEXTS = ["ada lovelace", "ÉLAN vital", "hello world again", "x", "abcde", "abcdef", "", None]
 NUMBERS = [0, 2.5, -2.5, 12, 3.14159, 1234.5, "7.25", "", None]
 TEXT_FILTERS = ["upper", "lower", "title", "capitalize", "truncate(5)", "truncate(1)", 'default("friend")',
-                "truncate(5) | title", "truncate(5) | upper",
+                "truncate(5) | title", "truncate(5) | upper", 'title | default("x")',
                 'upper | default("n/a")', 'default("a b") | upper', 'truncate(3) | default("none") | lower']
 NUM_FILTERS = ["round", "round(1)", "round(2)", "money", 'round(1) | default("0")']
 
