@@ -252,6 +252,7 @@ def ac_output(name, config=None):
 def test_activecampaign_tags():
     assert ac_output("profile.tier", {"fields": {"profile.tier": "%loyalty%"}}) == "%LOYALTY%"
     assert ac_output("profile.Tier") == "%TIER%"
+    assert ac_output("profile.tier", {"fields": {"profile.tier": "BOX"}}) == "%BOX%"
     assert ac_output("profile.a.b") == "%A_B%"
     assert ac_output('profile["shoe-size"]') == "%SHOE-SIZE%"
     cond = parse_condition('profile["shoe-size"] is defined', POS, Scope({}))
@@ -259,7 +260,8 @@ def test_activecampaign_tags():
 
 
 @pytest.mark.parametrize("name, tag", [('profile["Shoe size!"]', "SHOE_SIZE"), ('profile["__x y__"]', "X_Y"),
-                                       ('profile["!?"]', "FIELD"), ('profile["a b"].c', "A_B_C")])
+                                       ('profile["!?"]', "FIELD"), ('profile["a b"].c', "A_B_C"),
+                                       ('profile["size X"]', "SIZE_X")])
 def test_activecampaign_suggests_a_tag_for_a_name_it_cannot_write(name, tag):
     with pytest.raises(UnsupportedError) as e:
         ac_output(name)
