@@ -18,8 +18,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from bs4 import BeautifulSoup, Comment
+from bs4 import BeautifulSoup
 
+from mailwright.reference import visible_text
 from tests.compat.engine import engine_html
 from tests.conftest import ROOT
 
@@ -118,16 +119,6 @@ def without_footer(html: str) -> BeautifulSoup:
     if footer is not None:
         footer.decompose()
     return soup
-
-
-def visible_text(soup: BeautifulSoup) -> str:
-    for t in soup(["head", "style", "script", "title"]):
-        t.decompose()
-    for c in soup.find_all(string=lambda s: isinstance(s, Comment)):
-        c.extract()
-    for t in soup.find_all(style=re.compile(r"display:\s*none")):
-        t.decompose()
-    return " ".join(soup.get_text(" ").split())
 
 
 def urls(soup: BeautifulSoup) -> Counter:

@@ -11,11 +11,13 @@ YAML aliases have a budget and nesting has a depth limit.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import errno
 import os
 import re
 import stat
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -293,20 +295,24 @@ def construct(node: yaml.Node, path: Path | str) -> Any:
                 construct_scalar(n, path)
         else:
             todo.extend(_children(n))
-    try:
+    with _constructing(path, node):
         return SafeConstructor().construct_document(node)
-    except yaml.MarkedYAMLError as e:
-        raise _located(str(path), e.problem_mark or e.context_mark, f"invalid YAML: {e.problem or e}") from None
-    except Exception as e:  # PyYAML's constructors fail in many ways on odd scalars ('!!int ' is an IndexError)
-        raise _located(str(path), node.start_mark, f"invalid YAML value: {e or type(e).__name__}") from None
 
 
 def construct_scalar(node: yaml.Node, path: Path | str) -> Any:
     """One scalar's value (``!!int``, ``!!timestamp``, … resolved); a bad one is a located error."""
-    try:
+    with _constructing(path, node):
         return SafeConstructor().construct_object(node)
+
+
+@contextlib.contextmanager
+def _constructing(path: Path | str, node: yaml.Node) -> Iterator[None]:
+    """PyYAML's constructors, their failures located in the user's file."""
+    try:
+        yield
     except yaml.MarkedYAMLError as e:
-        raise _located(str(path), e.problem_mark or node.start_mark, f"invalid YAML: {e.problem or e}") from None
+        mark = e.problem_mark or e.context_mark or node.start_mark
+        raise _located(str(path), mark, f"invalid YAML: {e.problem or e}") from None
     except Exception as e:  # PyYAML's constructors fail in many ways on odd scalars ('!!int ' is an IndexError)
         raise _located(str(path), node.start_mark, f"invalid YAML value: {e or type(e).__name__}") from None
 

@@ -56,9 +56,10 @@ def drop_nulls(d: Any) -> Any:
     return d
 
 
-def visible_text(html: str) -> str:
-    """What a recipient reads: body text, hidden preheader and head left out."""
-    soup = BeautifulSoup(html, "html.parser")
+def visible_text(html: str | BeautifulSoup) -> str:
+    """What a recipient reads: body text, hidden preheader and head left out (``html`` may be a
+    parsed document; it is changed then)."""
+    soup = html if isinstance(html, BeautifulSoup) else BeautifulSoup(html, "html.parser")
     for t in soup(["head", "style", "script", "title"]):
         t.decompose()
     for c in soup.find_all(string=lambda s: isinstance(s, Comment)):
