@@ -16,6 +16,7 @@ from .errors import Diagnostic, MailwrightError
 from .options import esp_option
 
 if TYPE_CHECKING:
+    from .cache import BuildCache
     from .push import Report
 
 
@@ -80,7 +81,10 @@ def main() -> None:
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write into DIR (default: PROJECT/build). It is replaced as a whole.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of text.")
-def compile(project: Path, esps: tuple[str, ...], out: Path | None, as_json: bool) -> None:  # noqa: A001
+@click.option("--no-cache", is_flag=True, help="Compile everything afresh: neither read nor write the build cache "
+                                              "(OUT/.cache).")
+def compile(project: Path, esps: tuple[str, ...], out: Path | None, as_json: bool,  # noqa: A001
+            no_cache: bool) -> None:
     """Compile every template (and flow) of PROJECT for each ESP.
 
     \b
@@ -93,23 +97,30 @@ def compile(project: Path, esps: tuple[str, ...], out: Path | None, as_json: boo
       mailwright compile examples/shop --esp klaviyo --out /tmp/build
       mailwright compile . --json | jq '.outputs[].html'
     """
-    from .compile import compile_project, mapping_block
+    from .cache import CACHE_DIR, BuildCache, find_root
     from .output import write_outputs
-    from .project import load_project
 
     started = time.perf_counter()
-    available = esp_option(esps)
+    root = None if no_cache else find_root(project)
+    cache = BuildCache(root, (out or root / "build") / CACHE_DIR) if root is not None else None
+    hit = cache.replay_project(esps) if cache is not None else None  # a clean compile of these very inputs
     try:
-        proj = load_project(project, available)
-        if not proj.templates:
-            click.echo(f"{project}: warning: no templates in templates/*.mjml", err=True)
-        if not as_json:
-            n = len(proj.templates)
-            click.echo(f"compiling {n} template{'s' * (n != 1)} for {', '.join(esps or proj.esps)} …", err=True)
-        result = compile_project(proj, list(esps) or None)
+        if hit is None:
+            proj, result = _compile_fresh(project, esps, as_json, cache)
+        else:
+            _compiling(project, hit.templates, esps or hit.esps, as_json)
+            proj, result = hit, hit
+            proj.root, proj.config = root, {}
         manifest = None
         if not result.errors:
             manifest = write_outputs(result, out or proj.root / "build")
+            if cache is not None:
+                if hit is None:
+                    from .dialect import load_connectors
+
+                    cache.store_project(esps, proj, result, load_connectors())
+                cache.dir = manifest.parent / CACHE_DIR  # where the build went (links resolved)
+                cache.flush()
     except MailwrightError as e:
         _fail(e, as_json)
         return
@@ -120,13 +131,13 @@ def compile(project: Path, esps: tuple[str, ...], out: Path | None, as_json: boo
             "manifest": str(manifest) if manifest else None,
             "outputs": json.loads(manifest.read_text())["outputs"] if manifest else [],
             "diagnostics": [d.to_json() for d in result.diagnostics],
-            "missing_mappings": mapping_block(result.diagnostics, proj.config),
+            "missing_mappings": _mapping_block(result.diagnostics, proj.config) if result.errors else "",
         }
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
         _report(result.diagnostics)
         if result.errors:
-            block = mapping_block(result.diagnostics, proj.config)
+            block = _mapping_block(result.diagnostics, proj.config)
             if block:  # every missing mapping of the run, ready to paste
                 click.echo(f"\nadd to {proj.config_path.name} (and create these in each ESP):\n\n{block}", err=True)
             n = len(result.errors)
@@ -142,6 +153,33 @@ def compile(project: Path, esps: tuple[str, ...], out: Path | None, as_json: boo
             tail = f" ({warned} warning{'s' * (warned != 1)})" if warned else ""
             click.echo(f"wrote {summary}; manifest {manifest} in {elapsed:.2f}s{tail}")
     sys.exit(1 if result.errors else 0)
+
+
+def _compiling(project: Path, n: int, esps: list[str] | tuple[str, ...], as_json: bool) -> None:
+    if not n:
+        click.echo(f"{project}: warning: no templates in templates/*.mjml", err=True)
+    if not as_json:
+        click.echo(f"compiling {n} template{'s' * (n != 1)} for {', '.join(esps)} …", err=True)
+
+
+def _compile_fresh(project: Path, esps: tuple[str, ...], as_json: bool, cache: BuildCache | None) -> tuple:
+    """Load and compile the project (templates unchanged since the cache saw them replayed from it)."""
+    import contextlib
+
+    from .compile import compile_project
+    from .project import load_project
+
+    available = esp_option(esps)
+    with cache.recording() if cache is not None else contextlib.nullcontext():  # load_project's reads too
+        proj = load_project(project, available)
+        _compiling(project, len(proj.templates), esps or proj.esps, as_json)
+        return proj, compile_project(proj, list(esps) or None, cache)
+
+
+def _mapping_block(diags: list[Diagnostic], config: dict) -> str:
+    from .compile import mapping_block
+
+    return mapping_block(diags, config)
 
 
 @main.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from typing import Any
 
 from . import ir
 from .batch import batch_gc
+from .cache import BuildCache
 from .compose import Composer, Theme, theme_head, theme_tokens
 from .dialect import Context, Dialect, FlowContext, load_connectors
 from .errors import Diagnostic, MailwrightError, Pos
@@ -78,6 +80,7 @@ def parse_template(project: Project, name: str) -> ir.Template:
         t.source = src.text
         t.theme_override, t.theme = override is not None, theme
         t.warnings[:0] = src.warnings + composer.warnings
+        t.components_used = list(composer.uses)  # component files (the build cache's dependencies)
         return t
     except MailwrightError as e:
         # a fault inside a component: say which template used it (language.md §7)
@@ -127,9 +130,10 @@ def triggers_by_template(flows: list[Flow]) -> dict[str, list[str | None]]:
     return found
 
 
-def compile_project(project: Project, esps: list[str] | None = None) -> Result:
-    with batch_gc():
-        result = _compile_project(project, esps)
+def compile_project(project: Project, esps: list[str] | None = None, cache: BuildCache | None = None) -> Result:
+    """``cache``: templates whose inputs are unchanged are replayed from it (mailwright.cache)."""
+    with batch_gc(), cache.recording() if cache is not None else contextlib.nullcontext():
+        result = _compile_project(project, esps, cache)
     result.diagnostics = settle_warnings(result.diagnostics, accepted_rules(project))
     return result
 
@@ -190,7 +194,7 @@ def settle_warnings(diags: list[Diagnostic], accept: list[str]) -> list[Diagnost
     return out
 
 
-def _compile_project(project: Project, esps: list[str] | None) -> Result:
+def _compile_project(project: Project, esps: list[str] | None, cache: BuildCache | None = None) -> Result:
     connectors = load_connectors()
     esps = esps or project.esps
     dialects: dict[str, type[Dialect]] = {e: connectors[e].dialect for e in esps}
@@ -199,8 +203,14 @@ def _compile_project(project: Project, esps: list[str] | None) -> Result:
     result.diagnostics.extend(e.diagnostic for e in flow_errors)
     triggers = triggers_by_template(flows)
     head = theme_head(project.theme) if project.theme else ""
-    parsed: dict[str, ir.Template] = {}
+    parsed = _Parsed(project)
     for name in project.templates:
+        if cache is not None:
+            key = cache.template_key(project, name, esps, triggers.get(name, [None]), connectors)
+            if cache.replay(key, name, project.components, result, Output):
+                parsed.lazy.add(name)
+                continue
+            n_out, n_diag, n_read = len(result.outputs), len(result.diagnostics), len(cache.reads)
         try:
             t = parse_template(project, name)
         except MailwrightError as e:
@@ -210,7 +220,12 @@ def _compile_project(project: Project, esps: list[str] | None) -> Result:
         parsed[name] = t
         for trigger in triggers.get(name, [None]):
             compile_one(project, t, trigger, dialects, head, result)
-    compile_flows(project, flows, esps, connectors, result)
+        if cache is not None:
+            inputs = [str(project.templates[name]), *(p for p, _ in cache.reads[n_read:])]
+            if project.theme is not None:
+                inputs.append(project.theme.path)
+            cache.store(key, name, inputs, t.components_used, result.outputs[n_out:], result.diagnostics[n_diag:])
+    compile_flows(project, flows, esps, connectors, result, cache)
     from .signals.contract import project_plan
 
     result.plan, found = project_plan(project, parsed, flows)
@@ -218,8 +233,27 @@ def _compile_project(project: Project, esps: list[str] | None) -> Result:
     return result
 
 
-def compile_flows(project: Project, flows: list[Flow], esps: list[str], connectors: dict, result: Result) -> None:
-    """Each flow into each ESP's own definition, with the compiled templates at hand."""
+class _Parsed(dict):
+    """Templates in the intermediate form; one replayed from the build cache is parsed only
+    when asked for (the tracking plan reads the templates that flows send)."""
+
+    def __init__(self, project: Project):
+        super().__init__()
+        self.project, self.lazy = project, set()
+
+    def __contains__(self, name: object) -> bool:
+        return super().__contains__(name) or name in self.lazy
+
+    def __getitem__(self, name: str) -> ir.Template:
+        if not super().__contains__(name) and name in self.lazy:
+            self[name] = parse_template(self.project, name)
+        return super().__getitem__(name)
+
+
+def compile_flows(project: Project, flows: list[Flow], esps: list[str], connectors: dict, result: Result,
+                  cache: BuildCache | None = None) -> None:
+    """Each flow into each ESP's own definition, with the compiled templates at hand (``cache``:
+    a flow whose file, config and sent templates are unchanged is replayed from it)."""
     for esp in esps:
         conn = connectors[esp]
         templates = {(o.name, o.trigger): o for o in result.outputs if o.esp == esp}
@@ -230,6 +264,11 @@ def compile_flows(project: Project, flows: list[Flow], esps: list[str], connecto
                 continue
             if any((s.template, flow.event) not in templates for s in flow.sends()):
                 continue  # a template it sends failed to compile: already reported
+            if cache is not None:
+                key = cache.flow_key(project, esp, flow, [templates[(s.template, flow.event)] for s in flow.sends()],
+                                     connectors)
+                if cache.replay_flow(key, esp, flow.id, result, FlowOutput):
+                    continue
             warnings = _Warnings()
             ctx = FlowContext(project.name, esp, project.esp_config(esp), templates, warnings.add, conn.label)
             try:
@@ -239,6 +278,8 @@ def compile_flows(project: Project, flows: list[Flow], esps: list[str], connecto
                 continue
             result.diagnostics.extend(_unique(warnings))
             result.flows.append(FlowOutput(esp, flow.id, files))
+            if cache is not None:
+                cache.store_flow(key, f"{esp}/{flow.id}", files, _unique(warnings))
 
 
 def _unique(diags: list[Diagnostic]) -> list[Diagnostic]:

@@ -120,6 +120,8 @@ def graph_for(connector, files: dict[str, str]) -> Graph | None:
 
 def diagrams(esp: str, files: dict[str, str]) -> dict[str, str]:
     """A translated flow's files with its Mermaid diagram added as ``.mmd`` (when its connector draws one)."""
+    if ".mmd" in files:  # drawn already (a flow replayed from the build cache)
+        return dict(files)
     from .dialect import load_connectors
 
     conn = load_connectors().get(esp)

@@ -29,6 +29,8 @@ from yaml.events import AliasEvent
 from .errors import MailwrightError, Pos
 
 MAX_BYTES = 5 * 1024 * 1024
+# Set by mailwright.cache while it records what a compile reads: every file read here, as (path, bytes).
+reads: list[tuple[str, bytes]] | None = None
 MAX_DEPTH = 100  # nesting of YAML/TOML collections; real files stay under 15
 ALIAS_BUDGET = 100_000  # nodes that aliases may add when expanded (a "billion laughs" adds billions)
 
@@ -97,7 +99,10 @@ def read_bytes(path: Path | str, *, what: str = "file", max_bytes: int = MAX_BYT
         os.close(fd)
     if size > max_bytes:
         raise _too_big(p, what, max_bytes)
-    return b"".join(chunks)
+    data = b"".join(chunks)
+    if reads is not None:
+        reads.append((p, data))
+    return data
 
 
 def _too_big(path: str, what: str, max_bytes: int) -> MailwrightError:

@@ -9,6 +9,7 @@ whole.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -23,6 +24,7 @@ from .flowviz import diagrams
 MARKER = ".mailwright-build"
 FORMAT = "mailwright-build 1"  # the marker's first line
 MANIFEST = "manifest.json"
+CACHE = ".cache"  # the build cache's folder in a build (mailwright.cache)
 
 
 def write_outputs(result: Any, out_dir: Path) -> Path:
@@ -112,6 +114,8 @@ def _not_in_manifest(folder: Path) -> str | None:
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return MANIFEST + " (unreadable)"
     for dirpath, dirnames, filenames in os.walk(folder):
+        if dirpath == str(folder) and CACHE in dirnames and not os.path.islink(os.path.join(dirpath, CACHE)):
+            dirnames.remove(CACHE)  # the build cache (mailwright.cache), carried from build to build
         for name in sorted(filenames) + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
             rel = os.path.relpath(os.path.join(dirpath, name), folder).replace(os.sep, "/")
             if rel not in listed:
@@ -166,4 +170,7 @@ def _swap(tmp: Path, out_dir: Path) -> None:
     except OSError:
         old.rename(out_dir)  # put the previous build back
         raise
+    if (old / CACHE).is_dir() and not (old / CACHE).is_symlink():
+        with contextlib.suppress(OSError):
+            (old / CACHE).rename(out_dir / CACHE)
     shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,404 @@
+"""The build cache: what a compile made, kept under a digest of everything that made it.
+
+It lives in the build folder, ``<out>/.cache`` (``build/.cache`` by default, so a
+project's ``build/`` ignore rule covers it): written only after the build itself
+was written (a run that fails writes nothing), carried over when the build is
+swapped (mailwright.output), and the only thing in a build its manifest does not list.
+Two kinds of entry:
+
+- a **template** entry (``t-KEY.json``): one template's outputs for each trigger and
+  ESP of the run, and its warnings. KEY covers mailwright's version, a digest of
+  its code and its connectors' code, the project folder, the whole config, the
+  component and theme names on offer, the ESPs and the template's triggers; the
+  entry lists the files its compile read (the template, what it includes, the
+  components and theme it uses) with their digests, each checked again before a hit.
+- a **project** entry (``p-KEY.json``): the whole result of a clean compile
+  (outputs, flows, tracking plan, warnings). KEY covers the version, the code, the
+  folder, ``--esp`` and the listing of templates/, components/, themes/, flows/
+  (the project's and the built-in ones); the entry lists every file the compile
+  read. A hit parses nothing and imports neither the engine nor the connectors.
+
+An entry file is ``mailwright-cache 1 SHA256`` then its JSON; one whose digest
+does not match (tampered, truncated) is ignored, rebuilt and overwritten. Writes
+are a temporary file renamed into place, so concurrent compiles never see half an
+entry. Bounded: least recently used entries beyond ``max(200, 3 × used)`` (used: the
+entries the last compile read or wrote) are removed after each compile.
+
+Not seen (use ``--no-cache``): a symlink retargeted to a file of equal content,
+an edited connector installed outside site-packages that is not in the
+mailwright distribution.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from . import __version__
+from .errors import Diagnostic, Pos
+
+CACHE_DIR = ".cache"  # in the build folder (mailwright.output.CACHE)
+MAGIC = b"mailwright-cache 1 "
+CONFIG = "mailwright.toml"
+MIN_KEEP = 200
+# (folder relative to the project, or a built-in package's folder; file pattern suffixes)
+LISTED = (("templates", (".mjml",)), ("components", (".mjml",)), ("themes", (".toml",)),
+          ("flows", (".yml", ".yaml")))
+BUILTIN = (("mailwright_components", (".mjml",)), ("mailwright_themes", (".toml",)))
+
+_code: str | None = None
+_trees: dict[str, str] = {}
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _package_dirs(name: str) -> list[str]:
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return []
+    return sorted(spec.submodule_search_locations or []) if spec else []
+
+
+def tree_digest(folder: str) -> str:
+    """Every file under ``folder`` (names and contents; bytecode caches left out)."""
+    if folder not in _trees:
+        h = hashlib.sha256()
+        for dirpath, dirnames, filenames in os.walk(folder):
+            dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+            for f in sorted(filenames):
+                p = os.path.join(dirpath, f)
+                try:
+                    with open(p, "rb") as fh:
+                        h.update(f"{os.path.relpath(p, folder)}\0".encode() + hashlib.sha256(fh.read()).digest())
+                except OSError:
+                    h.update(f"{p}\0unreadable".encode())
+        _trees[folder] = h.hexdigest()
+    return _trees[folder]
+
+
+def code_digest() -> str:
+    """mailwright's version and code, its bundled connectors, and the installed packages (a
+    connector installed or upgraded changes a site-packages folder)."""
+    global _code
+    if _code is None:
+        h = hashlib.sha256(__version__.encode())
+        for pkg in ("mailwright", "mailwright_connectors"):
+            for d in _package_dirs(pkg):
+                h.update(f"{d}\0{tree_digest(d)}\0".encode())
+        for p in sys.path:
+            if p.endswith(("site-packages", "dist-packages")):
+                with contextlib.suppress(OSError):
+                    h.update(f"{p}\0{os.stat(p).st_mtime_ns}\0".encode())
+        _code = h.hexdigest()
+    return _code
+
+
+def find_root(start: Path) -> Path | None:
+    """The folder ``mailwright.project.find_root`` picks (None: none; it will say why)."""
+    try:
+        p = start.resolve()
+        if p.is_file():
+            p = p.parent
+        for cand in (p, *p.parents):
+            if (cand / CONFIG).exists() or (cand / CONFIG).is_symlink():
+                return cand
+    except (OSError, RuntimeError):
+        pass
+    return None
+
+
+def _names(folder: Path, suffixes: tuple[str, ...]) -> list:
+    try:
+        return [str(folder), sorted(n for n in os.listdir(folder) if n.endswith(suffixes))]
+    except OSError as e:
+        return [str(folder), f"<{type(e).__name__}>"]
+
+
+def _listing(root: Path) -> list:
+    """The names in every folder a compile lists (a file added there is an input too)."""
+    return [_names(root / d, sfx) for d, sfx in LISTED] + [_names(Path(d), sfx) for pkg, sfx in BUILTIN
+                                                             for d in _package_dirs(pkg)]
+
+
+def _themes(root: Path) -> list:
+    """The theme names on offer (``mw-theme`` finds a project's own before a built-in one)."""
+    return [_names(root / "themes", (".toml",))] + [_names(Path(d), (".toml",))
+                                                    for d in _package_dirs("mailwright_themes")]
+
+
+def connector_trees(connectors: dict) -> dict[str, str]:
+    """The code of each connector not bundled with mailwright (that one is in code_digest)."""
+    bundled = _package_dirs("mailwright_connectors")
+    trees = {}
+    for c in connectors.values():
+        d = os.path.dirname(getattr(sys.modules.get(c.dialect.__module__), "__file__", None) or "")
+        if d and not any(d == b or d.startswith(b + os.sep) for b in bundled):
+            trees[d] = tree_digest(d)
+    return trees
+
+
+def _state(path: str) -> str | None:
+    """A file's digest now (None: absent; a folder or anything else: its kind)."""
+    try:
+        with open(path, "rb") as f:
+            return _sha(f.read())
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        return "folder"
+    except OSError as e:
+        return f"<{type(e).__name__}>"
+
+
+def _key(*parts: Any) -> str:
+    return _sha(json.dumps(parts, sort_keys=True, ensure_ascii=False, default=repr).encode())
+
+
+# -------------------------------------------------------------- (de)serialising
+
+def diag_json(d: Diagnostic) -> list:
+    return [list(_pos(d.pos)), d.message, d.severity, [[*_pos(p), m] for p, m in d.notes], d.rule,
+            list(d.mapping) if d.mapping else None]
+
+
+def _pos(p: Pos) -> tuple:
+    return (p.path, p.line, p.col)
+
+
+def diag_from(j: list) -> Diagnostic:
+    pos, message, severity, notes, rule, mapping = j
+    return Diagnostic(Pos(*pos), message, severity, [(Pos(*n[:3]), n[3]) for n in notes], rule,
+                      tuple(mapping) if mapping else None)
+
+
+OUTPUT_FIELDS = ("esp", "name", "trigger", "html", "text", "subject", "preheader")
+
+
+class BuildCache:
+    """The cache of one project, for one run of ``compile``."""
+
+    def __init__(self, root: Path, folder: Path):
+        self.root = root  # the project
+        self.dir = folder  # <out>/.cache
+        self.used: set[str] = set()  # entry files this run read or wrote
+        self.rebuilt: list[str] = []  # templates compiled in this run (not replayed)
+        self.replayed: list[str] = []
+        self.translated: list[str] = []  # flows translated in this run, as ESP/FLOW
+        self.reads: list[tuple[str, bytes]] = []  # every file the run read (mailwright.inputs)
+        self._hashes: dict[str, str] = {}
+        self._now: dict[str, str | None] = {}  # files checked against an entry: their state now
+        self._indexed = 0
+        self._pending: dict[str, bytes] = {}
+        self._themes: list | None = None
+
+    # ---------------------------------------------------------- entry files
+    def _read(self, name: str) -> dict | None:
+        path = self.dir / name
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+            head, _, body = data.partition(b"\n")
+            if not head.startswith(MAGIC) or head[len(MAGIC):].decode("ascii") != _sha(body):
+                return None  # tampered or truncated: never trusted, rebuilt
+            entry = json.loads(body)
+            if not isinstance(entry, dict):
+                return None
+            os.utime(path)  # recently used
+        except (OSError, ValueError, UnicodeDecodeError):
+            return None
+        self.used.add(name)
+        return entry
+
+    def _write(self, name: str, entry: dict) -> None:
+        """Kept until ``flush``: a run that fails writes nothing, not even to the cache."""
+        body = json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode()
+        self._pending[name] = MAGIC + _sha(body).encode() + b"\n" + body
+        self.used.add(name)
+
+    def flush(self) -> None:
+        """Write the entries of this run (after its build was written), then evict."""
+        try:
+            for name, data in self._pending.items():
+                self.dir.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.dir)
+                try:
+                    with os.fdopen(fd, "wb") as f:
+                        f.write(data)
+                    os.replace(tmp, self.dir / name)
+                except BaseException:
+                    with contextlib.suppress(OSError):
+                        os.unlink(tmp)
+                    raise
+        except OSError:
+            pass  # a cache that cannot be written is no cache, not an error
+        self._pending.clear()
+        self.evict()
+
+    def evict(self) -> None:
+        """Least recently used entries beyond max(MIN_KEEP, 3 × used) removed; stale temporaries too."""
+        try:
+            entries = []
+            for e in os.scandir(self.dir):
+                st = e.stat(follow_symlinks=False)
+                if e.name.startswith(".tmp-"):
+                    if st.st_mtime < time.time() - 3600:
+                        os.unlink(e.path)
+                elif e.name not in self.used:
+                    entries.append((st.st_mtime_ns, e.path))
+            keep = max(MIN_KEEP, 3 * len(self.used)) - len(self.used)
+            for _, path in sorted(entries, reverse=True)[max(keep, 0):]:
+                os.unlink(path)
+        except OSError:
+            pass
+
+    # ---------------------------------------------------------- what was read
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[None]:
+        """Every file read through mailwright.inputs meanwhile goes into ``self.reads``."""
+        from . import inputs
+
+        before, inputs.reads = inputs.reads, self.reads
+        try:
+            yield
+        finally:
+            inputs.reads = before
+
+    def _hash_of(self, path: str) -> str | None:
+        """The digest of ``path`` as this run read it (as it is now, if it did not read it)."""
+        for p, data in self.reads[self._indexed:]:
+            self._hashes.setdefault(os.path.abspath(p), _sha(data))
+        self._indexed = len(self.reads)
+        h = self._hashes.get(path)
+        return h if h is not None else self._current(path)
+
+    def _current(self, path: str) -> str | None:
+        if path not in self._now:
+            self._now[path] = _state(path)
+        return self._now[path]
+
+    def _deps(self, paths: list[str]) -> dict[str, str | None]:
+        deps: dict[str, str | None] = {}
+        for p in paths:
+            p = os.path.abspath(p)
+            deps[p] = self._hash_of(p)
+            if p.endswith(".mjml"):  # <mj-include path="x"> reads x, or x.mjml when x does not exist
+                deps.setdefault(p[:-5], self._current(p[:-5]))
+        return deps
+
+    def _deps_hold(self, deps: Any) -> bool:
+        return isinstance(deps, dict) and all(self._current(p) == h for p, h in deps.items())
+
+    # ---------------------------------------------------------- templates
+    def template_key(self, project: Any, name: str, esps: list[str], triggers: list[str | None],
+                     connectors: dict) -> str:
+        if self._themes is None:
+            self._themes = _themes(project.root)
+        return _key("template", code_digest(), connector_trees(connectors), str(project.root), project.config,
+                    self._themes, esps, triggers, name)
+
+    def replay(self, key: str, name: str, components: dict, result: Any, output_cls: type) -> bool:
+        """A hit: the template's outputs and warnings added to ``result`` as compiling made them."""
+        entry = self._read(f"t-{key}.json")
+        try:
+            if entry is None or entry.get("name") != name or not self._deps_hold(entry["deps"]):
+                return False
+            if any(getattr(components.get(c), "path", None) != p for c, p in entry["components"].items()):
+                return False  # a component of that name now comes from another file
+            outputs = [output_cls(*(o[f] for f in OUTPUT_FIELDS)) for o in entry["outputs"]]
+            diags = [diag_from(d) for d in entry["diagnostics"]]
+        except (KeyError, TypeError, ValueError):
+            return False
+        result.outputs.extend(outputs)
+        result.diagnostics.extend(diags)
+        self.replayed.append(name)
+        return True
+
+    def store(self, key: str, name: str, read_paths: list[str], components: list[str], outputs: list,
+              diagnostics: list[Diagnostic]) -> None:
+        """After compiling a template: ``read_paths`` the files its compile read, ``components``
+        the component files it used (read when the project was loaded)."""
+        self.rebuilt.append(name)
+        if any(d.severity == "error" for d in diagnostics):
+            return
+        entry = {"name": name, "deps": self._deps([*read_paths, *components]),
+                 "components": {Path(c).stem: c for c in components},
+                 "outputs": [{f: getattr(o, f) for f in OUTPUT_FIELDS} for o in outputs],
+                 "diagnostics": [diag_json(d) for d in diagnostics]}
+        self._write(f"t-{key}.json", entry)
+
+    # ---------------------------------------------------------- flows
+    def flow_key(self, project: Any, esp: str, flow: Any, sent: list, connectors: dict) -> str:
+        """A flow for one ESP: its file, the config, and the outputs of the templates it sends
+        (what the translation reads of them; the other template names only decide load errors)."""
+        path = os.path.abspath(flow.path)
+        return _key("flow", code_digest(), connector_trees(connectors), str(project.root), project.config,
+                    esp, flow.id, path, self._hash_of(path),
+                    [_sha(json.dumps([getattr(o, f) for f in OUTPUT_FIELDS]).encode()) for o in sent])
+
+    def replay_flow(self, key: str, esp: str, flow_id: str, result: Any, flow_cls: type) -> bool:
+        entry = self._read(f"f-{key}.json")
+        try:
+            if entry is None:
+                return False
+            files = {str(k): str(v) for k, v in entry["files"].items()}
+            diags = [diag_from(d) for d in entry["diagnostics"]]
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return False
+        result.diagnostics.extend(diags)
+        result.flows.append(flow_cls(esp, flow_id, files))
+        return True
+
+    def store_flow(self, key: str, label: str, files: dict[str, str], diagnostics: list[Diagnostic]) -> None:
+        self.translated.append(label)
+        self._write(f"f-{key}.json", {"files": files, "diagnostics": [diag_json(d) for d in diagnostics]})
+
+    # ---------------------------------------------------------- the whole project
+    def project_key(self, esps: tuple[str, ...]) -> str:
+        return _key("project", code_digest(), str(self.root), list(esps), _listing(self.root))
+
+    def replay_project(self, esps: tuple[str, ...]) -> SimpleNamespace | None:
+        """The result of the last clean compile of exactly these inputs, or None."""
+        entry = self._read(f"p-{self.project_key(esps)}.json")
+        try:
+            if entry is None or not self._deps_hold(entry["deps"]) or \
+                    any(tree_digest(d) != h for d, h in entry["trees"].items()):
+                return None
+            schemas = entry["plan"]
+            return SimpleNamespace(
+                templates=entry["templates"], esps=entry["esps"], errors=[],
+                outputs=[SimpleNamespace(**o) for o in entry["outputs"]],
+                flows=[SimpleNamespace(**f) for f in entry["flows"]],
+                diagnostics=[diag_from(d) for d in entry["diagnostics"]],
+                plan=SimpleNamespace(schemas=lambda: schemas))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
+
+    def store_project(self, esps: tuple[str, ...], project: Any, result: Any, connectors: dict) -> None:
+        from .flowviz import diagrams
+
+        if result.errors:
+            return
+        trees = connector_trees(connectors)
+        deps = self._deps([p for p, _ in self.reads])
+        deps.update(self._now)  # what replayed templates were checked against
+        plan = result.plan.schemas() if result.plan is not None else {}
+        entry = {"templates": len(project.templates), "esps": project.esps, "trees": trees,
+                 "deps": deps,
+                 "outputs": [{**{f: getattr(o, f) for f in OUTPUT_FIELDS}, "stem": o.stem} for o in result.outputs],
+                 "flows": [{"esp": f.esp, "name": f.name, "files": diagrams(f.esp, f.files)} for f in result.flows],
+                 "plan": plan, "diagnostics": [diag_json(d) for d in result.diagnostics]}
+        self._write(f"p-{self.project_key(esps)}.json", entry)

@@ -1,0 +1,315 @@
+"""The build cache (mailwright.cache): each input invalidates what depends on it and nothing
+else; a hit gives the very bytes, warnings and errors of a fresh compile; a damaged entry is
+never trusted; --no-cache bypasses it."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mailwright import cache as cache_mod
+from mailwright.cache import CACHE_DIR, BuildCache
+from mailwright.cli import main
+from mailwright.compile import compile_project
+from mailwright.dialect import load_connectors
+from mailwright.project import builtin_dir, load_project
+
+CONFIG = """[project]
+name = "tiny"
+esps = ["klaviyo", "hubspot"]
+theme = "mine"
+
+[brand]
+company = "Tiny Co."
+help_url = ""
+
+[esp.hubspot.properties]
+"event.item" = "item"
+
+[esp.hubspot.events]
+placed_order = "pe_placed_order"
+cart_updated = "pe_cart_updated"
+
+[esp.klaviyo.events]
+cart_updated = "Cart Updated"
+"""
+
+TEMPLATE = """<mjml>
+  <mj-head><mw-subject>Hello {name} {{{{ profile.first_name | default("you") }}}}</mw-subject></mj-head>
+  <mj-body>
+    {extra}
+    <mj-section><mj-column><mj-text>Body {name}</mj-text></mj-column></mj-section>
+    <x-footer/>
+  </mj-body>
+</mjml>
+"""
+
+EXTRA = {
+    "a": '<x-card title="Card A"/><mj-include path="../partials/note.mjml"/>',
+    "b": '<mj-section><mj-column><mj-text>{{ profile.city | title }}</mj-text></mj-column></mj-section>',
+    "c": '<mj-section><mj-column><mj-text>{{ event.item | upper }}</mj-text></mj-column></mj-section>',
+}
+
+FLOW = """name: F
+trigger:
+  event: placed_order
+steps:
+  - wait: 1h
+  - send: c
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """Three templates: a uses a component and an include, b warns (title is approximated),
+    c is sent by a flow; a theme of the project's own."""
+    root = tmp_path / "tiny"
+    for d in ("templates", "components", "partials", "themes", "flows"):
+        (root / d).mkdir(parents=True)
+    (root / "mailwright.toml").write_text(CONFIG)
+    shutil.copy(builtin_dir("themes") / "clean.toml", root / "themes" / "mine.toml")
+    (root / "components" / "card.mjml").write_text(
+        '<x-component title="Card">\n  <mj-section><mj-column><mj-text>[[ title ]]</mj-text></mj-column>'
+        "</mj-section>\n</x-component>\n")
+    (root / "partials" / "note.mjml").write_text(
+        "<mj-section><mj-column><mj-text>A note</mj-text></mj-column></mj-section>\n")
+    for name, extra in EXTRA.items():
+        (root / "templates" / f"{name}.mjml").write_text(TEMPLATE.format(name=name, extra=extra))
+    (root / "flows" / "f.yaml").write_text(FLOW)
+    return root
+
+
+def build(root: Path, esps: list[str] | None = None) -> BuildCache:
+    """One compile through the cache, in this process; the cache tells what it rebuilt."""
+    cache = BuildCache(root, root / "build" / CACHE_DIR)
+    with cache.recording():
+        proj = load_project(root, list(load_connectors()))
+        result = compile_project(proj, esps, cache)
+    assert not result.errors, [d.format() for d in result.errors]
+    cache.flush()
+    return cache
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def rebuilt(root: Path, esps: list[str] | None = None) -> tuple[set[str], set[str]]:
+    c = build(root, esps)
+    return set(c.rebuilt), set(c.translated)
+
+
+ALL = {"a", "b", "c"}
+FLOWS = {"klaviyo/f", "hubspot/f"}
+
+
+def test_nothing_changed_rebuilds_nothing(project: Path) -> None:
+    assert rebuilt(project) == (ALL, FLOWS)
+    assert rebuilt(project) == (set(), set())
+
+
+@pytest.mark.parametrize("change, expected", [
+    (lambda r: edit(r / "templates/b.mjml", "Body b", "Body B"), ({"b"}, set())),
+    # c's output feeds the flow: the flow is translated again
+    (lambda r: edit(r / "templates/c.mjml", "Body c", "Body C"), ({"c"}, FLOWS)),
+    (lambda r: edit(r / "components/card.mjml", "[[ title ]]", "[[ title ]]!"), ({"a"}, set())),
+    (lambda r: edit(r / "partials/note.mjml", "A note", "A new note"), ({"a"}, set())),
+    (lambda r: edit(r / "themes/mine.toml", "#", "#0", ), (ALL, FLOWS)),
+    (lambda r: edit(r / "mailwright.toml", 'company = "Tiny Co."', 'company = "Tiny Ltd."'), (ALL, FLOWS)),
+    # the flow's wait changes: only the flow; its trigger changes: the template it sends, and the flow
+    (lambda r: edit(r / "flows/f.yaml", "wait: 1h", "wait: 2h"), (set(), FLOWS)),
+    (lambda r: edit(r / "flows/f.yaml", "placed_order", "cart_updated"), ({"c"}, FLOWS)),
+    # a new template, a new unused component: only the new template
+    (lambda r: (r / "templates/d.mjml").write_text(TEMPLATE.format(name="d", extra="")), ({"d"}, set())),
+    (lambda r: (r / "components/unused.mjml").write_text("<x-component><mj-raw/></x-component>"), (set(), set())),
+    # a component of the project's own that stands in for the built-in footer: everything uses it
+    # (a copy: the outputs are the same, so the flow, which reads only them, is not translated again)
+    (lambda r: shutil.copy(builtin_dir("components") / "footer.mjml", r / "components/footer.mjml"), (ALL, set())),
+], ids=["template", "sent-template", "component", "include", "theme", "config", "flow", "trigger",
+        "new-template", "new-component", "shadowing-component"])
+def test_each_input_invalidates_what_depends_on_it(project: Path, change, expected) -> None:
+    build(project)
+    change(project)
+    assert rebuilt(project) == expected
+    assert rebuilt(project) == (set(), set())  # and the new state is cached in turn
+
+
+def test_a_flow_sending_another_template(project: Path) -> None:
+    build(project)
+    (project / "flows/g.yaml").write_text(FLOW.replace("name: F", "name: G").replace("send: c", "send: b"))
+    assert rebuilt(project) == ({"b"}, {"klaviyo/g", "hubspot/g"})  # b gets a trigger; f is as it was
+
+
+def test_esp_set(project: Path) -> None:
+    build(project)
+    # one render serves every ESP of a run: a template entry is per ESP set (the flow, which reads
+    # only its outputs, is the same for Klaviyo alone)
+    assert rebuilt(project, ["klaviyo"]) == (ALL, set())
+    assert rebuilt(project) == (set(), set())  # both sets stay cached
+    assert rebuilt(project, ["klaviyo"]) == (set(), set())
+
+
+def test_mailwright_version_and_code(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    build(project)
+    monkeypatch.setattr(cache_mod, "_code", None)
+    monkeypatch.setattr(cache_mod, "__version__", "99.0")
+    assert rebuilt(project) == (ALL, FLOWS)
+    monkeypatch.setattr(cache_mod, "_code", "another code digest")
+    assert rebuilt(project) == (ALL, FLOWS)
+
+
+def test_tree_digest_sees_a_changed_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "m.py").write_text("x = 1\n")
+    first = cache_mod.tree_digest(str(tmp_path))
+    monkeypatch.setattr(cache_mod, "_trees", {})
+    (tmp_path / "m.py").write_text("x = 2\n")
+    assert cache_mod.tree_digest(str(tmp_path)) != first
+
+
+def _entries(root: Path, prefix: str) -> list[Path]:
+    return sorted((root / "build" / CACHE_DIR).glob(f"{prefix}-*.json"))
+
+
+@pytest.mark.parametrize("damage", [
+    lambda b: b[:-20],  # truncated
+    lambda b: b.replace(b"Body", b"Bodx", 1),  # a byte changed
+    lambda b: b"garbage",
+    lambda b: b"",
+    lambda b: b.split(b"\n", 1)[0] + b"\n[1, 2]",  # a digest line of another content
+], ids=["truncated", "tampered", "garbage", "empty", "wrong-digest"])
+def test_a_damaged_entry_is_rebuilt_never_trusted(project: Path, damage) -> None:
+    build(project)
+    for entry in _entries(project, "t"):
+        entry.write_bytes(damage(entry.read_bytes()))
+    assert rebuilt(project) == (ALL, set())
+    assert rebuilt(project) == (set(), set())
+
+
+def test_an_entry_of_a_valid_digest_but_another_shape_is_ignored(project: Path) -> None:
+    build(project)
+    body = b'{"name": "a", "deps": 3}'
+    for entry in _entries(project, "t"):
+        entry.write_bytes(cache_mod.MAGIC + cache_mod._sha(body).encode() + b"\n" + body)
+    assert rebuilt(project) == (ALL, set())
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    r = CliRunner().invoke(main, ["compile", *args])
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    return r.exit_code, re.sub(r" in \d+\.\d\ds", " in Xs", r.stdout), r.stderr
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.relative_to(folder).parts[0] != CACHE_DIR}
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_output_is_the_same_cold_warm_partial_and_uncached(project: Path, tmp_path: Path, as_json: bool) -> None:
+    flag = ["--json"] if as_json else []
+    runs = {}
+    for label in ("cold", "warm", "partial", "no-cache"):
+        if label == "partial":  # the project entry misses (a component added), the template entries hit
+            (project / "components" / "unused.mjml").write_text("<x-component><mj-raw/></x-component>")
+        out = tmp_path / "out"
+        extra = ["--no-cache"] if label == "no-cache" else []
+        code, stdout, stderr = cli(str(project), "--out", str(out), *flag, *extra)
+        assert code == 0, stderr
+        runs[label] = (stdout, stderr, tree(out))
+    assert "Klaviyo: filter title is approximated" in runs["cold"][0 if as_json else 1]
+    assert runs["warm"] == runs["cold"]
+    assert runs["partial"] == runs["cold"]
+    assert runs["no-cache"] == runs["cold"]
+
+
+def test_errors_are_the_same_from_the_cache(project: Path) -> None:
+    edit(project / "mailwright.toml", '"event.item" = "item"\n', "")
+    first = cli(str(project))
+    assert first[0] == 1 and "cannot express the event property event.item" in first[2]
+    assert cli(str(project)) == first
+    assert not (project / "build").exists()
+    assert not (project / "build").exists()  # a run that fails writes nothing, the cache neither
+
+
+def test_no_cache_bypasses_it(project: Path) -> None:
+    assert cli(str(project), "--no-cache")[0] == 0
+    assert not (project / "build" / CACHE_DIR).exists()  # nothing written
+    cli(str(project))
+    fresh = tree(project / "build")
+    # an entry whose digest is right but whose content is not what compiling gives: --no-cache does not read it
+    for entry in _entries(project, "p"):
+        head, _, body = entry.read_bytes().partition(b"\n")
+        body = body.replace(b"Body a", b"Poisoned")
+        entry.write_bytes(cache_mod.MAGIC + cache_mod._sha(body).encode() + b"\n" + body)
+    cli(str(project))
+    assert b"Poisoned" in (project / "build/klaviyo/a.html").read_bytes()  # proof the entry is read …
+    cli(str(project), "--no-cache")
+    assert tree(project / "build") == fresh  # … and bypassed
+
+
+def test_the_project_entry_checks_every_file_read(project: Path) -> None:
+    cli(str(project))
+    edit(project / "partials/note.mjml", "A note", "A changed note")
+    cli(str(project))
+    assert b"A changed note" in (project / "build/klaviyo/a.html").read_bytes()
+    edit(project / "components/card.mjml", "[[ title ]]", "[[ title ]] again")
+    cli(str(project))
+    assert b"Card A again" in (project / "build/klaviyo/a.html").read_bytes()
+
+
+def test_eviction_keeps_what_the_last_build_used(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache_mod, "MIN_KEEP", 0)
+    cli(str(project))
+    for n in range(12):  # every config edit makes new entries for everything
+        edit(project / "mailwright.toml", f'company = "Tiny Co.{"" if n == 0 else n - 1}"',
+             f'company = "Tiny Co.{n}"')
+        cli(str(project))
+    entries = list((project / "build" / CACHE_DIR).iterdir())
+    # 3 templates + 2 flows + 1 project entry used; at most twice as many old ones kept beside them
+    assert 6 <= len(entries) <= 18
+    assert rebuilt(project) == (set(), set())
+
+
+WRITER = """
+import sys
+from pathlib import Path
+from mailwright.cache import BuildCache
+c = BuildCache(Path("."), Path(sys.argv[1]))
+for i in range(150):
+    c._write("t-same.json", {"writer": sys.argv[2], "i": i, "pad": sys.argv[2] * 200_000})
+    c.flush()
+"""
+
+
+def test_concurrent_writers_never_leave_half_an_entry(tmp_path: Path) -> None:
+    folder = tmp_path / "cache"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(folder), w], env=env, stderr=subprocess.PIPE)
+             for w in "ab"]
+    reader, seen = BuildCache(tmp_path, folder), set()
+    while any(p.poll() is None for p in procs):
+        entry = reader._read("t-same.json")
+        if entry is None:
+            assert not (folder / "t-same.json").exists()  # not yet written: never a torn one
+            continue
+        assert entry["pad"] == entry["writer"] * 200_000
+        seen.add(entry["writer"])
+    for p in procs:
+        assert p.wait() == 0, p.stderr.read()
+    assert reader._read("t-same.json") is not None and seen
+    assert [f.name for f in folder.iterdir()] == ["t-same.json"]  # no temporary file left
+
+
+def test_init_ignores_the_cache() -> None:
+    from mailwright.init import GITIGNORE
+
+    assert "build/" in GITIGNORE.splitlines()  # the cache is build/.cache
