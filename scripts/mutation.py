@@ -62,7 +62,8 @@ MODULES: dict[str, Module] = {
     "push": Module(("src/mailwright/push.py",), ("tests/test_mutants_push.py", "tests/test_push_offline.py")),
     **_esp("dialect", ("tests/test_properties.py", "tests/test_contract.py", "tests/test_capabilities.py",
                        "tests/test_fidelity.py", "tests/test_mutants_dialects.py")),
-    **_esp("flows", ("tests/test_flow_conditions.py", "tests/test_flows.py", "tests/test_mutants_flows.py")),
+    # the translations called in memory (milliseconds a test), not test_flows.py's compiles of whole projects
+    **_esp("flows", ("tests/test_flow_conditions.py", "tests/test_mutants_flows.py")),
 }
 
 CAUGHT = {"killed", "timeout", "caught by type check", "segfault"}

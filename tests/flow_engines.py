@@ -166,3 +166,94 @@ def hubspot_contact(recipient: dict, config: dict) -> dict:
             if name:
                 contact[name] = v
     return contact
+
+
+# ---------------------------------------------------------------- ActiveCampaign
+
+# ActiveCampaign (the recipe's If/Else conditions, in the builder's words): "field NAME is 'text'",
+# "… is less than 5", "… contains 'x'", "… is blank"; joined by AND / OR with parentheses, or
+# "always" / "never". A field with no value (absent, null, "") is blank and fails every comparison;
+# "is" / "is not" compare text exactly, or numbers as numbers; the ordering operators compare numbers
+# (text that is no number fails them); "contains" is a substring test.
+_AC_OPS = ("is greater than or equal to", "is less than or equal to", "is greater than", "is less than",
+           "does not contain", "contains", "is not blank", "is blank", "is not", "is")
+_AC_ATOM = re.compile(r"field (\S+) (" + "|".join(_AC_OPS) + r")(?: ('(.*?)'|-?[\d.]+))?(?=\)| AND | OR |\Z)", re.S)
+
+
+def activecampaign_condition(text: str, fields: dict) -> bool:
+    """An If/Else condition of the recipe for one contact's fields (by ActiveCampaign's names)."""
+    value, rest = _ac_or(text, fields)
+    if rest:
+        raise ValueError(f"cannot read {rest!r} in {text!r}")
+    return value
+
+
+def _ac_or(s: str, fields: dict) -> tuple[bool, str]:
+    value, s = _ac_and(s, fields)
+    while s.startswith(" OR "):
+        other, s = _ac_and(s[4:], fields)
+        value = value or other
+    return value, s
+
+
+def _ac_and(s: str, fields: dict) -> tuple[bool, str]:
+    value, s = _ac_term(s, fields)
+    while s.startswith(" AND "):
+        other, s = _ac_term(s[5:], fields)
+        value = value and other
+    return value, s
+
+
+def _ac_term(s: str, fields: dict) -> tuple[bool, str]:
+    if s.startswith("("):
+        value, s = _ac_or(s[1:], fields)
+        if not s.startswith(")"):
+            raise ValueError(f"no closing parenthesis before {s!r}")
+        return value, s[1:]
+    for word, value in (("always", True), ("never", False)):
+        if s.startswith(word):
+            return value, s[len(word):]
+    m = _AC_ATOM.match(s)
+    if not m:
+        raise ValueError(f"cannot read a condition at {s!r}")
+    name, op, literal, quoted = m.groups()
+    want: Any = quoted if quoted is not None else (float(literal) if literal else None)
+    return _ac_test(op, fields.get(name), want), s[m.end():]
+
+
+def _ac_test(op: str, value: Any, want: Any) -> bool:
+    if op in ("is blank", "is not blank"):
+        return _set(value) == (op == "is not blank")
+    if not _set(value):
+        return False
+    if op in ("contains", "does not contain"):
+        return isinstance(value, str) and (want in value) == (op == "contains")
+    if isinstance(want, str):
+        equal = isinstance(value, str) and value == want
+    else:
+        n = _number(value)
+        if n is None:
+            return False
+        equal = n == want
+        if op not in ("is", "is not"):
+            return {"is less than": n < want, "is less than or equal to": n <= want, "is greater than": n > want,
+                    "is greater than or equal to": n >= want}[op]
+    if op in ("is", "is not"):
+        return equal == (op == "is")
+    return False  # an ordering against text
+
+
+def activecampaign_fields(recipient: dict, config: dict) -> dict:
+    """A portable recipient's contact fields, by the names the recipe writes."""
+    from mailwright_connectors.activecampaign.dialect import STANDARD
+
+    mapped = config.get("fields", {})
+    fields = {}
+    for root in ("profile", "event"):
+        for k, v in recipient.get(root, {}).items():
+            tag = mapped.get(f"{root}.{k}")
+            if tag:
+                fields[tag.strip("%").upper()] = v
+            elif root == "profile":
+                fields[STANDARD.get(k, k.upper())] = v
+    return fields

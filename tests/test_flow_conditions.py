@@ -1,5 +1,5 @@
 """Flow conditions keep their meaning: random branch, trigger and audience conditions are
-translated for Klaviyo and HubSpot, the emitted filters are evaluated (tests/flow_engines.py, whose
+translated for Klaviyo, HubSpot and ActiveCampaign, the emitted filters are evaluated (tests/flow_engines.py, whose
 docstring states the vendor semantics assumed) for random recipients, and each answer is compared
 with the reference meaning (:func:`mailwright.expr.evaluate`), as templates' conditions are."""
 
@@ -15,7 +15,14 @@ from mailwright.dialect import FlowContext, load_connectors
 from mailwright.errors import MailwrightError, Pos
 from mailwright.expr import And, Cmp, Const, Defined, ListLit, Not, Or, Var, evaluate, uses
 from mailwright.flows import Branch, Duration, Flow, Wait
-from tests.flow_engines import hubspot_branch, hubspot_contact, klaviyo_filter, klaviyo_profile
+from tests.flow_engines import (
+    activecampaign_condition,
+    activecampaign_fields,
+    hubspot_branch,
+    hubspot_contact,
+    klaviyo_filter,
+    klaviyo_profile,
+)
 
 SETTINGS = settings(max_examples=100, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
@@ -31,6 +38,8 @@ CONFIG = {
     "hubspot": {"events": {"placed_order": "pe1_placed_order"},
                 "properties": {"event.cart_value": "cart_value", "event.session_time": "session_time",
                                "event.category": "last_category"}},
+    "activecampaign": {"fields": {"event.cart_value": "%CART_VALUE%", "event.session_time": "session_time",
+                                  "event.category": "%last_category%", "profile.orders": "%ORDERS%"}},
 }
 POS = Pos("flows/f.yaml", 4, 11)
 
@@ -99,7 +108,7 @@ def translate(esp: str, cond, place: str) -> dict | MailwrightError:
 
 def check_refusal(e: MailwrightError, esp: str) -> None:
     assert str(e).startswith("flows/f.yaml:4:11: error: "), str(e)
-    assert {"klaviyo": "Klaviyo", "hubspot": "HubSpot"}[esp] in str(e), str(e)
+    assert {"klaviyo": "Klaviyo", "hubspot": "HubSpot", "activecampaign": "ActiveCampaign"}[esp] in str(e), str(e)
 
 
 # ---------------------------------------------------------------- Klaviyo
@@ -118,7 +127,8 @@ def klaviyo_meaning(definition: dict, place: str, recipient: dict) -> bool:
 
 PLACES = {"klaviyo": [("branch", ("profile",)), ("branch", ("event",)), ("where", ("event",)),
                       ("audience", ("profile",))],
-          "hubspot": [("branch", ("profile", "event")), ("where", ("event",)), ("audience", ("profile",))]}
+          "hubspot": [("branch", ("profile", "event")), ("where", ("event",)), ("audience", ("profile",))],
+          "activecampaign": [("branch", ("profile", "event")), ("where", ("event",)), ("audience", ("profile",))]}
 
 
 def cases(esp: str):
@@ -177,6 +187,33 @@ def test_hubspot_flow_conditions_keep_their_meaning(case):
         assert hubspot_meaning(out, place, recipient) == evaluate(cond, recipient), (place, cond, recipient)
 
 
+# ---------------------------------------------------------------- ActiveCampaign
+
+def activecampaign_meaning(recipe: dict, place: str, recipient: dict) -> bool:
+    fields = activecampaign_fields(recipient, CONFIG["activecampaign"])
+    if place == "audience":
+        return activecampaign_condition(recipe["trigger"]["segment"], fields)
+    (step,) = recipe["steps"]
+    assert step["action"] == "if/else" and step["yes"] == [{"action": "wait", "for": "1 minute"}]
+    assert step["no"] == ([{"action": "end"}] if place == "where" else [])
+    return activecampaign_condition(step["condition"], fields)
+
+
+@SETTINGS
+@given(case=cases("activecampaign"))
+def test_activecampaign_flow_conditions_keep_their_meaning(case):
+    place, cond, drawn = case
+    out = translate("activecampaign", cond, place)
+    if isinstance(out, MailwrightError):
+        check_refusal(out, "activecampaign")
+        return
+    for recipient in people(cond, drawn):
+        assert activecampaign_meaning(out, place, recipient) == evaluate(cond, recipient), (place, cond, recipient)
+
+
+MEANING = {"klaviyo": klaviyo_meaning, "hubspot": hubspot_meaning, "activecampaign": activecampaign_meaning}
+
+
 # ---------------------------------------------------------------- every atom, at its boundaries
 
 def every_atom(roots: tuple[str, ...]) -> list:
@@ -197,10 +234,10 @@ def every_atom(roots: tuple[str, ...]) -> list:
     return found + [Not(a) for a in found]
 
 
-@pytest.mark.parametrize("esp,place,roots", [(esp, place, roots) for esp in ("klaviyo", "hubspot")
-                                             for place, roots in PLACES[esp] if place == "branch" or esp == "hubspot"])
+@pytest.mark.parametrize("esp,place,roots", [(esp, place, roots) for esp in PLACES
+                                             for place, roots in PLACES[esp] if place == "branch" or esp != "klaviyo"])
 def test_every_atom_keeps_its_meaning(esp, place, roots):
-    meaning = klaviyo_meaning if esp == "klaviyo" else hubspot_meaning
+    meaning = MEANING[esp]
     base = [{"profile": {}, "event": {}}]
     for cond in every_atom(roots):
         out = translate(esp, cond, place)
@@ -213,7 +250,7 @@ def test_every_atom_keeps_its_meaning(esp, place, roots):
 
 # ---------------------------------------------------------------- the evaluators can fail
 
-@pytest.mark.parametrize("esp", ["klaviyo", "hubspot"])
+@pytest.mark.parametrize("esp", list(PLACES))
 def test_most_conditions_are_translated(esp):
     """The properties above check translations, not refusals: most drawn conditions must translate."""
     translated = refused = 0

@@ -4,10 +4,15 @@ Each test compiles its own small project: test_flows.py shares one compile of th
 between its tests, and mutation testing (which maps a test to the functions called while it runs)
 then credits only the first of them, so mutants of the translation went untested (docs/testing.md)."""
 
+import json
+from pathlib import Path
+
 import pytest
 
-from mailwright.compile import compile_project
-from mailwright.dialect import load_connectors
+from mailwright.compile import Output, compile_project
+from mailwright.dialect import FlowContext, load_connectors
+from mailwright.errors import MailwrightError
+from mailwright.flows import load_flow
 from mailwright.project import load_project
 from tests.conftest import make_project, text_email
 
@@ -147,3 +152,199 @@ def test_klaviyo_refuses_an_audience_too_large_for_its_filter_groups(tmp_path):
     (error,) = refusal(tmp_path, f'audience: "{big}"\n')
     assert error.endswith("flows/f.yaml:3:12: error: Klaviyo cannot express this condition (it needs more than 64 "
                           "filter groups); split it into nested branches or segments [klaviyo.unsupported]"), error
+
+
+# ---------------------------------------------------------------- every translation, in memory
+
+def translate(tmp_path: Path, esp: str, yaml: str, config: dict | None = None) -> tuple[dict[str, str], list]:
+    """One flow file translated for ``esp`` in this process (milliseconds: no compile of templates),
+    with the warnings it gives as (position, message, rule)."""
+    conn = load_connectors()[esp]
+    path = tmp_path / "f.yaml"
+    path.write_text(yaml, encoding="utf-8")
+    flow = load_flow(path, set(TEMPLATES), {})
+    outputs = {(t, flow.event): Output(esp, t, flow.event, f"<p>{t}</p>", t, f"S{t}", f"P{t}") for t in TEMPLATES}
+    warnings: list = []
+    ctx = FlowContext("t", esp, config or {}, outputs,
+                      lambda pos, msg, rule=None: warnings.append((pos.line, pos.col, msg, rule)), conn.label)
+    return conn.flows(ctx).translate(flow), warnings
+
+
+def refused(tmp_path: Path, esp: str, yaml: str, config: dict | None = None) -> str:
+    with pytest.raises(MailwrightError) as e:
+        translate(tmp_path, esp, yaml, config)
+    return str(e.value).removeprefix(str(tmp_path / "f.yaml") + ":")
+
+
+TEMPLATES = ("a", "b", "c")
+
+
+# ---------------------------------------------------------------- ActiveCampaign's recipe
+
+AC_FLOW = """name: Winback
+trigger: {event: cart_abandoned, where: "event.cart_value >= 50"}
+audience: "profile.tier == 'gold' or profile.first_name is defined"
+exit_on: [placed_order, email_clicked]
+reentry: 7d
+limits: {max_emails: 2, per: 1d, quiet_hours: "21:00-08:00"}
+steps:
+  - wait: 2w
+  - send: a
+  - wait: {duration: 1d, until: "09:30"}
+  - branch:
+      when: "profile.orders > 2"
+      then: [{send: b}]
+      else: []
+  - split:
+      x: {percent: 60, steps: [{wait: 90m}, {send: c}]}
+      y: {percent: 40, steps: []}
+"""
+AC_CONFIG = {"events": {"placed_order": "Order Placed"},
+             "fields": {"profile.orders": "%orders%", "event.cart_value": "%CART_VALUE%"}}
+QUIET = {"action": "wait until", "between": "08:00 and 21:00"}
+
+
+def ac_send(t: str) -> dict:
+    return {"action": "send email", "message": f"t: {t}--cart_abandoned", "subject": f"S{t}",
+            "html": f"activecampaign/{t}--cart_abandoned.html"}
+
+
+def test_activecampaign_recipe_as_data(tmp_path):
+    files, _ = translate(tmp_path, "activecampaign", AC_FLOW, AC_CONFIG)
+    assert files[".json"].endswith("}\n")
+    assert json.loads(files[".json"]) == {
+        "automation": "t: Winback", "source": "flows/f.yaml",
+        "trigger": {"type": "event", "event": "cart_abandoned", "runs": "multiple times",
+                    "segment": "(field TIER is not blank AND field TIER is 'gold') OR field FIRSTNAME is not blank"},
+        "steps": [{"action": "if/else",
+                   "condition": "field CART_VALUE is not blank AND field CART_VALUE is greater than or equal to 50",
+                   "yes": [{"action": "wait", "for": "2 weeks"}, QUIET, ac_send("a"),
+                           {"action": "wait", "for": "1 day"}, {"action": "wait until", "time": "09:30"},
+                           {"action": "if/else", "condition": "field ORDERS is not blank AND field ORDERS is greater than 2",
+                            "yes": [QUIET, ac_send("b")], "no": []},
+                           {"action": "split", "paths": [
+                               {"name": "x", "percent": 60,
+                                "steps": [{"action": "wait", "for": "90 minutes"}, QUIET, ac_send("c")]},
+                               {"name": "y", "percent": 40, "steps": []}]}],
+                   "no": [{"action": "end"}]}],
+        "goals": [{"name": "placed_order", "event": "Order Placed", "condition": "Event 'Order Placed' is recorded",
+                   "when_met": "end this automation", "from": "anywhere in the automation"},
+                  {"name": "email_clicked", "event": "email_clicked",
+                   "condition": "Event 'email_clicked' is recorded", "when_met": "end this automation",
+                   "from": "anywhere in the automation"}]}
+
+
+AC_RECIPE = """# t: Winback
+
+ActiveCampaign's API cannot create automations: build this one by hand, once. It was compiled from `flows/f.yaml`; when that file changes, compile again and compare.
+
+In ActiveCampaign: **Automations → + Create an automation → Start from scratch**, then:
+
+1. **Trigger**: *Event is recorded*, event name `cart_abandoned`; runs **multiple times**.
+   - Segment the contacts who enter: (field TIER is not blank AND field TIER is 'gold') OR field FIRSTNAME is not blank.
+2. **If/Else**: field CART_VALUE is not blank AND field CART_VALUE is greater than or equal to 50.
+   - On **Yes**:
+      3. **Wait** for 2 weeks.
+      4. **Wait until** the time is between 08:00 and 21:00 (quiet hours).
+      5. **Send email** *t: a--cart_abandoned* (the message `mailwright push` creates from `activecampaign/a--cart_abandoned.html`).
+      6. **Wait** for 1 day.
+      7. **Wait until** the time is 09:30.
+      8. **If/Else**: field ORDERS is not blank AND field ORDERS is greater than 2.
+         - On **Yes**:
+            9. **Wait until** the time is between 08:00 and 21:00 (quiet hours).
+            10. **Send email** *t: b--cart_abandoned* (the message `mailwright push` creates from `activecampaign/b--cart_abandoned.html`).
+         - On **No**: nothing more.
+      11. **Split** contacts randomly: path x 60%, path y 40%.
+         - On path **x**:
+            12. **Wait** for 90 minutes.
+            13. **Wait until** the time is between 08:00 and 21:00 (quiet hours).
+            14. **Send email** *t: c--cart_abandoned* (the message `mailwright push` creates from `activecampaign/c--cart_abandoned.html`).
+         - On path **y**: nothing more.
+   - On **No**:
+      15. **End this automation**.
+16. **Goal** *placed_order* at the end: Event 'Order Placed' is recorded; contacts may jump to it anywhere in the automation; when met, end this automation.
+17. **Goal** *email_clicked* at the end: Event 'email_clicked' is recorded; contacts may jump to it anywhere in the automation; when met, end this automation.
+
+Save the automation and set it **Active** when the messages are ready.
+"""  # noqa: E501
+
+
+def test_activecampaign_recipe_a_person_follows(tmp_path):
+    files, warnings = translate(tmp_path, "activecampaign", AC_FLOW, AC_CONFIG)
+    assert files[".md"] == AC_RECIPE
+    assert warnings == [
+        (5, 10, "ActiveCampaign: reentry is approximated: the trigger runs 'multiple times', with no waiting period "
+                "between entries", "activecampaign.reentry"),
+        (6, 9, "ActiveCampaign: max emails per window is approximated: ActiveCampaign has no per-automation cap: "
+               "nothing limits the count beyond the steps themselves", "activecampaign.max-emails-per-window"),
+        (6, 9, "ActiveCampaign: quiet hours is approximated: a 'Wait until' step before each send holds it to the "
+               "allowed hours, in the account's time zone, not the contact's", "activecampaign.quiet-hours"),
+        (2, 42, "ActiveCampaign: trigger filter is approximated: ActiveCampaign triggers cannot filter on event data: "
+                "the recipe starts with an If/Else on the mapped fields, and the No path ends",
+         "activecampaign.trigger-filter")]
+
+
+def test_activecampaign_plain_flow_runs_once_with_no_segment_goal_or_quiet_wait(tmp_path):
+    files, warnings = translate(tmp_path, "activecampaign",
+                                "trigger: {event: placed_order}\nsteps:\n  - send: a\n", AC_CONFIG)
+    recipe = json.loads(files[".json"])
+    assert recipe["automation"] == "t: f" and recipe["trigger"] == {"type": "event", "event": "Order Placed",
+                                                                    "runs": "once"}
+    assert recipe["steps"] == [{**ac_send("a"), "message": "t: a--placed_order",
+                                "html": "activecampaign/a--placed_order.html"}]
+    assert recipe["goals"] == [] and warnings == []
+    assert "runs **once**.\n2. **Send email**" in files[".md"] and "Segment" not in files[".md"]
+    assert "Goal" not in files[".md"]
+
+
+@pytest.mark.parametrize("wait, words", [
+    ("1w", "1 week"), ("3w", "3 weeks"), ("14d", "2 weeks"), ("1d", "1 day"), ("6d", "6 days"), ("1h", "1 hour"),
+    ("25h", "25 hours"), ("24h", "1 day"), ("1m", "1 minute"), ("60m", "1 hour"), ("90m", "90 minutes"),
+    ("1s", "1 second"), ("45s", "45 seconds"), ("120s", "2 minutes"), ("86400s", "1 day"),
+])
+def test_activecampaign_waits_in_words(tmp_path, wait, words):
+    files, _ = translate(tmp_path, "activecampaign", f"trigger: {{event: e}}\nsteps:\n  - wait: {wait}\n  - send: a\n")
+    assert json.loads(files[".json"])["steps"][0] == {"action": "wait", "for": words}
+    assert f"2. **Wait** for {words}.\n3. **Send email**" in files[".md"]
+
+
+@pytest.mark.parametrize("when, words", [
+    ("profile.email == 'a@b.c'", "field EMAIL is not blank AND field EMAIL is 'a@b.c'"),
+    ("profile.last_name != 'Lee'", "field LASTNAME is not blank AND field LASTNAME is not 'Lee'"),
+    ("profile.phone is defined", "field PHONE is not blank"),
+    ("not (profile.shoe_size is defined)", "field SHOE_SIZE is blank"),
+    ("profile.orders <= 3", "field ORDERS is not blank AND field ORDERS is less than or equal to 3"),
+    ("3 < profile.orders", "field ORDERS is not blank AND field ORDERS is greater than 3"),
+    ("not (profile.orders < 1.5)", "field ORDERS is blank OR field ORDERS is greater than or equal to 1.5"),
+    ("'x' in profile.tier", "field TIER is not blank AND field TIER contains 'x'"),
+    ("not ('x' in profile.tier)", "field TIER is blank OR field TIER does not contain 'x'"),
+    ("'x' not in profile.tier", "field TIER is not blank AND field TIER does not contain 'x'"),
+    ("profile.tier in ['a', 'b']", "field TIER is not blank AND (field TIER is 'a' OR field TIER is 'b')"),
+    ("profile.tier == ''", "never"),
+    ("not (profile.tier == '')", "always"),
+    ("event.cart_value > 5", "field CART_VALUE is not blank AND field CART_VALUE is greater than 5"),
+])
+def test_activecampaign_conditions_in_words(tmp_path, when, words):
+    files, _ = translate(tmp_path, "activecampaign", f'trigger: {{event: e}}\nsteps:\n  - branch:\n      when: "{when}"\n'
+                                                     "      then: [{send: a}]\n", AC_CONFIG)
+    assert json.loads(files[".json"])["steps"][0]["condition"] == words
+
+
+@pytest.mark.parametrize("when, error", [
+    ("profile.a == profile.b", "4:14: error: ActiveCampaign cannot express a comparison between two fields; compare "
+                               "a field with text"),
+    ("profile.tier in 'gold'", "4:14: error: ActiveCampaign cannot express 'field in \"text\"'; compare with == "
+                               "instead"),
+    ("profile.vip == true", "4:14: error: ActiveCampaign cannot express a boolean; fields hold text: compare with "
+                            "'Yes' or '1'"),
+    ("profile.address.city == 'Oslo'", "4:14: error: ActiveCampaign cannot express the name profile.address.city in an "
+                                       "automation condition (automations read contact fields); map it to a custom "
+                                       "field: [esp.activecampaign.fields] \"profile.address.city\" = \"TAG\""),
+    ("event.sku == 'x'", "4:14: error: ActiveCampaign cannot express the name event.sku in an automation condition "
+                         "(automations read contact fields); map it to a custom field: [esp.activecampaign.fields] "
+                         "\"event.sku\" = \"TAG\""),
+])
+def test_activecampaign_refuses_what_contact_fields_cannot_say(tmp_path, when, error):
+    message = refused(tmp_path, "activecampaign", f'trigger: {{event: e}}\nsteps:\n  - branch:\n      when: "{when}"\n'
+                                                  "      then: [{send: a}]\n", AC_CONFIG)
+    assert message.startswith(error), message
