@@ -49,8 +49,35 @@ class _Group(click.Group):
             "replay": "mailwright.signals.replay", "events": "mailwright.signals.events_check",
             "relay": "mailwright.signals.relay.command"}
 
+    # their help's first paragraph: ``--help`` lists them without importing them (tests/test_startup.py
+    # keeps each equal to the command's own)
+    SUMMARY = {
+        "check": "Check every template of PROJECT before it is sent: the CI gate.",
+        "send-test": "Email every variant of TEMPLATE to ADDRESS through your own SMTP server.",
+        "init": "Start a project in DIRECTORY: a template, a flow, a sample and a theme that work.",
+        "replay": "Run the project's [signals], [scoring] and [triggers] over FILE.jsonl (Segment track, page and "
+                  "identify calls, one per line), then its flows: per profile, the derived properties and score "
+                  "over time, the triggers it fired, the emails it would get, when, and which variant of each.",
+        "events": "Recorded events against the project's tracking plan.",
+        "relay": "Run the signal engine live: Segment-style events in, enriched events out to every ESP.",
+        "diff": "Show what push would do to each ESP account, with what was edited there in full; write nothing.",
+        "pull": "Save every object edited in the ESP since the last push under drift/<esp>/.",
+    }
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *self.LAZY])
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows: list[tuple[str, click.Command]] = []
+        for name in self.list_commands(ctx):
+            if name in self.SUMMARY and name in self.LAZY:  # a stand-in that only knows its help
+                rows.append((name, click.Command(name, help=self.SUMMARY[name])))
+            elif (cmd := self.get_command(ctx, name)) is not None and not cmd.hidden:
+                rows.append((name, cmd))
+        if rows:
+            limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in rows])
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in self.LAZY:

@@ -1,0 +1,55 @@
+"""Start-up: ``mailwright --help`` and ``--version`` import no engine, no HTTP client, no command module
+(structural, not timed: what a start imports is what it costs)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from mailwright.cli import main
+
+HEAVY = ("mjml", "css_inline", "jinja2", "requests", "yaml", "django", "bs4", "selectolax", "jsonschema",
+         "mailwright.compile", "mailwright.check", "mailwright.sendtest", "mailwright.push", "mailwright.signals",
+         "mailwright.preview", "mailwright.dialect", "mailwright_connectors")
+
+PROBE = """
+import json, sys
+from mailwright.cli import main
+try:
+    main([sys.argv[1]], prog_name="mailwright")
+except SystemExit:
+    pass
+print(json.dumps(sorted(sys.modules)), file=sys.stderr)
+"""
+
+
+def imported_by(arg: str) -> set[str]:
+    p = subprocess.run([sys.executable, "-c", PROBE, arg], capture_output=True, text=True, check=True)
+    return set(json.loads(p.stderr.splitlines()[-1]))
+
+
+@pytest.mark.parametrize("arg", ["--help", "--version"])
+def test_help_and_version_import_nothing_heavy(arg):
+    loaded = imported_by(arg)
+    assert "mailwright.cli" in loaded  # the probe ran the real entry point
+    heavy = sorted(m for m in loaded if any(m == h or m.startswith(h + ".") for h in HEAVY))
+    assert heavy == []
+
+
+def test_help_lists_every_command_as_its_own_help_says():
+    """The one-line summaries --help shows without importing the commands are theirs, word for word."""
+    shown = CliRunner().invoke(main, ["--help"], terminal_width=80).output
+    ctx = click.Context(main, info_name="mailwright", terminal_width=80)
+    formatter = ctx.make_formatter()
+    click.Group.format_commands(main, ctx, formatter)  # click's own: imports each command for its help
+    assert formatter.getvalue() and formatter.getvalue() in shown
+    for name, module in main.LAZY.items():  # and none is left to be imported for --help
+        assert name in main.SUMMARY
+        cmd = importlib.import_module(module).command
+        assert " ".join(cmd.help.split("\n\n")[0].split()) == main.SUMMARY[name]
