@@ -370,35 +370,69 @@ class BuildCache:
     def project_key(self, esps: tuple[str, ...]) -> str:
         return _key("project", code_digest(), str(self.root), list(esps), _listing(self.root))
 
-    def replay_project(self, esps: tuple[str, ...]) -> SimpleNamespace | None:
+    def replay_project(self, esps: tuple[str, ...]) -> ProjectHit | None:
         """The result of the last clean compile of exactly these inputs, or None."""
         entry = self._read(f"p-{self.project_key(esps)}.json")
         try:
             if entry is None or not self._deps_hold(entry["deps"]) or \
                     any(tree_digest(d) != h for d, h in entry["trees"].items()):
                 return None
-            schemas = entry["plan"]
-            return SimpleNamespace(
-                templates=entry["templates"], esps=entry["esps"], errors=[],
-                outputs=[SimpleNamespace(**o) for o in entry["outputs"]],
-                flows=[SimpleNamespace(**f) for f in entry["flows"]],
-                diagnostics=[diag_from(d) for d in entry["diagnostics"]],
-                plan=SimpleNamespace(schemas=lambda: schemas))
+            return ProjectHit(entry)
         except (KeyError, TypeError, ValueError, AttributeError):
             return None
 
-    def store_project(self, esps: tuple[str, ...], project: Any, result: Any, connectors: dict) -> None:
-        from .flowviz import diagrams
-
+    def store_project(self, esps: tuple[str, ...], project: Any, result: Any, connectors: dict, build: Path) -> None:
+        """After a clean build was written into ``build``: what a hit checks and reports (the
+        outputs themselves are in the template and flow entries)."""
         if result.errors:
             return
-        trees = connector_trees(connectors)
         deps = self._deps([p for p, _ in self.reads])
         deps.update(self._now)  # what replayed templates were checked against
-        plan = result.plan.schemas() if result.plan is not None else {}
-        entry = {"templates": len(project.templates), "esps": project.esps, "trees": trees,
-                 "deps": deps,
-                 "outputs": [{**{f: getattr(o, f) for f in OUTPUT_FIELDS}, "stem": o.stem} for o in result.outputs],
-                 "flows": [{"esp": f.esp, "name": f.name, "files": diagrams(f.esp, f.files)} for f in result.flows],
-                 "plan": plan, "diagnostics": [diag_json(d) for d in result.diagnostics]}
-        self._write(f"p-{self.project_key(esps)}.json", entry)
+        self._write(f"p-{self.project_key(esps)}.json", {
+            "templates": len(project.templates), "esps": project.esps, "trees": connector_trees(connectors),
+            "deps": deps, "build": build_digests(build),
+            "outputs": [o.esp for o in result.outputs], "flows": [f.esp for f in result.flows],
+            "diagnostics": [diag_json(d) for d in result.diagnostics]})
+
+
+def build_digests(folder: Path) -> dict[str, str] | None:
+    """Every file of a build (its cache left out) and its digest; None: not only regular files."""
+    out: dict[str, str] = {}
+    try:
+        for dirpath, dirnames, filenames in os.walk(folder):
+            if dirpath == str(folder) and CACHE_DIR in dirnames:
+                dirnames.remove(CACHE_DIR)
+            for name in [*filenames, *dirnames]:
+                p = os.path.join(dirpath, name)
+                if os.path.islink(p):
+                    return None
+                if name in filenames:
+                    with open(p, "rb") as f:
+                        out[os.path.relpath(p, folder).replace(os.sep, "/")] = _sha(f.read())
+    except OSError:
+        return None
+    return out
+
+
+class ProjectHit:
+    """A clean compile of these very inputs, as the CLI reports it."""
+
+    errors: list = []
+
+    def __init__(self, entry: dict):
+        self._build = entry["build"]
+        self.templates: int = entry["templates"]
+        self.esps: list[str] = entry["esps"]
+        self.outputs = [SimpleNamespace(esp=str(e)) for e in entry["outputs"]]  # what the summary counts
+        self.flows = [SimpleNamespace(esp=str(e)) for e in entry["flows"]]
+        self.diagnostics = [diag_from(d) for d in entry["diagnostics"]]
+
+    def in_place(self, out_dir: Path) -> Path | None:
+        """The manifest when ``out_dir`` holds this very build already (None: compile, replaying
+        the template and flow entries, and write it)."""
+        out_dir = Path(os.path.abspath(out_dir))
+        with contextlib.suppress(OSError, RuntimeError):
+            out_dir = out_dir.resolve()
+        if self._build is not None and out_dir.is_dir() and build_digests(out_dir) == self._build:
+            return out_dir / "manifest.json"
+        return None

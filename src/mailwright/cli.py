@@ -125,29 +125,29 @@ def compile(project: Path, esps: tuple[str, ...], out: Path | None, as_json: boo
       mailwright compile . --json | jq '.outputs[].html'
     """
     from .cache import CACHE_DIR, BuildCache, find_root
-    from .output import write_outputs
 
     started = time.perf_counter()
     root = None if no_cache else find_root(project)
     cache = BuildCache(root, (out or root / "build") / CACHE_DIR) if root is not None else None
     hit = cache.replay_project(esps) if cache is not None else None  # a clean compile of these very inputs
     try:
-        if hit is None:
-            proj, result = _compile_fresh(project, esps, as_json, cache)
-        else:
+        manifest = hit.in_place(out or root / "build") if hit is not None else None
+        if manifest is not None:  # nothing to do
             _compiling(project, hit.templates, esps or hit.esps, as_json)
             proj, result = hit, hit
-            proj.root, proj.config = root, {}
-        manifest = None
-        if not result.errors:
-            manifest = write_outputs(result, out or proj.root / "build")
-            if cache is not None:
-                if hit is None:
-                    from .dialect import load_connectors
+        else:  # template and flow entries still replayed
+            proj, result = _compile_fresh(project, esps, as_json, cache)
+            if not result.errors:
+                from .output import write_outputs
 
-                    cache.store_project(esps, proj, result, load_connectors())
-                cache.dir = manifest.parent / CACHE_DIR  # where the build went (links resolved)
-                cache.flush()
+                manifest = write_outputs(result, out or proj.root / "build")
+        if manifest is not None and cache is not None:
+            if result is not hit:
+                from .dialect import load_connectors
+
+                cache.store_project(esps, proj, result, load_connectors(), manifest.parent)
+            cache.dir = manifest.parent / CACHE_DIR  # where the build went (links resolved)
+            cache.flush()
     except MailwrightError as e:
         _fail(e, as_json)
         return
