@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from mailwright_connectors.hubspot.flows import check_graph
 
 from mailwright.compile import Output, compile_project
 from mailwright.dialect import FlowContext, load_connectors
@@ -347,4 +348,282 @@ def test_activecampaign_conditions_in_words(tmp_path, when, words):
 def test_activecampaign_refuses_what_contact_fields_cannot_say(tmp_path, when, error):
     message = refused(tmp_path, "activecampaign", f'trigger: {{event: e}}\nsteps:\n  - branch:\n      when: "{when}"\n'
                                                   "      then: [{send: a}]\n", AC_CONFIG)
+    assert message.startswith(error), message
+
+
+# ---------------------------------------------------------------- HubSpot's workflow
+
+HS_FLOW = """name: Winback
+trigger: {event: cart_abandoned, where: "event.cart_value >= 50"}
+audience: "profile.tier == 'gold'"
+exit_on: [placed_order, email_clicked]
+reentry: 7d
+limits: {max_emails: 2, per: 1d, quiet_hours: "21:00-08:30"}
+steps:
+  - wait: 2d
+  - send: a
+  - wait: {duration: 90s, until: "09:30"}
+  - branch:
+      when: "profile.orders > 2"
+      then: [{send: b}]
+  - split:
+      x: {percent: 60, steps: [{wait: 3h}]}
+      y: {percent: 40, steps: []}
+  - send: c
+"""
+HS_CONFIG = {"events": {"cart_abandoned": "pe1_cart", "placed_order": "pe1_order", "email_clicked": "4-666"}}
+
+
+def hs_edge(target: str) -> dict:
+    return {"edgeType": "STANDARD", "nextActionId": target}
+
+
+def hs_delay(aid: str, delta: str, unit: str, nxt: str | None = None) -> dict:
+    return {"actionId": aid, "type": "SINGLE_CONNECTION", "actionTypeId": "0-1", "actionTypeVersion": 0,
+            "fields": {"delta": delta, "time_unit": unit}, **({"connection": hs_edge(nxt)} if nxt else {})}
+
+
+def hs_send(aid: str, template: str, nxt: str | None = None) -> dict:
+    return {"actionId": aid, "type": "SINGLE_CONNECTION", "actionTypeId": "0-4", "actionTypeVersion": 0,
+            "fields": {"content_id": f"mailwright:email:{template}--cart_abandoned"},
+            **({"connection": hs_edge(nxt)} if nxt else {})}
+
+
+def hs_known_and(prop: str, operation: dict) -> dict:
+    """A filter branch: the property is known and ``operation`` holds."""
+    known = {"operationType": "ALL_PROPERTY", "operator": "IS_KNOWN", "includeObjectsWithNoValueSet": False}
+    return {"filterBranchType": "OR", "filterBranchOperator": "OR", "filters": [], "filterBranches": [
+        {"filterBranchType": "AND", "filterBranchOperator": "AND", "filterBranches": [], "filters": [
+            {"filterType": "PROPERTY", "property": prop, "operation": known},
+            {"filterType": "PROPERTY", "property": prop,
+             "operation": {**operation, "includeObjectsWithNoValueSet": False}}]}]}
+
+
+def hs_event(event_type: str, **more) -> dict:
+    return {"filterBranchType": "UNIFIED_EVENTS", "filterBranchOperator": "AND", "eventTypeId": event_type,
+            "operator": "HAS_COMPLETED", "filters": [], "filterBranches": [], **more}
+
+
+def hs_split(aid: str, *targets: str) -> dict:
+    return {"actionId": aid, "type": "AB_TEST_BRANCH",
+            "testBranches": [{"percentage": p, "connection": hs_edge(t)} for p, t in zip((60, 40), targets)]}
+
+
+def hubspot_shape_problems(payload: dict) -> list:
+    """The workflow checked against HubSpot's create-flow request (the fake HubSpot's description of it)."""
+    from tests.fakes.hubspot import FLOW_SHAPES, check
+
+    out: list = []
+    check(payload, FLOW_SHAPES[("create", "CONTACT_FLOW")], "", out)
+    return out
+
+
+def test_hubspot_workflow_in_full(tmp_path):
+    files, warnings = translate(tmp_path, "hubspot", HS_FLOW, HS_CONFIG)
+    assert files[".json"].endswith("}\n")
+    payload = json.loads(files[".json"])
+    assert hubspot_shape_problems(payload) == [] and check_graph(payload) == []
+    window = {"startTime": {"hour": 8, "minute": 30}, "endTime": {"hour": 21, "minute": 0}}
+    assert payload == {
+        "type": "CONTACT_FLOW", "objectTypeId": "0-1", "flowType": "WORKFLOW", "name": "t: Winback",
+        "description": "Managed by mailwright from flows/f.yaml: edit it there.", "isEnabled": False,
+        "canEnrollFromSalesforce": False, "startActionId": "1", "nextAvailableActionId": "15",
+        "actions": [
+            {"actionId": "1", "type": "LIST_BRANCH", "defaultBranchName": "Not in the audience", "listBranches": [
+                {"branchName": "In the audience", "connection": hs_edge("2"),
+                 "filterBranch": hs_known_and("tier", {"operationType": "STRING", "operator": "IS_EQUAL_TO",
+                                                       "value": "gold"})}]},
+            hs_delay("2", "2", "DAYS", "3"), hs_send("3", "a", "4"), hs_delay("4", "2", "MINUTES", "5"),
+            {"actionId": "5", "type": "LIST_BRANCH", "defaultBranchName": "No", "defaultBranch": hs_edge("11"),
+             "listBranches": [{"branchName": "Yes", "connection": hs_edge("6"), "filterBranch": hs_known_and(
+                 "orders", {"operationType": "NUMBER", "operator": "IS_GREATER_THAN", "value": 2})}]},
+            hs_send("6", "b", "7"), hs_split("7", "8", "10"), hs_delay("8", "3", "HOURS", "9"), hs_send("9", "c"),
+            hs_send("10", "c"),
+            hs_split("11", "12", "14"), hs_delay("12", "3", "HOURS", "13"), hs_send("13", "c"), hs_send("14", "c")],
+        "enrollmentCriteria": {"type": "EVENT_BASED", "shouldReEnroll": True, "listMembershipFilterBranches": [],
+                               "eventFilterBranches": [hs_event("pe1_cart", filterBranches=[hs_known_and(
+                                   "cart_value", {"operationType": "NUMBER", "operator": "IS_GREATER_THAN_OR_EQUAL_TO",
+                                                  "value": 50})])]},
+        "timeWindows": [{"day": d, **window} for d in ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY",
+                                                        "SATURDAY", "SUNDAY")],
+        "blockedDates": [], "customProperties": {}, "dataSources": [], "suppressionListIds": [],
+        "goalFilterBranch": {"filterBranchType": "OR", "filterBranchOperator": "OR", "filters": [],
+                             "filterBranches": [hs_event("pe1_order"), hs_event("4-666")]}}
+    assert warnings == [
+        (5, 10, "HubSpot: reentry is approximated: HubSpot re-enrols on every new event (shouldReEnroll) without a "
+                "waiting period", "hubspot.reentry"),
+        (6, 9, "HubSpot: max emails per window is approximated: HubSpot has no per-workflow cap: the account's email "
+               "send frequency limit applies instead", "hubspot.max-emails-per-window"),
+        (10, 5, "HubSpot: wait until time of day is approximated: a plain delay: the time of day is not expressed "
+                "(set a time window instead)", "hubspot.wait-until-time-of-day"),
+        (10, 22, "HubSpot: a wait of 90s is rounded up to whole minutes", None)]
+
+
+def test_hubspot_plain_workflow(tmp_path):
+    files, warnings = translate(tmp_path, "hubspot", "trigger: {event: cart_abandoned}\nsteps:\n  - send: a\n",
+                                HS_CONFIG)
+    payload = json.loads(files[".json"])
+    assert payload["startActionId"] == "1" and payload["actions"] == [hs_send("1", "a")]
+    assert payload["nextAvailableActionId"] == "2" and payload["timeWindows"] == [] and "goalFilterBranch" not in payload
+    assert payload["enrollmentCriteria"] == {"type": "EVENT_BASED", "shouldReEnroll": False,
+                                             "eventFilterBranches": [hs_event("pe1_cart")],
+                                             "listMembershipFilterBranches": []}
+    assert warnings == [] and hubspot_shape_problems(payload) == []
+
+
+def test_hubspot_an_empty_arm_at_the_end_waits_a_minute_and_an_empty_yes_goes_nowhere(tmp_path):
+    steps = ("  - branch: {when: \"profile.tier == 'x'\", then: [], else: [{send: a}]}\n"
+             "  - split:\n      x: {percent: 60, steps: [{send: b}]}\n      y: {percent: 40, steps: []}\n")
+    files, _ = translate(tmp_path, "hubspot", f"trigger: {{event: cart_abandoned}}\nsteps:\n{steps}", HS_CONFIG)
+    payload = json.loads(files[".json"])
+    assert check_graph(payload) == [] and hubspot_shape_problems(payload) == []
+    by_id = {a["actionId"]: a for a in payload["actions"]}
+    branch = by_id["1"]
+    assert "connection" in branch["listBranches"][0] and branch["defaultBranch"] == hs_edge(
+        branch["defaultBranch"]["nextActionId"])
+    (yes_split,) = [a for a in payload["actions"] if a["type"] == "AB_TEST_BRANCH"
+                    and a["actionId"] == branch["listBranches"][0]["connection"]["nextActionId"]]
+    x, y = yes_split["testBranches"]
+    assert by_id[x["connection"]["nextActionId"]] == hs_send(x["connection"]["nextActionId"], "b")
+    assert by_id[y["connection"]["nextActionId"]] == hs_delay(y["connection"]["nextActionId"], "1", "MINUTES")
+    nothing = translate(tmp_path, "hubspot", "trigger: {event: cart_abandoned}\nsteps:\n  - branch: {when: \"profile"
+                        ".tier == 'x'\", then: [], else: [{send: a}]}\n", HS_CONFIG)[0]
+    (only,) = [a for a in json.loads(nothing[".json"])["actions"] if a["type"] == "LIST_BRANCH"]
+    assert "connection" not in only["listBranches"][0] and only["defaultBranch"] == hs_edge("2")
+
+
+@pytest.mark.parametrize("wait, delta, unit", [
+    ("1m", "1", "MINUTES"), ("59m", "59", "MINUTES"), ("60m", "1", "HOURS"), ("90m", "90", "MINUTES"),
+    ("1h", "1", "HOURS"), ("23h", "23", "HOURS"), ("24h", "1", "DAYS"), ("1d", "1", "DAYS"), ("1w", "7", "DAYS"),
+    ("30s", "1", "MINUTES"), ("61s", "2", "MINUTES"), ("3600s", "1", "HOURS"), ("86399s", "1", "DAYS"),
+])
+def test_hubspot_delays(tmp_path, wait, delta, unit):
+    files, warnings = translate(tmp_path, "hubspot", f"trigger: {{event: e}}\nsteps:\n  - wait: {wait}\n  - send: a\n",
+                                {"events": {"e": "pe1_e"}})
+    assert json.loads(files[".json"])["actions"][0]["fields"] == {"delta": delta, "time_unit": unit}
+    rounded = [(3, 11, f"HubSpot: a wait of {wait} is rounded up to whole minutes", None)]
+    assert warnings == (rounded if wait.endswith("s") and wait != "3600s" else [])
+
+
+@pytest.mark.parametrize("quiet, spans", [
+    ("21:00-08:30", [((8, 30), (21, 0))]),
+    ("01:15-05:00", [((0, 0), (1, 15)), ((5, 0), (23, 59))]),
+    ("00:00-06:00", [((6, 0), (23, 59))]),
+    ("22:00-23:59", [((0, 0), (22, 0))]),
+])
+def test_hubspot_quiet_hours_as_the_windows_actions_may_run_in(tmp_path, quiet, spans):
+    head = f"limits: {{quiet_hours: \"{quiet}\"}}\n"
+    files, warnings = translate(tmp_path, "hubspot", f"trigger: {{event: e}}\n{head}steps:\n  - send: a\n",
+                                {"events": {"e": "pe1_e"}})
+    days = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
+    assert json.loads(files[".json"])["timeWindows"] == [
+        {"day": d, "startTime": {"hour": a[0], "minute": a[1]}, "endTime": {"hour": b[0], "minute": b[1]}}
+        for d in days for a, b in spans]
+    assert warnings == []
+
+
+@pytest.mark.parametrize("when, error", [
+    ("profile.a == profile.b", "4:14: error: HubSpot cannot express a comparison between two names; compare a name "
+                               "with a literal"),
+    ("profile.tier in 'gold'", "4:14: error: HubSpot cannot express 'name in \"text\"'; compare with == instead"),
+    ("profile.vip > true", "4:14: error: HubSpot cannot express ordering booleans; compare with == true or == false"),
+    ("profile.tier < 'b'", "4:14: error: HubSpot cannot express '<' on text; compare text with == or !="),
+    ("not (profile.tier >= 'b')", "4:14: error: HubSpot cannot express '<' on text; compare text with == or !="),
+    ("event.sku == 'x'", "4:14: error: HubSpot cannot express the event property event.sku in a branch (workflow "
+                         "branches read contact properties); map it to a contact property: [esp.hubspot.properties] "
+                         "\"event.sku\" = \"…\""),
+    (" and ".join(f"(profile.a{i} == 1 or profile.b{i} == 1)" for i in range(5)) + " or profile.c == 1",
+     "4:14: error: HubSpot cannot express this condition (it needs more than 32 filter groups); split it into nested "
+     "branches"),
+])
+def test_hubspot_refuses_what_a_branch_cannot_say(tmp_path, when, error):
+    message = refused(tmp_path, "hubspot", f'trigger: {{event: e}}\nsteps:\n  - branch:\n      when: "{when}"\n'
+                                           "      then: [{send: a}]\n", {"events": {"e": "pe1_e"}})
+    assert message.startswith(error), message
+
+
+@pytest.mark.parametrize("when, prop, operation", [
+    ("profile.email == 'a@b.c'", "email", {"operationType": "STRING", "operator": "IS_EQUAL_TO", "value": "a@b.c"}),
+    ("profile.address.city == 'Oslo'", "address.city",
+     {"operationType": "STRING", "operator": "IS_EQUAL_TO", "value": "Oslo"}),
+    ("profile.vip == true", "vip", {"operationType": "BOOL", "operator": "IS_EQUAL_TO", "value": True}),
+    ("profile.vip != false", "vip", {"operationType": "BOOL", "operator": "IS_NOT_EQUAL_TO", "value": False}),
+    ("event.sku == 'x'", "last_sku", {"operationType": "STRING", "operator": "IS_EQUAL_TO", "value": "x"}),
+    ("profile.first_name == 'x'", "given", {"operationType": "STRING", "operator": "IS_EQUAL_TO", "value": "x"}),
+])
+def test_hubspot_branch_properties(tmp_path, when, prop, operation):
+    config = {"events": {"e": "pe1_e"}, "properties": {"event.sku": "last_sku", "profile.first_name": "given"}}
+    files, _ = translate(tmp_path, "hubspot", f'trigger: {{event: e}}\nsteps:\n  - branch:\n      when: "{when}"\n'
+                                              "      then: [{send: a}]\n", config)
+    (branch,) = json.loads(files[".json"])["actions"][:1]
+    assert branch["listBranches"][0]["filterBranch"] == hs_known_and(prop, operation)
+
+
+def test_hubspot_takes_a_condition_of_32_filter_groups(tmp_path):
+    when = " and ".join(f"(profile.a{i} == 1 or profile.b{i} == 1)" for i in range(5))
+    files, _ = translate(tmp_path, "hubspot", f'trigger: {{event: e}}\nsteps:\n  - branch:\n      when: "{when}"\n'
+                                              "      then: [{send: a}]\n", {"events": {"e": "pe1_e"}})
+    groups = json.loads(files[".json"])["actions"][0]["listBranches"][0]["filterBranch"]["filterBranches"]
+    assert len(groups) == 32
+
+
+def test_hubspot_trigger_filter_reads_the_event_own_properties(tmp_path):
+    head = "trigger: {event: e, where: \"event.sku.code == 'x'\"}\n"
+    files, warnings = translate(tmp_path, "hubspot", f"{head}steps:\n  - send: a\n",
+                                {"events": {"e": "pe1_e"}, "properties": {"event.sku.code": "mapped"}})
+    (enrol,) = json.loads(files[".json"])["enrollmentCriteria"]["eventFilterBranches"]
+    assert enrol["filterBranches"] == [hs_known_and("sku.code", {"operationType": "STRING", "operator": "IS_EQUAL_TO",
+                                                                  "value": "x"})]
+    assert warnings == []
+
+
+def test_hubspot_needs_its_event_types_mapped(tmp_path):
+    message = refused(tmp_path, "hubspot", "trigger: {event: e}\nexit_on: [e2]\nsteps:\n  - send: a\n",
+                      {"events": {"e": "pe1_e"}})
+    assert message.startswith("2:11: error: HubSpot cannot express the event 'e2'"), message
+
+
+def test_hubspot_graph_check_names_each_inconsistency():
+    ok = {"startActionId": "1", "nextAvailableActionId": "3",
+          "actions": [{"actionId": "1", "connection": hs_edge("2")}, {"actionId": "2"}]}
+    assert check_graph(ok) == []
+    assert check_graph({**ok, "nextAvailableActionId": "2"}) == ["nextAvailableActionId is not above every action id"]
+    assert check_graph({**ok, "startActionId": "3"}) == ["start action 3 does not exist",
+                                                          "actions nothing leads to: 1"]
+    dup = {**ok, "actions": [{"actionId": "1", "connection": hs_edge("1")}, {"actionId": "1"}]}
+    assert check_graph(dup) == ["duplicate action ids"]
+    for key, edge in (("defaultBranch", hs_edge("9")), ("listBranches", [{"connection": hs_edge("9")}]),
+                      ("testBranches", [{"connection": hs_edge("9")}]), ("connection", hs_edge("9"))):
+        bad = {**ok, "actions": [{"actionId": "1", "connection": hs_edge("2")}, {"actionId": "2", key: edge}]}
+        assert check_graph(bad) == ["action 2 leads to 9, which does not exist"], key
+    orphan = {**ok, "nextAvailableActionId": "4", "actions": [*ok["actions"], {"actionId": "3"}, ]}
+    assert check_graph(orphan) == ["actions nothing leads to: 3"]
+    two = {**ok, "nextAvailableActionId": "5", "actions": [*ok["actions"], {"actionId": "3"}, {"actionId": "4"}]}
+    assert check_graph(two) == ["actions nothing leads to: 3, 4"]
+    assert check_graph({"startActionId": "1", "actions": [{"actionId": "1"}]}) == [
+        "nextAvailableActionId is not above every action id"]
+    assert check_graph({"actions": [], "nextAvailableActionId": "1"}) == ["start action None does not exist"]
+
+
+def test_activecampaign_fields_without_a_mapping_table_and_a_mapped_name_ending_in_x(tmp_path):
+    flow = "trigger: {event: e}\nsteps:\n  - branch: {when: \"'gold' == profile.tier\", then: [{send: a}]}\n"
+    files, _ = translate(tmp_path, "activecampaign", flow)
+    assert json.loads(files[".json"])["steps"][0]["condition"] == "field TIER is not blank AND field TIER is 'gold'"
+    files, _ = translate(tmp_path, "activecampaign", flow, {"fields": {"profile.tier": "%TAX%"}})
+    assert json.loads(files[".json"])["steps"][0]["condition"] == "field TAX is not blank AND field TAX is 'gold'"
+
+
+def test_activecampaign_recipe_as_written(tmp_path):
+    files, _ = translate(tmp_path, "activecampaign", "name: Rückkehr\ntrigger: {event: e}\nsteps:\n  - send: a\n")
+    assert files[".json"].startswith('{\n  "automation": "t: Rückkehr",\n  "source"'), files[".json"]
+
+
+@pytest.mark.parametrize("head, error", [
+    ('audience: "profile.a == profile.b"\n', "2:12: error: ActiveCampaign cannot express a comparison between two"),
+    ("trigger: {event: e, where: \"event.sku == 'x'\"}\n",
+     "1:29: error: ActiveCampaign cannot express the name event.sku in an automation condition"),
+])
+def test_activecampaign_refuses_a_trigger_filter_or_audience_where_it_stands(tmp_path, head, error):
+    trigger = "" if head.startswith("trigger") else "trigger: {event: e}\n"
+    message = refused(tmp_path, "activecampaign", f"{trigger}{head}steps:\n  - send: a\n")
     assert message.startswith(error), message
