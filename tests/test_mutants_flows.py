@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from mailwright_connectors.hubspot.flows import check_graph
+from mailwright_connectors.klaviyo.schema import errors as klaviyo_schema_errors
 
 from mailwright.compile import Output, compile_project
 from mailwright.dialect import FlowContext, load_connectors
@@ -627,3 +628,195 @@ def test_activecampaign_refuses_a_trigger_filter_or_audience_where_it_stands(tmp
     trigger = "" if head.startswith("trigger") else "trigger: {event: e}\n"
     message = refused(tmp_path, "activecampaign", f"{trigger}{head}steps:\n  - send: a\n")
     assert message.startswith(error), message
+
+
+# ---------------------------------------------------------------- Klaviyo's definition, in memory
+
+KL_FLOW = """name: Winback
+trigger: {event: cart_abandoned, where: "event.cart_value >= 50"}
+audience: "profile.tier == 'gold' or profile.phone is defined"
+exit_on: [placed_order, email_clicked]
+reentry: 36h
+limits: {max_emails: 2, per: 1d, quiet_hours: "21:00-08:30"}
+steps:
+  - wait: 2d
+  - send: a
+  - wait: {duration: 90s, until: "09:30"}
+  - branch:
+      when: "event.sku != 'x'"
+      then: [{send: b}]
+  - split:
+      x: {percent: 60, steps: [{wait: 3h}]}
+      y: {percent: 40, steps: []}
+  - send: c
+"""
+KL_CONFIG = {"events": {"cart_abandoned": "Cart Abandoned", "email_clicked": "Clicked It"},
+             "properties": {"event.sku": "SKU", "profile.phone": "phone_number"}}
+CART = "mailwright:metric:Cart Abandoned"
+
+
+def kl_send(aid: int, t: str, nxt: int | None = None) -> dict:
+    return {"temporary_id": f"action-{aid}", "type": "send-email", "links": {"next": nxt and f"action-{nxt}"},
+            "data": {"status": "draft", "message": {"name": f"Winback: {t}",
+                                                    "template_id": f"mailwright:template:{t}--cart_abandoned",
+                                                    "subject_line": f"S{t}", "preview_text": f"P{t}",
+                                                    "smart_sending_enabled": True}}}
+
+
+def kl_delay(aid: int, data: dict, nxt: int) -> dict:
+    return {"temporary_id": f"action-{aid}", "type": "time-delay", "links": {"next": f"action-{nxt}"}, "data": data}
+
+
+def kl_sample(aid: int, pct: int, yes: int, no: int) -> dict:
+    return {"temporary_id": f"action-{aid}", "type": "conditional-split",
+            "links": {"next_if_true": f"action-{yes}", "next_if_false": f"action-{no}"},
+            "data": {"profile_filter": {"condition_groups": [{"conditions": [{"type": "profile-sample",
+                                                                               "percentage": pct}]}]}}}
+
+
+def kl_event(field: str, flt: dict) -> dict:
+    return {"type": "metric-property", "metric_id": CART, "field": field, "filter": flt}
+
+
+def kl_profile(prop: str, flt: dict) -> dict:
+    return {"type": "profile-property", "property": prop, "filter": flt}
+
+
+def kl_not_counted(metric: str) -> dict:
+    return {"conditions": [{"type": "profile-metric", "metric_id": f"mailwright:metric:{metric}",
+                            "measurement": "count",
+                            "measurement_filter": {"type": "numeric", "operator": "equals", "value": 0.0},
+                            "timeframe_filter": {"type": "date", "operator": "flow-start"}}]}
+
+
+IS_SET = {"type": "existence", "operator": "is-set"}
+
+
+def test_klaviyo_definition_in_full(tmp_path):
+    files, warnings = translate(tmp_path, "klaviyo", KL_FLOW, KL_CONFIG)
+    assert files[".json"].startswith('{\n  "data": {\n    "type": "flow"') and files[".json"].endswith("}\n")
+    payload = json.loads(files[".json"])
+    definition = payload["data"]["attributes"]["definition"]
+    assert klaviyo_schema_errors(definition) == []
+    assert payload == {"data": {"type": "flow", "attributes": {"name": "t: Winback", "definition": {
+        "triggers": [{"type": "metric", "id": CART, "trigger_filter": {"condition_groups": [
+            {"conditions": [kl_event("cart_value", IS_SET)]},
+            {"conditions": [kl_event("cart_value", {"type": "numeric", "operator": "greater-than-or-equal",
+                                                    "value": 50.0})]}]}}],
+        "profile_filter": {"condition_groups": [
+            {"conditions": [kl_profile("properties['tier']", IS_SET), kl_profile("phone_number", IS_SET)]},
+            {"conditions": [kl_profile("properties['tier']", {"type": "string", "operator": "equals", "value": "gold"}),
+                            kl_profile("phone_number", IS_SET)]},
+            kl_not_counted("Placed Order"), kl_not_counted("Clicked It")]},
+        "actions": [
+            kl_delay(1, {"unit": "days", "value": 2}, 2), kl_send(2, "a", 3),
+            kl_delay(3, {"unit": "minutes", "value": 2, "delay_until_time": "09:30:00", "timezone": "profile"}, 4),
+            {"temporary_id": "action-4", "type": "trigger-split",
+             "links": {"next_if_true": "action-5", "next_if_false": "action-10"},
+             "data": {"trigger_filter": {"condition_groups": [
+                 {"conditions": [kl_event("SKU", IS_SET)]},
+                 {"conditions": [kl_event("SKU", {"type": "string", "operator": "not-equals", "value": "x"})]}]},
+                 "trigger_id": CART, "trigger_type": "metric"}},
+            kl_send(5, "b", 6), kl_sample(6, 60, 7, 9), kl_delay(7, {"unit": "hours", "value": 3}, 8), kl_send(8, "c"),
+            kl_send(9, "c"),
+            kl_sample(10, 60, 11, 13), kl_delay(11, {"unit": "hours", "value": 3}, 12), kl_send(12, "c"),
+            kl_send(13, "c")],
+        "entry_action_id": "action-1", "reentry_criteria": {"duration": 36, "unit": "hour"}}}}}
+    assert warnings == [
+        (6, 9, "Klaviyo: max emails per window is approximated: Klaviyo cannot cap one flow's emails per window: "
+               "every email keeps Smart Sending on (skips anyone emailed within the account's Smart Sending period) "
+               "instead", "klaviyo.max-emails-per-window"),
+        (6, 9, "Klaviyo: quiet hours is approximated: Klaviyo email flows have no quiet hours: sends are not held; "
+               "use wait {duration, until} to time the emails", "klaviyo.quiet-hours"),
+        (10, 22, "Klaviyo: a wait of 90s is rounded up to whole minutes", None)]
+
+
+def test_klaviyo_plain_definition(tmp_path):
+    files, warnings = translate(tmp_path, "klaviyo", "name: Rückkehr\ntrigger: {event: placed_order}\n"
+                                                     "steps:\n  - send: a\n")
+    assert '"name": "t: Rückkehr"' in files[".json"]
+    d = json.loads(files[".json"])["data"]["attributes"]["definition"]
+    assert d["triggers"] == [{"type": "metric", "id": "mailwright:metric:Placed Order"}]
+    assert d["profile_filter"] is None and d["entry_action_id"] == "action-1" and warnings == []
+    assert d["actions"][0]["links"] == {"next": None}
+
+
+@pytest.mark.parametrize("when, kind, condition", [
+    ("profile.email == 'a'", "string", kl_profile("email", {"type": "string", "operator": "equals", "value": "a"})),
+    ("profile.phone != 'a'", "string", kl_profile("phone_number", {"type": "string", "operator": "not-equals",
+                                                                    "value": "a"})),
+    ("profile.address.city == 'Oslo'", "string", kl_profile("properties['address.city']",
+                                                            {"type": "string", "operator": "equals", "value": "Oslo"})),
+    ("profile.tier == 'a'", "string", kl_profile("properties['Tier Level']",
+                                                 {"type": "string", "operator": "equals", "value": "a"})),
+    ("profile.first_name == 'a'", "string", kl_profile("last_name", {"type": "string", "operator": "equals",
+                                                                     "value": "a"})),
+    ("profile.vip == true", "boolean", kl_profile("properties['vip']", {"type": "boolean", "operator": "equals",
+                                                                       "value": True})),
+    ("profile.vip != true", "boolean", kl_profile("properties['vip']", {"type": "boolean", "operator": "equals",
+                                                                       "value": False})),
+    ("not (profile.vip == false)", "boolean", kl_profile("properties['vip']", {"type": "boolean",
+                                                                              "operator": "equals", "value": True})),
+    ("profile.tier in ['a', 'b']", "string", kl_profile("properties['Tier Level']",
+                                                        {"type": "string", "operator": "in", "value": ["a", "b"]})),
+    ("not (profile.tier in ['a'])", "string", kl_profile("properties['Tier Level']",
+                                                         {"type": "string", "operator": "not-in", "value": ["a"]})),
+    ("profile.tier not in ['a']", "string", kl_profile("properties['Tier Level']",
+                                                       {"type": "string", "operator": "not-in", "value": ["a"]})),
+    ("'a' not in profile.tags", "string", kl_profile("properties['tags']",
+                                                     {"type": "string", "operator": "not-contains", "value": "a"})),
+    ("event.cart.total == 3", "numeric", kl_event("cart.total", {"type": "numeric", "operator": "equals",
+                                                                 "value": 3.0})),
+    ("3 == event.n", "numeric", kl_event("n", {"type": "numeric", "operator": "equals", "value": 3.0})),
+])
+def test_klaviyo_conditions(tmp_path, when, kind, condition):
+    config = {"events": {"cart_abandoned": "Cart Abandoned"},
+              "properties": {"profile.tier": "Tier Level", "profile.first_name": "last_name"}}
+    files, _ = translate(tmp_path, "klaviyo", f'trigger: {{event: cart_abandoned}}\nsteps:\n  - branch:\n'
+                                              f'      when: "{when}"\n      then: [{{send: a}}]\n', config)
+    d = json.loads(files[".json"])["data"]["attributes"]["definition"]
+    split = d["actions"][0]
+    flt = split["data"]["trigger_filter" if split["type"] == "trigger-split" else "profile_filter"]
+    assert any(condition in g["conditions"] for g in flt["condition_groups"]), flt
+    assert kind == condition["filter"]["type"] and klaviyo_schema_errors(d) == []
+
+
+@pytest.mark.parametrize("when, error", [
+    ("profile.n in [1, 2]", "'in' over a list of numbers; write == … or == …"),
+    ("profile.tier in 'gold'", "'name in \"text\"'; compare with == instead"),
+    ("profile.vip > true", "ordering booleans; compare with == true or == false"),
+    ("profile.tier < 'b'", "'<' on text; compare text with == or !="),
+    ("not (profile.tier == '')", "a condition that is always true; remove the branch"),
+    ("profile.tier == 'a' and event.n == 1", "branch on event and profile; split it into two nested branches: one on "
+                                             "event.* names, one on profile.* names"),
+])
+def test_klaviyo_refuses_what_a_filter_cannot_say(tmp_path, when, error):
+    message = refused(tmp_path, "klaviyo", f'trigger: {{event: e}}\nsteps:\n  - branch:\n      when: "{when}"\n'
+                                           "      then: [{send: a}]\n", {"events": {"e": "E"}})
+    assert message.startswith(f"4:14: error: Klaviyo cannot express {error}"), message
+
+
+def test_klaviyo_needs_a_metric_for_an_event_without_one(tmp_path):
+    message = refused(tmp_path, "klaviyo", "trigger: {event: cart_abandoned}\nsteps:\n  - send: a\n")
+    assert message.startswith("1:18: error: Klaviyo cannot express the event 'cart_abandoned'"), message
+    message = refused(tmp_path, "klaviyo", "trigger: {event: placed_order}\nexit_on: [e2]\nsteps:\n  - send: a\n")
+    assert message.startswith("2:11: error: Klaviyo cannot express the event 'e2'"), message
+
+
+@pytest.mark.parametrize("head, where", [
+    ('audience: "profile.a > profile.b"\n', "2:12"),
+    ("trigger: {event: placed_order, where: \"event.a > event.b\"}\n", "1:40"),
+])
+def test_klaviyo_refuses_a_trigger_filter_or_audience_where_it_stands(tmp_path, head, where):
+    trigger = "" if head.startswith("trigger") else "trigger: {event: placed_order}\n"
+    message = refused(tmp_path, "klaviyo", f"{trigger}{head}steps:\n  - send: a\n")
+    assert message.startswith(f"{where}: error: Klaviyo cannot express a comparison between two names"), message
+
+
+def test_klaviyo_a_split_of_two_even_arms_warns_nothing_and_an_arm_of_nothing_goes_on(tmp_path):
+    steps = "  - split:\n      x: {percent: 50, steps: []}\n      y: {percent: 50, steps: [{send: b}]}\n  - send: a\n"
+    files, warnings = translate(tmp_path, "klaviyo", f"name: Winback\ntrigger: {{event: e}}\nsteps:\n{steps}",
+                                {"events": {"e": "E"}})
+    actions = json.loads(files[".json"])["data"]["attributes"]["definition"]["actions"]
+    assert warnings == [] and actions[0] == kl_sample(1, 50, 2, 3)
+    assert [a["data"]["message"]["name"] for a in actions[1:]] == ["Winback: a", "Winback: b", "Winback: a"]
