@@ -53,3 +53,29 @@ def test_help_lists_every_command_as_its_own_help_says():
         assert name in main.SUMMARY
         cmd = importlib.import_module(module).command
         assert " ".join(cmd.help.split("\n\n")[0].split()) == main.SUMMARY[name]
+
+
+COMPILE_PROBE = """
+import json, sys, pathlib
+from mailwright.compile import compile_project
+from mailwright.dialect import load_connectors
+from mailwright.project import load_project
+result = compile_project(load_project(pathlib.Path(sys.argv[1]), list(load_connectors())))
+assert result.outputs and not result.errors, [d.format() for d in result.errors]
+print(json.dumps(sorted(sys.modules)), file=sys.stderr)
+"""
+
+
+def test_a_compile_imports_no_api_client_nor_html_parser(tmp_path):
+    """The connectors' API clients (requests), relay deliveries and flow translations, and the reference
+    renderers' parsers, are imported when used, not to compile a project without flows."""
+    from tests.conftest import make_project, text_email
+
+    root = make_project(tmp_path / "p", {"welcome": text_email("Hi {{ profile.first_name }}")})
+    p = subprocess.run([sys.executable, "-c", COMPILE_PROBE, str(root)], capture_output=True, text=True, check=True)
+    loaded = set(json.loads(p.stderr.splitlines()[-1]))
+    assert "mjml" in loaded and "mailwright_connectors.klaviyo.dialect" in loaded  # it did compile
+    lazy = ("requests", "urllib3", "bs4", "django", "mailwright.transport", "mailwright.push")
+    parts = [f"mailwright_connectors.{esp}.{part}" for esp in ("klaviyo", "hubspot", "activecampaign")
+             for part in ("client", "events", "flows")]
+    assert sorted(m for m in loaded if m in parts or any(m == h or m.startswith(h + ".") for h in lazy)) == []

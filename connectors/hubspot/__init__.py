@@ -1,15 +1,15 @@
-"""The HubSpot connector: HubL dialect, flow translation and API client."""
+"""The HubSpot connector: HubL dialect, flow translation and API client (each part but the dialect
+imported at its first use: a compile needs only the dialect)."""
 
-from mailwright.dialect import Connector
+from mailwright.dialect import Connector, Deferred
 from mailwright.project import MAPPING
 from mailwright.reference import lazy
 
-from .client import HubSpotPush
-from .diagram import diagram
 from .dialect import HubSpotDialect
-from .events import HubSpotEvents
-from .flows import HubSpotFlows
 
-connector = Connector(name="hubspot", label="HubSpot", dialect=HubSpotDialect, flows=HubSpotFlows, client=HubSpotPush,
+connector = Connector(name="hubspot", label="HubSpot", dialect=HubSpotDialect,
+                      flows=Deferred(f"{__name__}.flows", "HubSpotFlows"),
+                      client=Deferred(f"{__name__}.client", "HubSpotPush"),
                       config={"events": MAPPING, "properties": MAPPING},
-                      reference=lazy(f"{__name__}.reference"), diagram=diagram, events=HubSpotEvents)
+                      reference=lazy(f"{__name__}.reference"), diagram=Deferred(f"{__name__}.diagram", "diagram"),
+                      events=Deferred(f"{__name__}.events", "HubSpotEvents"))

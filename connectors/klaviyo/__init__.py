@@ -1,15 +1,15 @@
-"""The Klaviyo connector: dialect, flow translation and API client."""
+"""The Klaviyo connector: dialect, flow translation and API client (each part but the dialect
+imported at its first use: a compile needs only the dialect)."""
 
-from mailwright.dialect import Connector
+from mailwright.dialect import Connector, Deferred
 from mailwright.project import MAPPING
 from mailwright.reference import lazy
 
-from .client import KlaviyoPush
-from .diagram import diagram
 from .dialect import KlaviyoDialect
-from .events import KlaviyoEvents
-from .flows import KlaviyoFlows
 
-connector = Connector(name="klaviyo", label="Klaviyo", dialect=KlaviyoDialect, flows=KlaviyoFlows, client=KlaviyoPush,
+connector = Connector(name="klaviyo", label="Klaviyo", dialect=KlaviyoDialect,
+                      flows=Deferred(f"{__name__}.flows", "KlaviyoFlows"),
+                      client=Deferred(f"{__name__}.client", "KlaviyoPush"),
                       config={"events": MAPPING, "properties": MAPPING},
-                      reference=lazy(f"{__name__}.reference"), diagram=diagram, events=KlaviyoEvents)
+                      reference=lazy(f"{__name__}.reference"), diagram=Deferred(f"{__name__}.diagram", "diagram"),
+                      events=Deferred(f"{__name__}.events", "KlaviyoEvents"))

@@ -200,6 +200,34 @@ class FlowTranslator:
         raise NotImplementedError
 
 
+class Deferred:
+    """A connector part imported at its first use: ``Deferred("pkg.client", "Push")`` stands for that
+    class (called, or its attributes read). A compile never imports the API clients (and requests),
+    the relay's deliveries or, without flows, the flow translations."""
+
+    def __init__(self, module: str, name: str):
+        self.module, self.name = module, name
+        self._target: Any = None
+
+    def resolve(self) -> Any:
+        if self._target is None:
+            import importlib
+
+            self._target = getattr(importlib.import_module(self.module), self.name)
+        return self._target
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.resolve()(*args, **kwargs)
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__") or attr in ("module", "name", "_target"):  # copy, pickle, repr probes
+            raise AttributeError(attr)
+        return getattr(self.resolve(), attr)
+
+    def __repr__(self) -> str:
+        return f"Deferred({self.module}.{self.name})"
+
+
 @dataclass(frozen=True)
 class Connector:
     """What a connector package registers under the ``mailwright.esps`` entry point."""

@@ -17,9 +17,10 @@ import datetime
 import importlib
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bs4 import BeautifulSoup, Comment
+if TYPE_CHECKING:  # imported where a page is read: loading the connectors (a compile) needs no HTML parser
+    from bs4 import BeautifulSoup
 
 Renderer = Callable[..., str]  # (source, recipient, config=None) -> text
 
@@ -59,6 +60,8 @@ def drop_nulls(d: Any) -> Any:
 def visible_text(html: str | BeautifulSoup) -> str:
     """What a recipient reads: body text, hidden preheader and head left out (``html`` may be a
     parsed document; it is changed then)."""
+    from bs4 import BeautifulSoup, Comment
+
     soup = html if isinstance(html, BeautifulSoup) else BeautifulSoup(html, "html.parser")
     for t in soup(["head", "style", "script", "title"]):
         t.decompose()
