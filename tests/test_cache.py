@@ -4,6 +4,7 @@ never trusted; --no-cache bypasses it."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -149,6 +150,25 @@ def test_a_flow_sending_another_template(project: Path) -> None:
     assert rebuilt(project) == ({"b"}, {"klaviyo/g", "hubspot/g"})  # b gets a trigger; f is as it was
 
 
+@pytest.mark.parametrize("change, planned", [
+    (lambda r: None, 0),
+    (lambda r: edit(r / "templates/b.mjml", "Body b", "Body B"), 0),  # b is sent by no flow
+    (lambda r: edit(r / "templates/c.mjml", "Body c", "{{ profile.total }}"), 1),
+    (lambda r: edit(r / "flows/f.yaml", "wait: 1h", "wait: 2h"), 1),
+    (lambda r: edit(r / "mailwright.toml", "[brand]", "# a comment\n[brand]"), 1),
+], ids=["nothing", "unsent-template", "sent-template", "flow", "config-text"])
+def test_the_tracking_plan_is_made_again_when_what_it_reads_changes(project: Path, change, planned) -> None:
+    build(project)
+    change(project)
+    assert build(project).plans_built == planned
+
+
+def test_a_comment_in_the_config_moves_every_position_in_it(project: Path) -> None:
+    build(project)
+    edit(project / "mailwright.toml", "[brand]", "# a comment\n[brand]")
+    assert rebuilt(project) == (ALL, FLOWS)
+
+
 def test_esp_set(project: Path) -> None:
     build(project)
     # one render serves every ESP of a run: a template entry is per ESP set (the flow, which reads
@@ -194,12 +214,43 @@ def test_a_damaged_entry_is_rebuilt_never_trusted(project: Path, damage) -> None
     assert rebuilt(project) == (set(), set())
 
 
-def test_an_entry_of_a_valid_digest_but_another_shape_is_ignored(project: Path) -> None:
+def _rewrite(entry: Path, change) -> None:
+    """An entry changed, with a digest that matches (as if mailwright had written it)."""
+    body = json.loads(entry.read_bytes().partition(b"\n")[2])
+    change(body)
+    data = json.dumps(body).encode()
+    entry.write_bytes(cache_mod.MAGIC + cache_mod._sha(data).encode() + b"\n" + data)
+
+
+@pytest.mark.parametrize("change", [
+    lambda e: e.update(deps=3),
+    lambda e: e.update(components=[]),
+    lambda e: e["outputs"][0].update(html=None),
+    lambda e: e["outputs"][0].pop("text"),
+    lambda e: e.update(diagnostics=[[["x", "1", 1], "m", "warning", [], None, None]]),
+    lambda e: e.update(diagnostics=[[["x", 1, 1], "m", "warning", [], None, ["only", "two"]]]),
+    lambda e: e.update(diagnostics=[[["x", 1, 1], 3, "warning", [], None, None]]),
+    lambda e: e.clear(),
+], ids=["deps", "components", "html", "missing", "line", "mapping", "message", "empty"])
+def test_an_entry_of_a_valid_digest_but_another_shape_is_ignored(project: Path, change) -> None:
     build(project)
-    body = b'{"name": "a", "deps": 3}'
     for entry in _entries(project, "t"):
-        entry.write_bytes(cache_mod.MAGIC + cache_mod._sha(body).encode() + b"\n" + body)
+        _rewrite(entry, change)
     assert rebuilt(project) == (ALL, set())
+
+
+@pytest.mark.parametrize("change", [
+    lambda e: e.update(templates="3"),
+    lambda e: e.update(esps=[1]),
+    lambda e: e.update(outputs=None),
+    lambda e: e.update(diagnostics=[["no"]]),
+    lambda e: e.update(deps=[]),
+], ids=["templates", "esps", "outputs", "diagnostics", "deps"])
+def test_a_project_entry_of_another_shape_is_ignored(project: Path, change) -> None:
+    first = cli(str(project))
+    for entry in _entries(project, "p"):
+        _rewrite(entry, change)
+    assert cli(str(project)) == first
 
 
 def cli(*args: str) -> tuple[int, str, str]:
@@ -297,8 +348,8 @@ def test_eviction_keeps_what_the_last_build_used(project: Path, monkeypatch: pyt
              f'company = "Tiny Co.{n}"')
         cli(str(project))
     entries = list((project / "build" / CACHE_DIR).iterdir())
-    # used by the last build: 3 templates, 2 flows, the project; kept: 3 x 6, the newest
-    assert len(entries) == 18
+    # used by the last build: 3 templates, 2 flows, the plan, the project; kept: 3 x 7, the newest
+    assert len(entries) == 21
     assert rebuilt(project) == (set(), set())
 
 
@@ -320,10 +371,13 @@ def test_concurrent_writers_never_leave_half_an_entry(tmp_path: Path) -> None:
              for w in "ab"]
     reader, seen = BuildCache(tmp_path, folder), set()
     while any(p.poll() is None for p in procs):
-        entry = reader._read("t-same.json")
-        if entry is None:
-            assert not (folder / "t-same.json").exists()  # not yet written: never a torn one
+        try:
+            data = (folder / "t-same.json").read_bytes()
+        except FileNotFoundError:  # not written yet
             continue
+        head, _, body = data.partition(b"\n")
+        assert head == cache_mod.MAGIC + cache_mod._sha(body).encode()  # whole, never half an entry
+        entry = json.loads(body)
         assert entry["pad"] == entry["writer"] * 200_000
         seen.add(entry["writer"])
     for p in procs:

@@ -180,9 +180,34 @@ def _pos(p: Pos) -> tuple:
 
 
 def diag_from(j: list) -> Diagnostic:
+    """A stored diagnostic (ValueError when it is not one: the entry is then not used)."""
     pos, message, severity, notes, rule, mapping = j
-    return Diagnostic(Pos(*pos), message, severity, [(Pos(*n[:3]), n[3]) for n in notes], rule,
-                      tuple(mapping) if mapping else None)
+    d = Diagnostic(_pos_from(pos), _str(message), _str(severity),
+                   [(_pos_from(n[:3]), _str(n[3])) for n in notes], None if rule is None else _str(rule),
+                   tuple(_str(m) for m in mapping) if mapping else None)
+    if d.mapping is not None and len(d.mapping) != 3:
+        raise ValueError("mapping")
+    return d
+
+
+def _pos_from(j: list) -> Pos:
+    path, line, col = j
+    if type(line) is not int or type(col) is not int:
+        raise ValueError("position")
+    return Pos(_str(path), line, col)
+
+
+def _str(v: Any) -> str:
+    if not isinstance(v, str):
+        raise ValueError("not a string")
+    return v
+
+
+def output_from(j: dict, cls: type) -> Any:
+    values = [j[f] for f in OUTPUT_FIELDS]
+    if not all(isinstance(v, str) or (f == "trigger" and v is None) for f, v in zip(OUTPUT_FIELDS, values)):
+        raise ValueError("output")
+    return cls(*values)
 
 
 OUTPUT_FIELDS = ("esp", "name", "trigger", "html", "text", "subject", "preheader")
@@ -198,12 +223,15 @@ class BuildCache:
         self.rebuilt: list[str] = []  # templates compiled in this run (not replayed)
         self.replayed: list[str] = []
         self.translated: list[str] = []  # flows translated in this run, as ESP/FLOW
+        self.plans_built = 0
         self.reads: list[tuple[str, bytes]] = []  # every file the run read (mailwright.inputs)
         self._hashes: dict[str, str] = {}
         self._now: dict[str, str | None] = {}  # files checked against an entry: their state now
         self._indexed = 0
         self._pending: dict[str, bytes] = {}
         self._themes: list | None = None
+        self._part: str | None = None
+        self.identity: dict[str, str] = {}  # template -> its key and the digests of what it read
 
     # ---------------------------------------------------------- entry files
     def _read(self, name: str) -> dict | None:
@@ -303,12 +331,20 @@ class BuildCache:
         return isinstance(deps, dict) and all(self._current(p) == h for p, h in deps.items())
 
     # ---------------------------------------------------------- templates
+    def _project_part(self, project: Any, connectors: dict) -> str:
+        """What every template, flow and plan key holds: the code, the project folder, the config
+        (its text too: positions in it are part of what is reported)."""
+        if self._part is None:
+            config = os.path.abspath(project.config_path)
+            self._part = _key(code_digest(), connector_trees(connectors), str(project.root), project.config,
+                              config, self._hash_of(config))
+        return self._part
+
     def template_key(self, project: Any, name: str, esps: list[str], triggers: list[str | None],
                      connectors: dict) -> str:
         if self._themes is None:
             self._themes = _themes(project.root)
-        return _key("template", code_digest(), connector_trees(connectors), str(project.root), project.config,
-                    self._themes, esps, triggers, name)
+        return _key("template", self._project_part(project, connectors), self._themes, esps, triggers, name)
 
     def replay(self, key: str, name: str, components: dict, result: Any, output_cls: type) -> bool:
         """A hit: the template's outputs and warnings added to ``result`` as compiling made them."""
@@ -318,13 +354,14 @@ class BuildCache:
                 return False
             if any(getattr(components.get(c), "path", None) != p for c, p in entry["components"].items()):
                 return False  # a component of that name now comes from another file
-            outputs = [output_cls(*(o[f] for f in OUTPUT_FIELDS)) for o in entry["outputs"]]
+            outputs = [output_from(o, output_cls) for o in entry["outputs"]]
             diags = [diag_from(d) for d in entry["diagnostics"]]
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, AttributeError):
             return False
         result.outputs.extend(outputs)
         result.diagnostics.extend(diags)
         self.replayed.append(name)
+        self.identity[name] = _key(key, entry["deps"])
         return True
 
     def store(self, key: str, name: str, read_paths: list[str], components: list[str], outputs: list,
@@ -334,8 +371,9 @@ class BuildCache:
         self.rebuilt.append(name)
         if any(d.severity == "error" for d in diagnostics):
             return
-        entry = {"name": name, "deps": self._deps([*read_paths, *components]),
-                 "components": {Path(c).stem: c for c in components},
+        deps = self._deps([*read_paths, *components])
+        self.identity[name] = _key(key, deps)
+        entry = {"name": name, "deps": deps, "components": {Path(c).stem: c for c in components},
                  "outputs": [{f: getattr(o, f) for f in OUTPUT_FIELDS} for o in outputs],
                  "diagnostics": [diag_json(d) for d in diagnostics]}
         self._write(f"t-{key}.json", entry)
@@ -345,8 +383,7 @@ class BuildCache:
         """A flow for one ESP: its file, the config, and the outputs of the templates it sends
         (what the translation reads of them; the other template names only decide load errors)."""
         path = os.path.abspath(flow.path)
-        return _key("flow", code_digest(), connector_trees(connectors), str(project.root), project.config,
-                    esp, flow.id, path, self._hash_of(path),
+        return _key("flow", self._project_part(project, connectors), esp, flow.id, path, self._hash_of(path),
                     [_sha(json.dumps([getattr(o, f) for f in OUTPUT_FIELDS]).encode()) for o in sent])
 
     def replay_flow(self, key: str, esp: str, flow_id: str, result: Any, flow_cls: type) -> bool:
@@ -354,7 +391,7 @@ class BuildCache:
         try:
             if entry is None:
                 return False
-            files = {str(k): str(v) for k, v in entry["files"].items()}
+            files = {_str(k): _str(v) for k, v in entry["files"].items()}
             diags = [diag_from(d) for d in entry["diagnostics"]]
         except (KeyError, TypeError, ValueError, AttributeError):
             return False
@@ -365,6 +402,34 @@ class BuildCache:
     def store_flow(self, key: str, label: str, files: dict[str, str], diagnostics: list[Diagnostic]) -> None:
         self.translated.append(label)
         self._write(f"f-{key}.json", {"files": files, "diagnostics": [diag_json(d) for d in diagnostics]})
+
+    # ---------------------------------------------------------- the tracking plan
+    def plan_key(self, project: Any, flows: list, sent: list[str], connectors: dict) -> str | None:
+        """The plan reads the config, the flows and the templates they send (None: one of those
+        did not compile, so there is no identity to key on)."""
+        if any(name not in self.identity for name in sent):
+            return None
+        flow_files = [(p, self._hash_of(p)) for p in sorted(os.path.abspath(f.path) for f in flows)]
+        return _key("plan", self._project_part(project, connectors), flow_files,
+                    sorted((name, self.identity[name]) for name in sent))
+
+    def replay_plan(self, key: str, result: Any) -> bool:
+        entry = self._read(f"l-{key}.json")
+        try:
+            if entry is None:
+                return False
+            schemas = {_str(k): v for k, v in entry["schemas"].items()}
+            diags = [diag_from(d) for d in entry["diagnostics"]]
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return False
+        result.plan = SimpleNamespace(schemas=lambda: schemas)
+        result.diagnostics.extend(diags)
+        return True
+
+    def store_plan(self, key: str, plan: Any, diagnostics: list[Diagnostic]) -> None:
+        self.plans_built += 1
+        if not any(d.severity == "error" for d in diagnostics):
+            self._write(f"l-{key}.json", {"schemas": plan.schemas(), "diagnostics": [diag_json(d) for d in diagnostics]})
 
     # ---------------------------------------------------------- the whole project
     def project_key(self, esps: tuple[str, ...]) -> str:
@@ -422,9 +487,11 @@ class ProjectHit:
     def __init__(self, entry: dict):
         self._build = entry["build"]
         self.templates: int = entry["templates"]
-        self.esps: list[str] = entry["esps"]
-        self.outputs = [SimpleNamespace(esp=str(e)) for e in entry["outputs"]]  # what the summary counts
-        self.flows = [SimpleNamespace(esp=str(e)) for e in entry["flows"]]
+        if type(self.templates) is not int:
+            raise ValueError("templates")
+        self.esps: list[str] = [_str(e) for e in entry["esps"]]
+        self.outputs = [SimpleNamespace(esp=_str(e)) for e in entry["outputs"]]  # what the summary counts
+        self.flows = [SimpleNamespace(esp=_str(e)) for e in entry["flows"]]
         self.diagnostics = [diag_from(d) for d in entry["diagnostics"]]
 
     def in_place(self, out_dir: Path) -> Path | None:

@@ -131,7 +131,9 @@ def triggers_by_template(flows: list[Flow]) -> dict[str, list[str | None]]:
 
 
 def compile_project(project: Project, esps: list[str] | None = None, cache: BuildCache | None = None) -> Result:
-    """``cache``: templates whose inputs are unchanged are replayed from it (mailwright.cache)."""
+    """``cache``: templates, flows and the tracking plan whose inputs are unchanged are replayed
+    from it (mailwright.cache; then an output has no ``rendered`` trees and the plan offers only
+    ``schemas()``: what the build needs)."""
     with batch_gc(), cache.recording() if cache is not None else contextlib.nullcontext():
         result = _compile_project(project, esps, cache)
     result.diagnostics = settle_warnings(result.diagnostics, accepted_rules(project))
@@ -226,10 +228,15 @@ def _compile_project(project: Project, esps: list[str] | None, cache: BuildCache
                 inputs.append(project.theme.path)
             cache.store(key, name, inputs, t.components_used, result.outputs[n_out:], result.diagnostics[n_diag:])
     compile_flows(project, flows, esps, connectors, result, cache)
-    from .signals.contract import project_plan
+    key = cache.plan_key(project, flows, [n for n in triggers if n in project.templates], connectors) \
+        if cache is not None else None
+    if key is None or not cache.replay_plan(key, result):
+        from .signals.contract import project_plan
 
-    result.plan, found = project_plan(project, parsed, flows)
-    result.diagnostics.extend(found)
+        result.plan, found = project_plan(project, parsed, flows)
+        result.diagnostics.extend(found)
+        if key is not None:
+            cache.store_plan(key, result.plan, found)
     return result
 
 
