@@ -18,8 +18,16 @@ VOID = frozenset({"br", "img", "meta", "link", "hr", "input", "col", "area", "ba
 _WS = re.compile(r"\s+")
 
 
-_TOKENS = re.compile(r"<!--(.*?)-->|<(/?)([A-Za-z][\w:-]*)((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>|<![^>]*>|([^<]+|<)", re.S)
+# possessive: a tag's attribute run is matched once, never re-tried (the same tokens, in linear time)
+_TOKENS = re.compile(r"<!--(.*?)-->|<(/?)([A-Za-z][\w:-]*)((?:[^>\"']++|\"[^\"]*\"|'[^']*')*+)>|<![^>]*>|([^<]+|<)",
+                     re.S)
 _ATTR = re.compile(r"""([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
+
+
+def _attrs(raw: str) -> dict[str, str]:
+    """A start tag's attributes (the last of a name wins), values unescaped."""
+    return {k.lower(): unescape(v1 if v1 is not None else v2 if v2 is not None else v3 or "")
+            for k, v1, v2, v3 in _ATTR.findall(raw)}
 
 
 class _Text:
@@ -27,20 +35,22 @@ class _Text:
         self.slot_re, self.token, self.url_token = slot_re, token, url_token
         self.parts: list[str] = []
         self.stack: list[tuple[str, bool, int, str | None]] = []  # tag, hidden, parts index, href
+        self.open: dict[str, int] = {}  # how many of each tag the stack holds
         self.hidden = 0
 
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
+    def start(self, tag: str, raw: str) -> None:
+        """A start tag (``raw``: its attributes as written); attributes are read only where they count."""
         if tag in VOID:
-            if tag == "img" and not self.hidden and any(t == "a" for t, *_ in self.stack):
-                alt = " ".join((a.get("alt") or "").split())  # a linked image: its alt is the link's text
+            if self.hidden:
+                return
+            if tag == "img" and self.open.get("a"):
+                alt = " ".join((_attrs(raw).get("alt") or "").split())  # a linked image: its alt is the link's text
                 if alt:
                     self.parts.append(f" {alt} ")
-            elif tag == "br" and not self.hidden:
-                self.parts.append("\n")
-            elif tag == "hr" and not self.hidden:
+            elif tag == "br" or tag == "hr":
                 self.parts.append("\n")
             return
+        a = _attrs(raw) if tag == "a" or "style" in raw.lower() else {}
         style = (a.get("style") or "").replace(" ", "").lower()
         hide = tag in SKIP or "display:none" in style
         if hide:
@@ -48,12 +58,14 @@ class _Text:
         if not self.hidden and tag in BLOCKS:
             self.parts.append("\n")
         self.stack.append((tag, hide, len(self.parts), a.get("href") if tag == "a" else None))
+        self.open[tag] = self.open.get(tag, 0) + 1
 
-    def handle_endtag(self, tag):
-        if tag in VOID or not any(t == tag for t, *_ in self.stack):
+    def end(self, tag: str) -> None:
+        if tag in VOID or not self.open.get(tag):
             return
         while self.stack:
             t, hide, start, href = self.stack.pop()
+            self.open[t] -= 1
             if not self.hidden:
                 if t == "a" and href:
                     inner = "".join(self.parts[start:])
@@ -72,40 +84,31 @@ class _Text:
             if t == tag:
                 break
 
-    def handle_data(self, data):
-        if not self.hidden:
-            self.parts.append(_WS.sub(" ", data))
-
-    def handle_comment(self, data):
-        if not self.hidden:
-            m = self.slot_re.fullmatch(f"<!--{data}-->")
-            if m:
-                self.parts.append(self.token(int(m.group(1))))
-
-
     def feed(self, doc: str) -> None:
-        raw = 0  # inside <style>/<script>: content is not markup
+        raw = False  # inside <style>/<script>: content is not markup
+        parts = self.parts
         for m in _TOKENS.finditer(doc):
             comment, close, tag, attrs, data = m.groups()
             if raw and not (tag and close and tag.lower() in ("style", "script")):
                 continue
-            if comment is not None:
-                self.handle_comment(comment)
+            if data is not None:
+                if not self.hidden:
+                    parts.append(_WS.sub(" ", unescape(data)))
             elif tag:
                 tag = tag.lower()
                 if close:
-                    raw = 0
-                    self.handle_endtag(tag)
+                    raw = False
+                    self.end(tag)
                 else:
-                    a = [(k.lower(), unescape(v1 if v1 is not None else v2 if v2 is not None else v3 or ""))
-                         for k, v1, v2, v3 in _ATTR.findall(attrs)]
-                    self.handle_starttag(tag, a)
-                    if attrs.rstrip().endswith("/") and tag not in VOID:
-                        self.handle_endtag(tag)
+                    self.start(tag, attrs)
+                    if tag not in VOID and attrs.rstrip().endswith("/"):
+                        self.end(tag)
                     elif tag in ("style", "script"):
-                        raw = 1
-            elif data is not None:
-                self.handle_data(unescape(data))
+                        raw = True
+            elif comment is not None and not self.hidden:
+                c = self.slot_re.fullmatch(f"<!--{comment}-->")
+                if c:
+                    parts.append(self.token(int(c.group(1))))
 
 
 def html_to_text(doc: str, slot_re: re.Pattern, token, url_token=None) -> str:
