@@ -59,7 +59,8 @@ MODULES: dict[str, Module] = {
                    ("tests/test_mutants_expr.py", "tests/test_properties.py"),
                    tuple(f"mailwright.expr.x_{f}__mutmut_*" for f in EXPR_SCOPE) + ("mailwright.conditions.*",)),
     # test_push.py (fake ESP servers) takes minutes a run: the engine's own tests cover push.py
-    "push": Module(("src/mailwright/push.py",), ("tests/test_mutants_push.py", "tests/test_push_offline.py")),
+    "push": Module(("src/mailwright/push/__init__.py", "src/mailwright/push/drift.py"),
+                   ("tests/test_mutants_push.py", "tests/test_push_offline.py", "tests/test_drift_unit.py")),
     **_esp("dialect", ("tests/test_properties.py", "tests/test_contract.py", "tests/test_capabilities.py",
                        "tests/test_fidelity.py", "tests/test_mutants_dialects.py")),
     # the translations called in memory (milliseconds a test), not test_flows.py's compiles of whole projects

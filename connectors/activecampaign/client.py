@@ -9,6 +9,7 @@ from typing import Any
 
 from mailwright.errors import MailwrightError
 from mailwright.push import CREATE, UNCHANGED, UPDATE, Change, PushClient, duplicates
+from mailwright.push.drift import classify, orphans, written
 from mailwright.transport import EMPTY, BadAnswer, Limit, Transport, base_url, credential
 
 from .dialect import STANDARD
@@ -63,7 +64,7 @@ class ActiveCampaignPush(PushClient):
         if self.ctx.wants("flows"):
             changes += self._events()
         changes += self._tags()
-        return changes + self.duplicates()
+        return changes + self.orphans() + self.duplicates()
 
     def _sender(self) -> dict[str, str]:
         cfg = self.ctx.config
@@ -83,22 +84,35 @@ class ActiveCampaignPush(PushClient):
         changes = []
         for out in self.ctx.result.outputs:
             name = self.ctx.name(out.stem)
-            want = {"name": name, "subject": out.subject, "preheader_text": out.preheader, "html": out.html,
-                    "text": out.text, **sender}
+            # the fingerprint covers what a person can edit in ActiveCampaign (``email`` repeats fromemail)
+            parts = {"subject": out.subject, "preheader_text": out.preheader, "html": out.html, "text": out.text,
+                     **{k: v for k, v in sender.items() if k != "email"}}
+            want = {"name": name, **written(parts), "email": sender["email"]}
             have = remote.get(name)
-            if have is None:
+            st = classify(self.label, out.stem, parts, None if have is None else
+                          {k: str(have.get(k) or "") for k in parts}, self.ctx.forced(name), self.ctx.adopt)
+            if st.action == CREATE:
                 changes.append(Change("message", name, CREATE, "campaign message",
                                       apply=lambda w=want: self._req("POST", "/messages", json={"message": w},
                                                                      creates=True, shape={"message": {"id": (str, int)}}),
                                       recover=self._find("/messages", "messages", "name", name)))
-            elif any((have.get(k) or "") != (v or "") for k, v in want.items() if k != "email"):
-                changed = [k for k, v in want.items() if k != "email" and (have.get(k) or "") != (v or "")]
-                changes.append(Change("message", name, UPDATE, ", ".join(changed) + " changed",
+            elif st.action == UPDATE:
+                changes.append(Change("message", name, UPDATE, st.detail, diff=st.diff, drift=st.drift,
                                       apply=lambda i=have["id"], w=want: self._req("PUT", f"/messages/{i}",
                                                                                    json={"message": w})))
             else:
-                changes.append(Change("message", name, UNCHANGED))
+                changes.append(Change("message", name, st.action, st.detail, diff=st.diff, drift=st.drift))
         return changes
+
+    def orphans(self) -> list[Change]:
+        """Messages of the project's names that the project no longer has (fields, tags and event names are
+        shared with the rest of the account: never removed)."""
+        if not self.ctx.wants("templates"):
+            return []
+        mine = {self.ctx.name(o.stem) for o in self.ctx.result.outputs}
+        found = [(m.get("name"), m.get("id")) for m in self._all("/messages", "messages")]
+        remove = lambda mid: self._req("DELETE", f"/messages/{mid}", ok=(404,), shape=EMPTY)  # noqa: E731
+        return orphans(self.ctx.name(""), "message", found, mine.__contains__, self.ctx.prune, remove)
 
     def _find(self, path: str, key: str, field: str, value: str):
         def recover() -> bool:

@@ -8,6 +8,7 @@ import copy
 from typing import Any
 
 from mailwright.push import CREATE, UNCHANGED, UPDATE, Change, PushClient, duplicates
+from mailwright.push.drift import DRIFTED, UNMANAGED, classify, fingerprint, json_diff, orphans, written
 from mailwright.transport import EMPTY, BadAnswer, Limit, Transport, base_url, credential
 
 from .flows import EMAIL
@@ -19,6 +20,10 @@ LIMITS = {"api": Limit(100, 10, burst=100)}
 PUT_FIELDS = ("name", "description", "isEnabled", "canEnrollFromSalesforce", "startActionId",
               "nextAvailableActionId", "actions", "enrollmentCriteria", "timeWindows", "blockedDates",
               "customProperties", "suppressionListIds", "goalFilterBranch", "type")
+# what a flow's fingerprint covers: what push sends, but its description (which carries it) and whether it is on
+# (switching a workflow on is the step left to a person)
+FINGERPRINTED = tuple(k for k in PUT_FIELDS if k not in ("description", "isEnabled"))
+MARK = " mailwright: sha256="
 # what push reads of HubSpot's answers (checked before use)
 ID = (str, int)
 PAGE = {"results": [{"id": ID, "name?": (str, type(None))}],
@@ -78,7 +83,7 @@ class HubSpotPush(PushClient):
         for e in self._paged("/marketing/v3/emails"):
             emails.setdefault(e.get("name"), e)
         for out in self.ctx.result.outputs:
-            path = f"mailwright/{self.ctx.project.name}/{out.stem}.html"
+            path = f"{self._folder()}/{out.stem}.html"
             name = self.ctx.name(out.stem)
             email = emails.get(name)
             if email:
@@ -86,17 +91,22 @@ class HubSpotPush(PushClient):
             if not self.ctx.wants("templates"):
                 continue
             have = self._req("GET", f"/cms/v3/source-code/{ENVIRONMENT}/content/{path}", ok=(404,), shape=str)
-            if have != out.html:
-                changes.append(Change("template", path, CREATE if have is None else UPDATE,
-                                      "coded email template" if have is None else "HTML changed",
-                                      apply=self._upload(path, out.html)))
-            else:
-                changes.append(Change("template", path, UNCHANGED))
+            want = {"html": out.html}
+            st = classify(self.label, out.stem, want, None if have is None else {"html": have},
+                          self.ctx.forced(name) or self.ctx.forced(path), self.ctx.adopt)
+            changes.append(Change("template", path, st.action,
+                                  "coded email template" if st.action == CREATE else st.detail,
+                                  diff=st.diff, drift=st.drift,
+                                  apply=self._upload(path, written(want)["html"])
+                                  if st.action in (CREATE, UPDATE) else None))
+            if st.action in (DRIFTED, UNMANAGED):
+                have = written(want)["html"]  # its email still points at it: not a reason to wait for it
             # AUTOMATED_DRAFT: an email a workflow can send (a batch email cannot be used in a flow)
             fields = {"name": name, "subject": out.subject, "content": {"templatePath": path},
                       "state": "AUTOMATED_DRAFT"}
             if email is None:
-                changes.append(Change("email", name, CREATE, "marketing email", needs=[path] if have != out.html else [],
+                changes.append(Change("email", name, CREATE, "marketing email",
+                                      needs=[path] if st.action in (CREATE, UPDATE) else [],
                                       apply=self._create_email(name, fields), recover=self._recover_email(name)))
             elif email.get("subject") != out.subject or (email.get("content") or {}).get("templatePath") != path:
                 patch = {"subject": out.subject, "content": {"templatePath": path}}
@@ -107,7 +117,45 @@ class HubSpotPush(PushClient):
                 changes.append(Change("email", name, UNCHANGED))
         if self.ctx.wants("flows") and self.ctx.result.flows:
             changes += self._flows()
-        return changes + self.duplicates()
+        return changes + self.orphans() + self.duplicates()
+
+    def _folder(self) -> str:
+        return f"mailwright/{self.ctx.project.name}"
+
+    def orphans(self) -> list[Change]:
+        """Flows, emails and template files of the project's names that the project no longer has; with
+        --prune, flows go first (a flow may send an email), then emails, then the files they used."""
+        ctx, prefix = self.ctx, self.ctx.name("")
+        out: list[Change] = []
+        flows: list[Change] = []
+        if ctx.wants("flows"):
+            mine = {f.definition["name"] for f in ctx.result.flows}
+            listed = self._paged("/automation/v4/flows")
+            on = {str(f["id"]) for f in listed if f.get("isEnabled") is True}
+            flows = orphans(prefix, "flow", [(f.get("name"), f["id"]) for f in listed], mine.__contains__, ctx.prune,
+                            self._delete("/automation/v4/flows"), live=on.__contains__, switch_off=self._switch_off)
+        out += flows
+        if ctx.wants("templates"):
+            stems = {o.stem for o in ctx.result.outputs}
+            found = [(e.get("name"), e["id"]) for e in self._paged("/marketing/v3/emails")]
+            emails = orphans(prefix, "email", found, lambda n: n[len(prefix):] in stems, ctx.prune,
+                             self._delete("/marketing/v3/emails"), needs=[c.name for c in flows])
+            out += emails
+            meta = self._req("GET", f"/cms/v3/source-code/{ENVIRONMENT}/metadata/{self._folder()}", ok=(404,),
+                             shape={"children?": [str]})
+            files = [(f"{self._folder()}/{c}", c) for c in (meta or {}).get("children") or [] if c.endswith(".html")]
+            out += orphans(self._folder() + "/", "template", files,
+                           lambda p: p[len(self._folder()) + 1:-len(".html")] in stems, ctx.prune,
+                           lambda c: self._req("DELETE", f"/cms/v3/source-code/{ENVIRONMENT}/content/{self._folder()}/{c}",
+                                               ok=(404,), shape=EMPTY),
+                           needs=[c.name for c in emails])
+        return out
+
+    def _switch_off(self, fid: str) -> None:
+        current = self._req("GET", f"/automation/v4/flows/{fid}", shape={"revisionId": str})
+        body = {k: v for k, v in current.items() if k in PUT_FIELDS}
+        body.update(isEnabled=False, revisionId=current["revisionId"])
+        self._req("PUT", f"/automation/v4/flows/{fid}", json=body)
 
     def _upload(self, path: str, html: str):
         def apply() -> None:
@@ -135,6 +183,7 @@ class HubSpotPush(PushClient):
 
     # ------------------------------------------------------------ flows
     def _flows(self) -> list[Change]:
+        self.overwritten: dict[str, str] = {}  # flow name -> what --force overwrites
         listed = self._paged("/automation/v4/flows")
         changes = []
         for f in self.ctx.result.flows:
@@ -155,13 +204,51 @@ class HubSpotPush(PushClient):
                 continue
             full = self._req("GET", f"/automation/v4/flows/{remote['id']}")
             pending = any(self.ctx.name(e) not in self.email_ids for e in emails)
-            if not pending and _same(self._resolve(want), full):
+            kept = self._drift(name, want, full, pending)
+            if kept is not None:
+                changes.append(kept)
+                continue
+            if not pending and _same(self._stamped(want), full):
                 changes.append(Change("flow", name, UNCHANGED))
             else:
-                changes.append(Change("flow", name, UPDATE, "definition changed", needs=needs,
+                forced = name in self.overwritten
+                changes.append(Change("flow", name, UPDATE, f"overwrites what was edited in {self.label} (--force)"
+                                      if forced else "definition changed", needs=needs,
+                                      diff=self.overwritten.get(name, ""),
                                       apply=self._update_flow(remote["id"], want),
                                       recover=self._same_now(remote["id"], want)))
         return changes
+
+    def _drift(self, name: str, want: dict, full: dict, pending: bool) -> Change | None:
+        """A change that keeps the flow as it is (edited in HubSpot, or no fingerprint), or None."""
+        description = full.get("description") if isinstance(full.get("description"), str) else ""
+        digest = description.rsplit(MARK, 1)[1] if MARK in description else None
+        if digest is None and not self.ctx.adopt:
+            return Change("flow", name, UNMANAGED, "no fingerprint (made by hand or by an older push): "
+                                                   "push --adopt takes it over")
+        if digest is None or fingerprint({k: full.get(k) for k in FINGERPRINTED if k in want}) == digest:
+            return None
+        diff = ""
+        if not pending:  # the steps that differ from the project's, by actionId
+            ours = {str(a.get("actionId")): a for a in self._resolve(want).get("actions", [])}
+            theirs = {str(a.get("actionId")): a for a in full.get("actions") or [] if isinstance(a, dict)}
+            keys = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
+            rest = [k for k in FINGERPRINTED if k != "actions" and k in want and self._resolve(want)[k] != full.get(k)]
+            diff = json_diff({**{f"action {k}": ours.get(k) for k in keys}, **{k: want[k] for k in rest}},
+                             {**{f"action {k}": theirs.get(k) for k in keys}, **{k: full.get(k) for k in rest}},
+                             f"{self.label} (edited)")
+        if self.ctx.forced(name):
+            self.overwritten[name] = diff
+            return None
+        return Change("flow", name, DRIFTED, f"edited in {self.label} since the last push: kept; push --force "
+                                             "overwrites it", diff=diff)
+
+    def _stamped(self, want: dict) -> dict:
+        """The flow as push sends it: resolved, its description carrying the fingerprint."""
+        out = self._resolve(want)
+        digest = fingerprint({k: out[k] for k in FINGERPRINTED if k in out})
+        out["description"] = (out.get("description") or "") + MARK + digest
+        return out
 
     def _resolve(self, want: dict) -> dict:
         def fill(o: Any) -> Any:
@@ -175,7 +262,7 @@ class HubSpotPush(PushClient):
         return fill(copy.deepcopy(want))
 
     def _create_flow(self, name: str, want: dict):
-        return lambda: self._req("POST", "/automation/v4/flows", json=self._resolve(want), creates=True,
+        return lambda: self._req("POST", "/automation/v4/flows", json=self._stamped(want), creates=True,
                                  shape={"id": ID})
 
     def _find_flow(self, name: str):
@@ -184,14 +271,16 @@ class HubSpotPush(PushClient):
     def _update_flow(self, fid: str, want: dict):
         def apply() -> None:
             current = self._req("GET", f"/automation/v4/flows/{fid}", shape={"revisionId": str})
-            body = {k: v for k, v in self._resolve(want).items() if k in PUT_FIELDS}
+            body = {k: v for k, v in self._stamped(want).items() if k in PUT_FIELDS}
             body["revisionId"] = current["revisionId"]
+            if isinstance(current.get("isEnabled"), bool):
+                body["isEnabled"] = current["isEnabled"]  # switched on by a person: it stays on
             # a PUT with a stale revision is refused, so a lost answer is checked, not repeated
             self._req("PUT", f"/automation/v4/flows/{fid}", json=body, creates=True)
         return apply
 
     def _same_now(self, fid: str, want: dict):
-        return lambda: _same(self._resolve(want), self._req("GET", f"/automation/v4/flows/{fid}"))
+        return lambda: _same(self._stamped(want), self._req("GET", f"/automation/v4/flows/{fid}"))
 
 
 def _age(o: dict) -> tuple[str, tuple[int, str]]:
@@ -213,4 +302,4 @@ def _strip(ref: str) -> str:
 
 def _same(want: dict, have: dict) -> bool:
     """Equal on every field we send (HubSpot adds ids, dates and revisions of its own)."""
-    return all(have.get(k) == v for k, v in want.items() if k in PUT_FIELDS)
+    return all(have.get(k) == v for k, v in want.items() if k in PUT_FIELDS and k != "isEnabled")

@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from mailwright.push import CREATE, MANUAL, UNCHANGED, UPDATE, Change, PushClient, duplicates
+from mailwright.push.drift import DRIFTED, classify, json_diff, orphans, written
 from mailwright.transport import EMPTY, BadAnswer, Limit, Transport, base_url, credential
 
 from .flows import METRIC, TEMPLATE
@@ -96,7 +97,25 @@ class KlaviyoPush(PushClient):
         if self.ctx.wants("flows") and self.ctx.result.flows:
             updated = {c.name for c in changes if c.kind == "template" and c.action == UPDATE}
             changes += self._flows(updated)
-        return changes + self.duplicates()
+        return changes + self.orphans() + self.duplicates()
+
+    def orphans(self) -> list[Change]:
+        """Templates and flows under the project's prefix that the project no longer has."""
+        out: list[Change] = []
+        prefix, ctx = self.ctx.name(""), self.ctx
+        if ctx.wants("templates"):
+            mine = {ctx.name(o.stem) for o in ctx.result.outputs}
+            found = [(t["attributes"]["name"], t["id"]) for t in self._all("/api/templates", {}, "templates")]
+            out += orphans(prefix, "template", found, mine.__contains__, ctx.prune, self._delete("templates", "templates"))
+        if ctx.wants("flows"):
+            bases = {f.definition["data"]["attributes"]["name"] for f in ctx.result.flows}
+            flows = self._all("/api/flows", {}, "flows")
+            live = {f["id"] for f in flows if (f["attributes"].get("status") or "") == "live"}
+            found = [(f["attributes"]["name"], f["id"]) for f in flows]
+            out += orphans(prefix, "flow", found, lambda n: n.rsplit(" [", 1)[0] in bases, ctx.prune,
+                           self._delete("flows", "flows"), live=live.__contains__,
+                           switch_off=lambda fid: self._status(fid, "draft"))
+        return out
 
     def _templates(self) -> list[Change]:
         changes = []
@@ -107,19 +126,19 @@ class KlaviyoPush(PushClient):
                 self.ids[name] = remote["id"]
             if not self.ctx.wants("templates"):
                 continue
-            attrs = {"name": name, "editor_type": "CODE", "html": out.html, "text": out.text}
+            want = {"html": out.html, "text": out.text}
+            w = written(want)
+            attrs = {"name": name, "editor_type": "CODE", "html": w["html"], "text": w["text"]}
             if remote is None:
                 changes.append(Change("template", name, CREATE, "CODE template",
                                       apply=self._create_template(name, attrs),
                                       recover=self._recover_template(name)))
                 continue
             ra = remote["attributes"]
-            if ra.get("html") == out.html and (ra.get("text") or "") == out.text:
-                changes.append(Change("template", name, UNCHANGED))
-            else:
-                what = "HTML" if ra.get("html") != out.html else "text part"
-                changes.append(Change("template", name, UPDATE, f"{what} changed",
-                                      apply=self._update_template(remote["id"], attrs)))
+            have = {"html": ra.get("html") or "", "text": ra.get("text") or ""}
+            st = classify(self.label, out.stem, want, have, self.ctx.forced(name), self.ctx.adopt)
+            changes.append(Change("template", name, st.action, st.detail, diff=st.diff, drift=st.drift,
+                                  apply=self._update_template(remote["id"], attrs) if st.action == UPDATE else None))
         return changes
 
     def _create_template(self, name: str, attrs: dict):
@@ -208,8 +227,11 @@ class KlaviyoPush(PushClient):
         return apply
 
     def _live(self, fid: str) -> None:
+        self._status(fid, "live")
+
+    def _status(self, fid: str, status: str) -> None:
         self._send("PATCH", f"/api/flows/{fid}", {"data": {"type": "flow", "id": fid,
-                                                          "attributes": {"status": "live"}}}, "flows")
+                                                          "attributes": {"status": status}}}, "flows")
 
     def _recover_flow(self, name: str):
         def recover() -> bool:
@@ -230,10 +252,22 @@ class KlaviyoPush(PushClient):
                             "list of objects")
         pairs = _pair_actions(definition, have)
         changes: list[Change] = []
+        edited = self._edited_steps(definition, have, pairs, metrics)
+        diff = ""
+        if edited is not None:
+            ours, theirs, structural = edited
+            diff = json_diff(ours, theirs, f"{self.label} (edited)")
+            if structural or not self.ctx.forced(name):
+                why = ("steps were added or removed, which push cannot undo in place: delete the flow in Klaviyo, "
+                       "then push" if structural else "push --force overwrites the steps' settings")
+                return [Change("flow", name, DRIFTED, f"steps edited in {self.label} since the last push: kept; {why}",
+                               diff=diff)]
         pending_templates = any(self.ctx.name(t) not in self.ids for t in _refs(definition, TEMPLATE))
         updates = []
         for ours, theirs in pairs:
             if ours["type"] != "send-email":
+                if edited is not None and self._step_edit(ours, theirs, metrics):
+                    updates.append((ours, theirs))  # --force: its settings back as the project has them
                 continue
             want = (ours.get("data") or {}).get("message") or {}
             got = (theirs.get("data") or {}).get("message") or {}
@@ -246,7 +280,9 @@ class KlaviyoPush(PushClient):
                 updates.append((ours, theirs))
         if updates:
             detail = f"{len(updates)} email action(s): template, subject or preview text"
-            changes.append(Change("flow", name, UPDATE, detail,
+            if edited is not None:
+                detail = f"{len(updates)} action(s): overwrites the steps edited in {self.label} (--force)"
+            changes.append(Change("flow", name, UPDATE, detail, diff=diff,
                                   apply=self._update_actions(updates, metrics), needs=needs))
         if self.ctx.live and full["data"]["attributes"].get("status") != "live":
             changes.append(Change("flow", name + " (status)", UPDATE, "switch it live (--live)",
@@ -254,6 +290,40 @@ class KlaviyoPush(PushClient):
         if not changes:
             changes.append(Change("flow", name, UNCHANGED))
         return changes
+
+    def _step_edit(self, ours: dict, theirs: dict, metrics: dict[str, str]) -> dict | None:
+        """Our settings of a step that is not an email, where the remote one differs from them."""
+        try:
+            want = self._resolve(ours.get("data") or {}, metrics)
+        except KeyError:  # a metric missing: reported as such
+            return None
+        got = theirs.get("data") or {}
+        if ours.get("type") == theirs.get("type") and all(got.get(k) == v for k, v in want.items()):
+            return None
+        return want
+
+    def _edited_steps(self, definition: dict, have: dict, pairs: list[tuple[dict, dict]],
+                      metrics: dict[str, str]) -> tuple[list, list, bool] | None:
+        """The steps edited in Klaviyo (ours, theirs, whether steps were added or removed), or None.
+
+        The flow's name carries the hash of the shape push created (shape_hash), so a step whose settings
+        differ from the project's, or a step more or less, was changed in Klaviyo since."""
+        n_ours, n_theirs = len(definition.get("actions", [])), len(have.get("actions", []))
+        structural = len(pairs) != n_ours or n_theirs != n_ours
+        ours, theirs = [], []
+        for a, b in pairs:
+            if a["type"] == "send-email":
+                continue
+            want = self._step_edit(a, b, metrics)
+            if want is not None:
+                got = b.get("data") or {}
+                ours.append({"step": a["temporary_id"], "type": a["type"], "data": want})
+                theirs.append({"step": a["temporary_id"], "type": b.get("type"),
+                               "data": {k: got.get(k) for k in want}})
+        if structural:
+            ours.append({"steps": n_ours})
+            theirs.append({"steps": n_theirs})
+        return (ours, theirs, structural) if ours else None
 
     def _update_actions(self, pairs: list[tuple[dict, dict]], metrics: dict[str, str]):
         def apply() -> None:

@@ -47,7 +47,8 @@ class _Group(click.Group):
 
     LAZY = {"check": "mailwright.check", "send-test": "mailwright.sendtest", "init": "mailwright.init",
             "replay": "mailwright.signals.replay", "events": "mailwright.signals.events_check",
-            "relay": "mailwright.signals.relay.command"}
+            "relay": "mailwright.signals.relay.command", "diff": "mailwright.push.diffcmd",
+            "pull": "mailwright.push.pull"}
 
     # their help's first paragraph: ``--help`` lists them without importing them (tests/test_startup.py
     # keeps each equal to the command's own)
@@ -209,6 +210,9 @@ def _mapping_block(diags: list[Diagnostic], config: dict) -> str:
     return mapping_block(diags, config)
 
 
+_ALL = "\0all"  # what --force without a NAME stands for
+
+
 @main.command()
 @click.argument("project", default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--esp", "esps", multiple=True, metavar="ESP",
@@ -221,8 +225,15 @@ def _mapping_block(diags: list[Diagnostic], config: dict) -> str:
 @click.option("--live", is_flag=True, help="Klaviyo: switch pushed flows live (default: they stay drafts).")
 @click.option("--dedupe", is_flag=True, help="Remove extra copies of objects named '<project>: …' (the oldest "
                                              "copy is kept).")
+@click.option("--force", multiple=True, is_flag=False, flag_value=_ALL, metavar="[NAME]",
+              help="Overwrite what was edited in the ESP since the last push: everything, or NAME (repeatable; "
+                   "the name in the ESP, or its part after '<project>: ').")
+@click.option("--adopt", is_flag=True, help="Take over objects of the project's names that carry no fingerprint "
+                                            "(made by hand, or by an older push).")
+@click.option("--prune", is_flag=True, help="Remove objects named '<project>: …' that the project no longer has "
+                                            "(a live flow is only switched off).")
 def push(project: Path, esps: tuple[str, ...], dry_run: bool, only: str | None, as_json: bool, yes: bool, live: bool,
-         dedupe: bool) -> None:
+         dedupe: bool, force: tuple[str, ...], adopt: bool, prune: bool) -> None:
     """Compile PROJECT, then bring each ESP account in line with it.
 
     \b
@@ -236,94 +247,38 @@ def push(project: Path, esps: tuple[str, ...], dry_run: bool, only: str | None, 
     --dry-run and no credential, the plan is made against an empty account.
     An object of one name that exists more than once is reported; --dedupe
     removes the extra copies (never anything outside "<project>: ").
+    What push writes carries a fingerprint: an object edited in the ESP
+    since is "drifted" and kept (--force overwrites it; mailwright pull
+    saves it); one without a fingerprint is kept unless --adopt; one the
+    project no longer has is "orphan" (--prune removes it).
     \b
     Exit status: 0 in line, 1 an input error (nothing sent), 2 usage,
-    3 the ESP refused or failed some operations, or duplicates remain (the
-    rest is done; run push again, or push --dedupe, to finish the job).
+    3 the ESP refused or failed some operations, duplicates remain, or an
+    object edited in the ESP was kept (the rest is done).
     \b
     Examples:
       mailwright push examples/shop --dry-run
       mailwright push . --esp hubspot --only templates --yes
       mailwright push . --esp activecampaign --json > push.json
+      mailwright push . --esp klaviyo --force "cart-reminder--cart_abandoned"
     """
-    from .compile import Result, compile_project
-    from .dialect import load_connectors
-    from .errors import MailwrightErrors
-    from .project import load_project
-    from .push import (
-        PushClient,
-        PushContext,
-        Report,
-        apply_changes,
-        environment,
-        new_duplicates,
-        no_changes,
-        offline_note,
-        outcome,
-        table,
-        transport_options,
-    )
+    from .push import Report, apply_changes, diffs, new_duplicates, no_changes, offline_note, outcome, table
+    from .push.run import read_accounts
     from .transport import RemoteError
-
-    esp_option(esps)
-    connectors = load_connectors()
 
     def say(message: str) -> None:
         click.echo(message, err=True)
 
-    try:
-        proj = load_project(project, list(connectors))
-    except MailwrightError as e:
-        _fail(e, as_json)
-        return
-    chosen = list(dict.fromkeys(esps or proj.esps))
-    for e in chosen:
-        if e not in proj.esps:
-            raise click.BadParameter(f"'{e}' is not one of the project's ESPs ([project] esps in "
-                                     f"{proj.config_path.name}: {', '.join(proj.esps)}); add it there to push to it",
-                                     param_hint="--esp")
-        if connectors[e].client is None:
-            raise click.UsageError(f"{connectors[e].label} has no push client installed")
+    accounts = read_accounts(project, esps, as_json=as_json, dry_run=dry_run, live=live, only=only, dedupe=dedupe,
+                             force=frozenset(n for n in force if n != _ALL) if _ALL not in force else True,
+                             adopt=adopt, prune=prune)
+    clients, plans, unread = accounts.clients, accounts.plans, accounts.unread
+    for name in sorted(set(force) - {_ALL}):  # a NAME that covers nothing: said, not an error (a rerun is fine)
+        import dataclasses
 
-    clients: list[PushClient] = []
-    plans: dict[str, list] = {}
-    unread: dict[str, str] = {}  # esp -> why its account could not be read
-    try:
-        result = compile_project(proj, chosen)
-        if result.errors:
-            _report(result.diagnostics)
-            click.echo("input errors: nothing was sent", err=True)
-            if as_json:
-                click.echo(json.dumps({"ok": False, "diagnostics": [d.to_json() for d in result.diagnostics]}))
-            sys.exit(1)
-        env = environment()
-        options = transport_options(env)
-        problems = []
-        for e in chosen:  # every credential and setting is checked before any request
-            cls = connectors[e].client
-            part = Result([o for o in result.outputs if o.esp == e], [f for f in result.flows if f.esp == e])
-            offline = dry_run and not env.get(cls.credential_var, "").strip()
-            ctx = PushContext(proj, e, proj.esp_config(e), part, env, live=live, only=only, log=say,
-                              transport_options=options, dedupe=dedupe, empty_account=offline)
-            try:
-                clients.append(cls(ctx))  # a missing credential stops here (unless this is a dry run)
-            except MailwrightError as err:
-                problems += err.diagnostics
-        for client in clients if not problems else []:  # every plan before any write: input errors stop all
-            if not as_json and not client.ctx.empty_account:
-                say(f"reading the {client.label} account …")
-            try:
-                plans[client.ctx.esp] = client.plan()
-            except MailwrightError as err:
-                problems += err.diagnostics
-            except RemoteError as err:
-                unread[client.ctx.esp] = str(err)
-        if problems:
-            raise MailwrightErrors(problems)
-    except MailwrightError as e:
-        _fail(e, as_json)
-        return
-
+        if not any(dataclasses.replace(cl.ctx, force=frozenset({name})).forced(c.name)
+                   for cl in clients for c in plans.get(cl.ctx.esp) or [] if c.diff):
+            say(f"note: --force {name}: nothing of that name was edited in the ESP")
     several = len(clients) > 1
     docs, lines, bad = [], [], False
     for client in clients:
@@ -346,6 +301,8 @@ def push(project: Path, esps: tuple[str, ...], dry_run: bool, only: str | None, 
             if note:
                 click.echo(note)
             click.echo(table(changes))
+            if diffs(changes):
+                click.echo("\n" + diffs(changes).rstrip())
         declined = False
         if not dry_run and not no_changes(changes):
             if not yes and sys.stdin.isatty() and not as_json and \
@@ -402,7 +359,12 @@ def _push_trailer(report: Report, label: str, note: str) -> None:
             "the oldest copy and removes the others")
         for c in report.duplicates:
             say(f"  {c.kind} {c.name}: {c.detail}")
-    elif not report.dry_run and not report.failed:
+    if report.kept:
+        say(f"{len(report.kept)} object(s) in {label} were kept, not overwritten: push --force [NAME] overwrites what "
+            "was edited there (mailwright pull saves it first), push --adopt takes over what has no fingerprint")
+        for c in report.kept:
+            say(f"  {c.action} {c.kind} {c.name}")
+    elif not report.dry_run and not report.failed and not report.duplicates:
         say(f"{label} is in line with the project")
 
 

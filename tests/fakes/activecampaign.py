@@ -69,6 +69,16 @@ class ActiveCampaignFake(ActiveCampaignEvents, FakeServer):
                                   "text": "", "fromname": "", "fromemail": "", "reply2": "", "preheader_text": ""}
             return mid
 
+    def ui_edit_message(self, name: str, edit: Callable[[str], str], **fields: str) -> None:
+        """A person edits a campaign message in ActiveCampaign's designer and saves it. How the designer
+        rewrites HTML is not documented; this models a harsh one that drops every HTML comment (Outlook's
+        conditional ones too), so that push's fallback place for its fingerprint is what is tested."""
+        with self.lock:
+            (m,) = [m for m in self.messages.values() if m["name"] == name]
+            m["html"] = re.sub(r"<!--.*?-->", "", edit(m["html"]), flags=re.DOTALL)
+            m.update(fields)
+            m["mdate"] = self.clock.iso()
+
     def add_field(self, perstag: str, title: str | None = None, field_type: str = "text") -> str:
         """A custom field that already exists; its id."""
         with self.lock:

@@ -335,6 +335,20 @@ class HubSpotFake(HubSpotEvents, FakeServer):
         with self.lock:
             self._store_file(environment, path, content.encode())
 
+    def ui_edit_file(self, path: str, edit: Callable[[str], str], environment: str = "published") -> None:
+        """A person edits a coded template in the design manager and publishes it: the source is kept as
+        typed, comments included (HubSpot reads its own annotation from a comment at the top of the file)."""
+        with self.lock:
+            self._store_file(environment, path, edit(self.file(path, environment) or "").encode())
+
+    def ui_edit_flow(self, name: str, edit: Callable[[dict], None]) -> None:
+        """A person changes a workflow in HubSpot's editor: ``edit`` changes it in place; a new revision."""
+        with self.lock:
+            (flow,) = [f for f in self.flows.values() if f.get("name") == name]
+            edit(flow)
+            flow["revisionId"] = str(int(flow["revisionId"]) + 1)
+            flow["updatedAt"] = self.clock.iso()
+
     # ------------------------------------------------------------ errors
     def error(self, status: int, detail: str, *, pointer: str | None = None, code: str | None = None,
               errors: list[dict] | None = None) -> Reply:
@@ -375,6 +389,8 @@ class HubSpotFake(HubSpotEvents, FakeServer):
             ("POST", r"/cms/v3/source-code/([^/]+)/validate/(.+)", self.validate_file),
             ("PUT", r"/cms/v3/source-code/([^/]+)/content/(.+)", self.put_content),
             ("GET", r"/cms/v3/source-code/([^/]+)/content/(.+)", self.get_content),
+            ("DELETE", r"/cms/v3/source-code/([^/]+)/content/(.+)", self.delete_content),
+            ("GET", r"/cms/v3/source-code/([^/]+)/metadata/(.+)", self.get_metadata),
             ("GET", r"/marketing/v3/emails", self.list_emails),
             ("POST", r"/marketing/v3/emails", self.create_email),
             ("GET", r"/marketing/v3/emails/([^/]+)", self.get_email),
@@ -496,6 +512,23 @@ class HubSpotFake(HubSpotEvents, FakeServer):
                  "js": "application/javascript", "json": "application/json"}.get(p.rsplit(".", 1)[-1],
                                                                                   "application/octet-stream")
         return Reply(200, f["content"], content_type=ctype)
+
+    def delete_content(self, req: Recorded, environment: str, path: str) -> Reply:
+        env, p = self._env_path(environment, path)
+        if self.files.pop((env, p), None) is None:
+            return self.error(404, f"No file found at {env}/{p}")
+        return Reply(204, None)
+
+    def get_metadata(self, req: Recorded, environment: str, path: str) -> Reply:
+        """A file's metadata, or a folder's with ``children`` (the names right under it)."""
+        env, p = self._env_path(environment, path.rstrip("/"))
+        if (env, p) in self.files:
+            return Reply(200, self._metadata(p, self.files[(env, p)]))
+        under = sorted({k[len(p) + 1:].split("/")[0] for e, k in self.files if e == env and k.startswith(p + "/")})
+        if not under:
+            return self.error(404, f"No file or folder found at {env}/{p}")
+        return Reply(200, {"id": p, "name": p.rsplit("/", 1)[-1], "folder": True, "children": under,
+                           "createdAt": 0, "updatedAt": 0})
 
     # ------------------------------------------------------------ marketing emails
     def list_emails(self, req: Recorded) -> Reply:

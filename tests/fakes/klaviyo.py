@@ -86,6 +86,24 @@ class KlaviyoFake(KlaviyoEvents, FakeServer):
                                    "created": now, "updated": now}
             return tid
 
+    def ui_edit_template(self, name: str, edit: Callable[[str], str], text: Callable[[str], str] | None = None) -> None:
+        """A person edits a CODE template in Klaviyo's HTML editor and saves it. Klaviyo documents no
+        rewriting of a CODE template's HTML, so it is stored as typed (comments included)."""
+        with self.lock:
+            (t,) = [t for t in self.templates.values() if t["name"] == name]
+            t["html"] = edit(t["html"])
+            if text is not None:
+                t["text"] = text(t["text"] or "")
+            t["updated"] = self.clock.iso()
+
+    def ui_edit_flow_action(self, flow_name: str, action_type: str, data: dict, nth: int = 0) -> None:
+        """A person changes a step's settings in the flow builder (the ``nth`` step of that type)."""
+        with self.lock:
+            (flow,) = [f for f in self.flows.values() if f["name"] == flow_name]
+            steps = [self.actions[a] for a in flow["action_ids"] if self.actions[a]["definition"]["type"] == action_type]
+            steps[nth]["definition"]["data"].update(copy.deepcopy(data))
+            steps[nth]["updated"] = flow["updated"] = self.clock.iso()
+
     def flow_definition(self, flow_id: str) -> dict:
         """The flow's definition with real action ids, as ``additional-fields[flow]=definition`` returns it."""
         with self.lock:

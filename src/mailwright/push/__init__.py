@@ -6,7 +6,10 @@ objects again without a state file. Plan first (create / update / unchanged,
 compared on content), then apply; continue past a failing item and report
 every failure, so that a rerun finishes the job. Objects of one name under the
 project's prefix that exist more than once are reported (``--dedupe`` removes the
-extra copies, keeping the oldest).
+extra copies, keeping the oldest). What push writes carries a fingerprint (drift.py): an object
+edited in the ESP since is ``drifted`` and kept unless ``--force``; one without a fingerprint is
+``unmanaged`` unless ``--adopt``; one under the prefix that the project no longer has is ``orphan``
+(``--prune`` removes it).
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .compile import Result
-from .errors import MailwrightError, Pos
-from .project import Project
-from .transport import LostResponse, RemoteError, Shape, Transport
+from ..compile import Result
+from ..errors import MailwrightError, Pos
+from ..project import Project
+from ..transport import LostResponse, RemoteError, Shape, Transport
+from .drift import DRIFTED, ORPHAN, UNMANAGED, Drift, short
 
 CREATE, UPDATE, UNCHANGED, MANUAL = "create", "update", "unchanged", "manual"
 DUPLICATE, REMOVE = "duplicate", "remove"  # several objects of one name; removing the extra copies
@@ -40,6 +44,8 @@ class Change:
     needs: list[str] = field(default_factory=list)  # names of changes that must succeed first
     status: str = "planned"  # planned, done, failed, skipped
     error: str = ""
+    diff: str = ""  # what was edited in the ESP (drifted, or overwritten with --force)
+    drift: Drift | None = None  # both versions of an edited template (mailwright pull writes them)
 
     def to_json(self) -> dict:
         out = {"kind": self.kind, "name": self.name, "action": self.action, "status": self.status}
@@ -47,6 +53,8 @@ class Change:
             out["detail"] = self.detail
         if self.error:
             out["error"] = self.error
+        if self.diff:
+            out["diff"] = self.diff
         return out
 
 
@@ -65,6 +73,9 @@ class PushContext:
     transport_options: dict = field(default_factory=dict)
     dedupe: bool = False  # remove the extra copies of an object that exists more than once
     empty_account: bool = False  # no credential (dry-run only): plan against an account with nothing in it
+    force: bool | frozenset[str] = False  # overwrite what was edited in the ESP: all, or these names
+    adopt: bool = False  # take over objects of our names that carry no fingerprint
+    prune: bool = False  # remove objects under the prefix that the project no longer has
 
     def name(self, *parts: str) -> str:
         """The deterministic remote name: ``<project>: <part> …``."""
@@ -72,6 +83,14 @@ class PushContext:
 
     def wants(self, what: str) -> bool:
         return self.only in (None, what)
+
+    def forced(self, name: str) -> bool:
+        """``--force`` covers this remote name (all, or NAME: the full name or its part after the prefix)."""
+        if isinstance(self.force, bool):
+            return self.force
+        prefix = self.name("")
+        short_name = name[len(prefix):] if name.startswith(prefix) else name
+        return name in self.force or short_name in self.force or short_name.split(" [")[0] in self.force
 
 
 class PushClient:
@@ -176,8 +195,17 @@ class Report:
         return [c for c in self.changes if c.action == DUPLICATE]
 
     @property
+    def kept(self) -> list[Change]:
+        """What push did not overwrite: edited in the ESP, or without a fingerprint."""
+        return [c for c in self.changes if c.action in (DRIFTED, UNMANAGED)]
+
+    @property
+    def orphans(self) -> list[Change]:
+        return [c for c in self.changes if c.action == ORPHAN]
+
+    @property
     def ok(self) -> bool:
-        return not self.failed and not self.duplicates
+        return not self.failed and not self.duplicates and not self.kept
 
     empty_account: bool = False
 
@@ -232,6 +260,15 @@ def _apply(c: Change, head: str, progress: Callable[[str], None]) -> None:
             progress(f"{head}: the answer was lost and it is not there: sending it again")
 
 
+def diffs(changes: list[Change], full: bool = False) -> str:
+    """What was edited in the ESP, per object (``full``: every line, else the first few)."""
+    out = []
+    for c in changes:
+        if c.diff:
+            out += [f"{c.action} {c.kind} {c.name}:", c.diff if full else short(c.diff), ""]
+    return "\n".join(out)
+
+
 def table(changes: list[Change]) -> str:
     """The plan as a table a person can read."""
     rows = [("ACTION", "KIND", "NAME", "DETAIL")] + [
@@ -247,9 +284,12 @@ def table(changes: list[Change]) -> str:
 
 def counts(changes: list[Change]) -> str:
     """``2 to create, 1 to update, 1 unchanged``."""
-    n = {a: sum(c.action == a for c in changes) for a in (CREATE, UPDATE, REMOVE, UNCHANGED, DUPLICATE, MANUAL)}
+    n = {a: sum(c.action == a for c in changes)
+         for a in (CREATE, UPDATE, REMOVE, UNCHANGED, DRIFTED, UNMANAGED, ORPHAN, DUPLICATE, MANUAL)}
     words = {UNCHANGED: "{} unchanged", DUPLICATE: "{} duplicated (push --dedupe removes the extra copies)",
-             MANUAL: "{} to do by hand"}
+             MANUAL: "{} to do by hand", DRIFTED: "{} edited in the ESP (kept; push --force overwrites)",
+             UNMANAGED: "{} without a fingerprint (kept; push --adopt takes over)",
+             ORPHAN: "{} orphaned (push --prune removes)"}
     return ", ".join(words.get(a, "{} to " + a).format(k) for a, k in n.items() if k) or "nothing to push"
 
 
@@ -263,6 +303,8 @@ def outcome(report: Report, label: str, note: str = "", declined: bool = False) 
         return f"{label}: {len(report.failed)} item(s) failed; run push again to finish"
     if report.duplicates:
         return f"{label}: {len(report.duplicates)} object(s) exist more than once (push --dedupe)"
+    if report.kept:
+        return f"{label}: {len(report.kept)} object(s) edited in {label} or without a fingerprint were kept"
     return f"{label}: in line with the project"
 
 
