@@ -118,7 +118,7 @@ def test_nothing_changed_rebuilds_nothing(project: Path) -> None:
     assert rebuilt(project) == (set(), set())
 
 
-@pytest.mark.parametrize("change, expected", [
+CHANGES = [
     (lambda r: edit(r / "templates/b.mjml", "Body b", "Body B"), ({"b"}, set())),
     # c's output feeds the flow: the flow is translated again
     (lambda r: edit(r / "templates/c.mjml", "Body c", "Body C"), ({"c"}, FLOWS)),
@@ -135,13 +135,29 @@ def test_nothing_changed_rebuilds_nothing(project: Path) -> None:
     # a component of the project's own that stands in for the built-in footer: everything uses it
     # (a copy: the outputs are the same, so the flow, which reads only them, is not translated again)
     (lambda r: shutil.copy(builtin_dir("components") / "footer.mjml", r / "components/footer.mjml"), (ALL, set())),
-], ids=["template", "sent-template", "component", "include", "theme", "config", "flow", "trigger",
-        "new-template", "new-component", "shadowing-component"])
+]
+CHANGE_IDS = ["template", "sent-template", "component", "include", "theme", "config", "flow", "trigger",
+              "new-template", "new-component", "shadowing-component"]
+
+
+@pytest.mark.parametrize("change, expected", CHANGES, ids=CHANGE_IDS)
 def test_each_input_invalidates_what_depends_on_it(project: Path, change, expected) -> None:
     build(project)
     change(project)
     assert rebuilt(project) == expected
     assert rebuilt(project) == (set(), set())  # and the new state is cached in turn
+
+
+@pytest.mark.parametrize("change", [c for c, _ in CHANGES], ids=CHANGE_IDS)
+def test_after_each_edit_the_cache_gives_what_a_fresh_compile_gives(project: Path, tmp_path: Path, change) -> None:
+    cli(str(project))
+    change(project)
+    cached = cli(str(project))
+    fresh = cli(str(project), "--no-cache", "--out", str(tmp_path / "fresh"))
+    assert cached[0] == fresh[0] == 0
+    assert cached[1].replace(str(project / "build"), "OUT") == fresh[1].replace(str(tmp_path / "fresh"), "OUT")
+    assert cached[2] == fresh[2]
+    assert tree(project / "build") == tree(tmp_path / "fresh")
 
 
 def test_a_flow_sending_another_template(project: Path) -> None:
@@ -325,6 +341,7 @@ def test_a_build_not_in_place_is_written_from_the_entries(project: Path) -> None
     shutil.rmtree(project / "build/klaviyo")
     assert cli(str(project)) == first  # the same report
     assert tree(project / "build") == fresh
+    assert rebuilt(project) == (set(), set())  # the cache went over to the new build
     shutil.rmtree(project / "build")
     assert cli(str(project)) == first
     assert tree(project / "build") == fresh

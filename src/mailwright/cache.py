@@ -51,9 +51,8 @@ MAGIC = b"mailwright-cache 1 "
 CONFIG = "mailwright.toml"
 MIN_KEEP = 200
 # (folder relative to the project, or a built-in package's folder; file pattern suffixes)
-LISTED = (("templates", (".mjml",)), ("components", (".mjml",)), ("themes", (".toml",)),
-          ("flows", (".yml", ".yaml")))
-BUILTIN = (("mailwright_components", (".mjml",)), ("mailwright_themes", (".toml",)))
+LISTED = ("templates", "components", "themes", "flows")  # every name in them (more than the globs read)
+BUILTIN = ("mailwright_components", "mailwright_themes")
 
 _code: str | None = None
 _trees: dict[str, str] = {}
@@ -121,23 +120,21 @@ def find_root(start: Path) -> Path | None:
     return None
 
 
-def _names(folder: Path, suffixes: tuple[str, ...]) -> list:
+def _names(folder: Path) -> list:
     try:
-        return [str(folder), sorted(n for n in os.listdir(folder) if n.endswith(suffixes))]
+        return [str(folder), sorted(os.listdir(folder))]
     except OSError as e:
         return [str(folder), f"<{type(e).__name__}>"]
 
 
 def _listing(root: Path) -> list:
     """The names in every folder a compile lists (a file added there is an input too)."""
-    return [_names(root / d, sfx) for d, sfx in LISTED] + [_names(Path(d), sfx) for pkg, sfx in BUILTIN
-                                                             for d in _package_dirs(pkg)]
+    return [_names(root / d) for d in LISTED] + [_names(Path(d)) for pkg in BUILTIN for d in _package_dirs(pkg)]
 
 
 def _themes(root: Path) -> list:
     """The theme names on offer (``mw-theme`` finds a project's own before a built-in one)."""
-    return [_names(root / "themes", (".toml",))] + [_names(Path(d), (".toml",))
-                                                    for d in _package_dirs("mailwright_themes")]
+    return [_names(root / "themes")] + [_names(Path(d)) for d in _package_dirs("mailwright_themes")]
 
 
 def connector_trees(connectors: dict) -> dict[str, str]:
@@ -466,6 +463,8 @@ def build_digests(folder: Path) -> dict[str, str] | None:
     try:
         for dirpath, dirnames, filenames in os.walk(folder):
             if dirpath == str(folder) and CACHE_DIR in dirnames:
+                if os.path.islink(os.path.join(dirpath, CACHE_DIR)):
+                    return None  # the build's guard refuses it: not in place
                 dirnames.remove(CACHE_DIR)
             for name in [*filenames, *dirnames]:
                 p = os.path.join(dirpath, name)
