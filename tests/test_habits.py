@@ -43,3 +43,33 @@ def test_an_event_name_typo_in_a_flow_is_a_typo_not_a_missing_capability(tmp_pat
     assert res.exit_code == 1
     errors = [ln for ln in res.output.splitlines() if ": error: " in ln]
     assert errors == [f"{flow}:6:11: error: unknown event 'placed_ordr': did you mean placed_order?"]
+
+
+def _suggested_toml(message: str) -> dict:
+    """The mailwright.toml line a way-out suggests, read as TOML."""
+    import re
+    import tomllib
+
+    table, line = re.search(r"(\[esp\.[a-z]+\.[a-z]+\]) (.+)$", message).groups()
+    return tomllib.loads(f"{table}\n{line}")
+
+
+@pytest.mark.parametrize("esp, tag, table, key", [
+    ("hubspot", '{{ profile.prefs["a.b"] }}', "properties", 'profile.prefs["a.b"]'),
+    ("hubspot", '{{ event["cart url"] }}', "properties", 'event["cart url"]'),
+    ("activecampaign", '{{ profile["favourite colour"] }}', "fields", 'profile["favourite colour"]'),
+    ("activecampaign", '{{ event["cart url"] }}', "fields", 'event["cart url"]'),
+])
+def test_a_suggested_mapping_for_a_name_that_needs_quoting_is_valid_toml(esp, tag, table, key):
+    (err,) = compile_sources({"t": text_email(f"Hi {tag}")}, esps=(esp,)).errors
+    assert list(_suggested_toml(err.message)["esp"][esp][table]) == [key]
+
+
+def test_a_suggested_event_mapping_for_an_event_name_with_spaces_is_valid_toml():
+    from mailwright.dialect import FlowContext
+    from mailwright.errors import Pos, UnsupportedError
+
+    ctx = FlowContext("t", "klaviyo", {}, {}, lambda *a, **k: None, "Klaviyo")
+    with pytest.raises(UnsupportedError) as e:
+        ctx.event("Placed Order.v2", Pos("f.yaml", 2, 3), {})
+    assert _suggested_toml(str(e.value)) == {"esp": {"klaviyo": {"events": {"Placed Order.v2": "…"}}}}

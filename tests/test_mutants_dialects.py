@@ -288,3 +288,21 @@ def test_activecampaign_literals_in_each_context():
     assert d.literal("50% off %20 %2f %2F x%", "url") == "50%25 off %20 %2f %2F x%25"
     assert d.literal("50%OFF", "html") == "50&#37;OFF"
     assert d.literal("50%OFF", "text") == "50%\u2060OFF"
+
+
+def test_a_missing_property_read_through_lookup_prints_nothing_in_klaviyo():
+    o = parse_output('profile["favourite colour"]', POS, Scope({}))
+    text = dialect("klaviyo").output(o, POS, "html")
+    assert text == "{{ person|lookup:'favourite colour' }}"
+    assert shown("klaviyo", text, {"profile": {}}) == render_output(o, {"profile": {}}) == ""
+    assert shown("klaviyo", text, {"profile": {"favourite colour": "teal"}}) == "teal"
+    cond = dialect("klaviyo").condition(parse_condition('profile["favourite colour"] is defined', POS, Scope({})), POS)
+    assert shown("klaviyo", f"{{% if {cond} %}}yes{{% else %}}no{{% endif %}}", {"profile": {}}) == "no"
+
+
+def test_activecampaign_reads_a_field_mapped_with_its_percent_signs():
+    config = {"fields": {"event.cart_url": "%Cart_Url%"}}
+    text = dialect("activecampaign", config=config).output(parse_output("event.cart_url", POS, Scope({})), POS, "html")
+    assert text == "%CART_URL%"
+    assert RENDERERS["activecampaign"](text, {"event": {"cart_url": "https://shop.test/c/1"}}, config) == \
+        "https://shop.test/c/1"

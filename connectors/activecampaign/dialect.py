@@ -18,6 +18,7 @@ from mailwright.dialect import (
     Dialect,
     Support,
     guarded,
+    toml_key,
     write_formula,
 )
 from mailwright.errors import Pos
@@ -26,6 +27,8 @@ from mailwright.expr import Expr, ListLit, OutputExpr, Var
 STANDARD = {"email": "EMAIL", "first_name": "FIRSTNAME", "last_name": "LASTNAME", "phone": "PHONE"}
 NO_FILTERS = ("ActiveCampaign has no output filters: store the value already formatted in a custom field, "
               "or branch on `esp` (<mw-if when=\"esp == 'activecampaign'\">)")
+NO_DATES = ("ActiveCampaign cannot format a date in an email: store the date already formatted in a custom field "
+            "(from your integration, or [signals]), or branch on `esp` (<mw-if when=\"esp == 'activecampaign'\">)")
 PERCENT = "~PERCENT~"  # '%' inside a %IF …% expression (which '%' would end)
 NO_LOOPS = ("ActiveCampaign emails cannot loop over event data; wrap the loop in "
             "<mw-if when=\"esp == 'klaviyo'\"> with an <mw-else> alternative")
@@ -54,6 +57,7 @@ class ActiveCampaignDialect(Dialect):
         "filter truncate": Support(UNSUPPORTED, NO_FILTERS),
         "filter round": Support(UNSUPPORTED, NO_FILTERS),
         "filter money": Support(UNSUPPORTED, NO_FILTERS),
+        "filter date": Support(UNSUPPORTED, NO_DATES),
         "passthrough": Support(EXACT, "<mw-raw esp=\"activecampaign\">"),
     }
     # '%' before a tag character starts a tag or a conditional; a '%' ending copy
@@ -78,13 +82,13 @@ class ActiveCampaignDialect(Dialect):
             name = "_".join(v.path)
             if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
                 raise self.unsupported(f"the name {v.portable}", v.pos,
-                                       f'map it to a field: [esp.activecampaign.fields] "{v.portable}" = "TAG"',
+                                       f'map it to a field: [esp.activecampaign.fields] {toml_key(v.portable)} = "TAG"',
                                        mapping=("esp.activecampaign.fields", v.portable, _tag_name(v)))
             return name.upper()
         if v.root == "event":
             raise self.unsupported(
                 f"the event property {v.portable}", v.pos,
-                f'map it to a custom field in mailwright.toml: [esp.activecampaign.fields] "{v.portable}" = "TAG"',
+                f'map it to a custom field in mailwright.toml: [esp.activecampaign.fields] {toml_key(v.portable)} = "TAG"',
                 "ActiveCampaign emails only see contact fields",
                 mapping=("esp.activecampaign.fields", v.portable, _tag_name(v)),
             )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from mailwright.dialect import APPROX, EXACT, Atom, FlowTranslator, Support, guarded, write_formula
+from mailwright.dialect import APPROX, EXACT, Atom, FlowTranslator, Support, guarded, toml_key, write_formula
 from mailwright.errors import Pos, UnsupportedError
 from mailwright.expr import Expr, ListLit, Var
 from mailwright.flows import Branch, Duration, Flow, Send, Split, Wait
@@ -144,7 +144,7 @@ class ActiveCampaignFlows(FlowTranslator):
         if v.root == "profile" and len(v.path) == 1:
             return f"field {STANDARD.get(v.path[0], v.path[0].upper())}"
         raise UnsupportedError(self.label, f"the name {v.portable} in an automation condition", pos,
-                               f'map it to a custom field: [esp.activecampaign.fields] "{v.portable}" = "TAG"',
+                               f'map it to a custom field: [esp.activecampaign.fields] {toml_key(v.portable)} = "TAG"',
                                "automations read contact fields")
 
 

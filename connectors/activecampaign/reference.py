@@ -24,7 +24,8 @@ def ac_fields(recipient: dict, config: dict | None = None) -> dict[str, str]:
         root, _, prop = portable.partition(".")
         source = profile if root == "profile" else event
         if prop in source:
-            fields[tag] = "" if source[prop] is None else _ac_text(source[prop])
+            # the dialect writes a mapped '%TAG%' as TAG, upper case
+            fields[tag.strip("%").upper()] = "" if source[prop] is None else _ac_text(source[prop])
     name, address = sender(config)
     fields.update(UNSUBSCRIBELINK="https://ac.example/unsub", **{"SENDER-INFO": f"{name}, {address}"})
     return fields

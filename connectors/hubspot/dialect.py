@@ -21,10 +21,11 @@ from mailwright.dialect import (
     Dialect,
     Support,
     guarded,
+    toml_key,
     write_formula,
 )
 from mailwright.errors import Pos
-from mailwright.expr import Expr, ListLit, OutputExpr, Var
+from mailwright.expr import Expr, ListLit, OutputExpr, Var, date_codes
 
 STANDARD = {"email": "email", "first_name": "firstname", "last_name": "lastname", "phone": "phone"}
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -56,6 +57,8 @@ class HubSpotDialect(Dialect):
         "filter truncate": Support(EXACT, "a length test and |truncate(N-1, true, '…') (HubL does not count the end)"),
         "filter round": Support(EXACT, "|round(N) (half away from zero) formatted with N decimals"),
         "filter money": Support(EXACT, "|round(2) formatted with 2 decimals"),
+        "filter date": Support(EXACT, "|strtodate('%Y-%m-%d')|datetimeformat('…', 'UTC', 'en') (jinjava's strftime "
+                                      "codes), guarded by presence: the property holds the text YYYY-MM-DD"),
         "passthrough": Support(EXACT, "<mw-raw esp=\"hubspot\">"),
     }
     # '#}' too: HubSpot's HubL parser rejects a comment end outside a comment
@@ -77,14 +80,14 @@ class HubSpotDialect(Dialect):
                 return f"contact.{STANDARD[v.path[0]]}"
             if len(v.path) != 1:
                 raise self.unsupported(f"the nested name {v.portable}", v.pos,
-                                       f'map it to a contact property: [esp.hubspot.properties] "{v.portable}" = "…"',
+                                       f'map it to a contact property: [esp.hubspot.properties] {toml_key(v.portable)} = "…"',
                                        mapping=("esp.hubspot.properties", v.portable, "_".join(v.path).lower()))
             return _path("contact", v.path[0])
         if v.root == "event":
             if not mapped:
                 raise self.unsupported(
                     f"the event property {v.portable}", v.pos,
-                    f'map it to a contact property in mailwright.toml: [esp.hubspot.properties] "{v.portable}" = "…"',
+                    f'map it to a contact property in mailwright.toml: [esp.hubspot.properties] {toml_key(v.portable)} = "…"',
                     "HubSpot emails only see contact properties",
                     mapping=("esp.hubspot.properties", v.portable, "_".join(v.path).lower()),
                 )
@@ -97,9 +100,9 @@ class HubSpotDialect(Dialect):
         split = self.split_default(o)
         filters = list(o.filters) if split is None else split[0] + split[1]
         value = self._value(ref, filters, pos)
-        needs_guard = any(f.name in ("round", "money") for f in filters)
+        needs_guard = any(f.name in ("round", "money", "date") for f in filters)
         if split is None:
-            if needs_guard:  # |float would print 0.00 for a missing value
+            if needs_guard:  # |float would print 0.00, datetimeformat today's date, for a missing value
                 return f"{{% if {_present(ref)} %}}{value}{{% endif %}}"
             return value
         self.filter("default", pos)
@@ -116,7 +119,10 @@ class HubSpotDialect(Dialect):
                 long = self._value(f"{expr}|truncate({n - 1}, true, '…')", rest, pos)
                 short = self._value(expr, rest, pos)
                 return f"{{% if {expr}|length > {n} %}}{long}{{% else %}}{short}{{% endif %}}"
-            if f.name in ("round", "money"):
+            if f.name == "date":
+                fmt = "".join(_JINJAVA_DATE.get(p, p) for p in date_codes(f.args[0], pos))
+                expr += f"|strtodate('%Y-%m-%d')|datetimeformat({_string(fmt)}, 'UTC', 'en')"
+            elif f.name in ("round", "money"):
                 n = 2 if f.name == "money" else (f.args[0] if f.args else 0)
                 expr = f"'%.{n}f'|format({expr}|float|round({n}))"
             else:
@@ -164,6 +170,10 @@ class HubSpotDialect(Dialect):
         head = ("<!--\n  templateType: email\n  isAvailableForNewContent: true\n"
                 f"  isEnabledForEmailV3Rendering: true\n  label: {label}\n-->\n")
         return head + html
+
+
+# date()'s codes as jinjava's StrftimeFormatter reads them: its %e is the day without padding
+_JINJAVA_DATE = {"%-d": "%e"}
 
 
 def _raw(text: str) -> str:

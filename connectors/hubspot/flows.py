@@ -17,6 +17,7 @@ from mailwright.dialect import (
     Support,
     dnf,
     guarded,
+    toml_key,
 )
 from mailwright.errors import MailwrightError, Pos, UnsupportedError
 from mailwright.expr import Expr, ListLit, Var
@@ -185,7 +186,7 @@ class HubSpotFlows(FlowTranslator):
         if v.root == "profile":
             return STANDARD.get(v.path[0], v.path[0]) if len(v.path) == 1 else ".".join(v.path)
         raise UnsupportedError(self.label, f"the event property {v.portable} in a branch", pos,
-                               f'map it to a contact property: [esp.hubspot.properties] "{v.portable}" = "…"',
+                               f'map it to a contact property: [esp.hubspot.properties] {toml_key(v.portable)} = "…"',
                                "workflow branches read contact properties")
 
     def _filter(self, a: Atom, pos: Pos, event_props: bool) -> dict:
@@ -246,7 +247,9 @@ def _windows(quiet_start: str, quiet_end: str) -> list[dict]:
         h, m = s.split(":")
         return {"hour": int(h), "minute": int(m)}
 
-    if quiet_start > quiet_end:  # wraps midnight: allowed from its end to its start
+    # wraps midnight: allowed from its end to its start; an empty quiet time (start == end) leaves no
+    # span, so no windows at all (the split below would hold sends in the day's last minute)
+    if quiet_start >= quiet_end:
         spans = [(quiet_end, quiet_start)]
     else:
         spans = [("00:00", quiet_start), (quiet_end, "23:59")]

@@ -4,12 +4,14 @@ Jinja2's, as jinjava implements them."""
 
 from __future__ import annotations
 
+import datetime
 import decimal
+import zoneinfo
 from functools import lru_cache
 
 import jinja2
 
-from mailwright.reference import sender
+from mailwright.reference import PREVIEW_NOW, sender
 
 STANDARD = {"first_name": "firstname", "last_name": "lastname"}  # portable names HubSpot spells otherwise
 def _site_settings(config: dict | None) -> dict:
@@ -43,8 +45,53 @@ def _float(v, default=0.0):
         return default
 
 
+def _strtodate(value, fmt):
+    """jinjava's ``strtodate``: text read with a strftime format as midnight UTC; nothing stays nothing; text
+    that does not match fails the render, as jinjava's does."""
+    if value is None or isinstance(value, jinja2.Undefined):
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"strtodate: {value!r} is not text")
+    d = datetime.datetime.strptime(value, fmt)
+    if d.strftime(fmt) != value:  # java.time reads fixed widths (yyyy-MM-dd)
+        raise ValueError(f"strtodate could not match {value!r} with {fmt!r}")
+    return d.replace(tzinfo=datetime.UTC)
+
+
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
+_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _datetimeformat(value, fmt="%H:%M / %d-%m-%Y", timezone="UTC", language="en"):
+    """jinjava's ``datetimeformat`` for English and the codes mailwright writes (StrftimeFormatter: %e is the
+    day without padding, '-' strips a leading zero); nothing is now, as in jinjava; another code fails."""
+    if language != "en":
+        raise ValueError(f"datetimeformat: only English is rendered here, not {language!r}")
+    d = PREVIEW_NOW.replace(tzinfo=datetime.UTC) if value is None else value
+    d = d.astimezone(zoneinfo.ZoneInfo(timezone))
+    codes = {"Y": f"{d.year:04d}", "y": f"{d.year % 100:02d}", "m": f"{d.month:02d}", "d": f"{d.day:02d}",
+             "e": str(d.day), "B": _MONTHS[d.month - 1], "b": _MONTHS[d.month - 1][:3],
+             "A": _DAYS[d.weekday()], "a": _DAYS[d.weekday()][:3], "H": f"{d.hour:02d}", "M": f"{d.minute:02d}",
+             "%": "%"}
+    out, i = [], 0
+    while i < len(fmt):
+        c = fmt[i]
+        if c != "%" or i + 1 == len(fmt):
+            out.append(c)
+            i += 1
+            continue
+        strip = fmt[i + 1] == "-"
+        i += 2 if strip else 1
+        code = codes[fmt[i]]
+        out.append(code.lstrip("0") or "0" if strip else code)
+        i += 1
+    return "".join(out)
+
+
 _jinja = jinja2.Environment(autoescape=True, undefined=jinja2.Undefined)
-_jinja.filters.update(truncate=_truncate, round=_round, float=_float)
+_jinja.filters.update(truncate=_truncate, round=_round, float=_float, strtodate=_strtodate,
+                      datetimeformat=_datetimeformat)
 
 
 @lru_cache(maxsize=256)

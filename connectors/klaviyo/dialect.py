@@ -22,7 +22,7 @@ from mailwright.dialect import (
     guarded,
 )
 from mailwright.errors import Pos
-from mailwright.expr import Expr, ListLit, OutputExpr, Var
+from mailwright.expr import Expr, ListLit, OutputExpr, Var, date_codes
 
 STANDARD = {"email": "email", "first_name": "first_name", "last_name": "last_name", "phone": "phone_number"}
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -55,6 +55,9 @@ class KlaviyoDialect(Dialect):
         "filter truncate": Support(EXACT, "|truncatechars:N"),
         "filter round": Support(EXACT, "|floatformat:N (half away from zero)"),
         "filter money": Support(EXACT, "|floatformat:2"),
+        "filter date": Support(APPROX, "|format_date_string|date:'…' (Django's date codes), guarded by presence; "
+                                       "Klaviyo's format_date_string is known from copies of its help article only, "
+                                       "and how it reads a date without a time is not verified: send a test"),
         "passthrough": Support(EXACT, "<mw-raw esp=\"klaviyo\">"),
     }
     # '{{', '{%', '{#' are syntax; a '{' at the end of copy could join a following tag
@@ -97,7 +100,10 @@ class KlaviyoDialect(Dialect):
         ref = self.ref(o.var)
         split = self.split_default(o)
         if split is None:
-            return "{{ " + ref + self._filters(o.filters, pos) + " }}"
+            value = "{{ " + ref + self._filters(o.filters, pos) + " }}"
+            if o.filters and o.filters[0].name == "date":  # what format_date_string does with nothing is unknown
+                return f"{{% if {self._present(ref)} %}}{value}{{% endif %}}"
+            return value
         before, after = split
         self.filter("default", pos)
         value = "{{ " + ref + self._filters(before + after, pos) + " }}"
@@ -108,6 +114,9 @@ class KlaviyoDialect(Dialect):
         out = ""
         for f in filters:
             self.filter(f.name, pos)
+            if f.name == "date":
+                out += f"|format_date_string|date:{_string(_django_date(f.args[0], pos))}"
+                continue
             out += {
                 "upper": "|upper",
                 "lower": "|lower",
@@ -189,6 +198,22 @@ def _split_presence(f):
     if isinstance(f, (All, Any_)):
         return type(f)(tuple(_split_presence(x) for x in f.items))
     return f
+
+
+# date()'s codes as Django's date format characters (docs.djangoproject.com "date" filter)
+_DJANGO_DATE = {"%Y": "Y", "%y": "y", "%m": "m", "%-m": "n", "%d": "d", "%-d": "j", "%B": "F", "%b": "M",
+                "%A": "l", "%a": "D", "%%": "%"}
+
+
+def _django_date(fmt: str, pos: Pos) -> str:
+    """A portable date format as Django's: codes mapped, every other letter escaped (the portable format has no backslash)."""
+    out = ""
+    for part in date_codes(fmt, pos):
+        if part in _DJANGO_DATE:
+            out += _DJANGO_DATE[part]
+        else:
+            out += re.sub(r"([A-Za-z])", r"\\\1", part)
+    return out
 
 
 def _string(s: str) -> str:

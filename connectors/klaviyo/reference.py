@@ -8,6 +8,7 @@ stable. Django is an optional dependency: ``pip install 'mailwright[preview]'``.
 
 from __future__ import annotations
 
+import datetime
 import decimal
 import re
 from functools import lru_cache
@@ -43,10 +44,24 @@ def _organization(config: dict | None) -> dict:
 
 @register.filter
 def lookup(obj, key):
+    """A missing property prints nothing in Klaviyo (Django would print None's 'None'); the presence test
+    the dialect writes (``is not None and != ""``) reads "" as missing too."""
     try:
         return obj[key]
     except (KeyError, TypeError, IndexError):
-        return None
+        return ""
+
+
+@register.filter
+def format_date_string(value):
+    """Klaviyo's: an ISO 8601 date or datetime text as a date Django's ``date`` filter formats
+    (``2016-02-11T16:46:08-05:00`` → February 11, 2016, the offset kept); anything else as nothing."""
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value
+    try:
+        return datetime.datetime.fromisoformat(str(value))
+    except ValueError:
+        return ""
 
 
 def _link_tags(name: str, url: str, default: str) -> None:

@@ -8,6 +8,7 @@ names the ESP, the construct, the place and the way out.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -169,10 +170,15 @@ class FlowContext:
             if close:  # a typo, not something the ESP lacks
                 raise MailwrightError(pos, f"unknown event '{portable}': did you mean {close[0]}?")
             raise UnsupportedError(self.label, f"the event '{portable}'", pos,
-                                   f'map it in mailwright.toml: [esp.{self.esp}.{section}] {portable} = "…"',
+                                   f'map it in mailwright.toml: [esp.{self.esp}.{section}] {toml_key(portable)} = "…"',
                                    "it has no mapping for this ESP",
                                    mapping=(f"esp.{self.esp}.{section}", portable, "…"))
         return mapped
+
+
+def toml_key(name: str) -> str:
+    """``name`` as a TOML key: bare when TOML allows it, else a quoted string (spaces, dots, brackets)."""
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else json.dumps(name, ensure_ascii=False)
 
 
 class FlowTranslator:

@@ -30,7 +30,15 @@ FILTERS = {
     "truncate": (1, 1),
     "round": (0, 1),
     "money": (0, 0),
+    "date": (1, 1),
 }
+# date("FORMAT"): the codes every ESP maps exactly (docs/language.md); the value is an ISO 8601 date
+DATE_CODES = ("%Y", "%y", "%m", "%-m", "%d", "%-d", "%B", "%b", "%A", "%a", "%%")
+_DATE_CODE = re.compile(r"%-?.?")
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 CMP_OPS = {"eq": "==", "ne": "!=", "lt": "<", "lteq": "<=", "gt": ">", "gteq": ">=",
            "in": "in", "notin": "not in"}
 
@@ -179,17 +187,52 @@ def parse_output(src: str, pos: Pos, scope: Scope) -> OutputExpr:
             raise MailwrightError(pos, f"'{node.name}' takes a whole number of characters/decimals")
         if node.name == "truncate" and args[0] < 1:
             raise MailwrightError(pos, "'truncate' needs a length of at least 1")
+        if node.name == "date":
+            date_codes(args[0], pos)
         filters.append(Filter(node.name, tuple(args), pos))
         node = node.node
     filters.reverse()
     if [f.name for f in filters].count("default") > 1:
         raise MailwrightError(pos, "'default' given twice")
+    if any(f.name == "date" for f in filters[1:]):
+        raise MailwrightError(pos, "'date' comes first, right after the name: it reads the name's ISO date "
+                                   "(as event.delivery_date|date(\"%B %-d, %Y\"))")
     target = _convert(node, src, pos, scope, condition=False)
+    if filters and filters[0].name == "date" and isinstance(target, (Const, ListLit)):
+        raise MailwrightError(pos, "'date' formats a name's value (as event.delivery_date), not a literal: "
+                                   "write the date itself as copy")
     if not isinstance(target, Var):
         raise MailwrightError(pos, f"'{{{{ {src} }}}}' must output a name such as profile.first_name")
     if target.root == "segment":
         raise MailwrightError(pos, "a segment is a condition; it cannot be output")
     return OutputExpr(target, tuple(filters))
+
+
+def date_codes(fmt: Any, pos: Pos) -> list[str]:
+    """``date``'s format split into literal text and codes (each code starts with '%'), or the error."""
+    if not isinstance(fmt, str):
+        raise MailwrightError(pos, "'date' takes a format string, as date(\"%B %-d, %Y\")")
+    if re.search(r"[{}\\\r\n]", fmt):  # template delimiters, Django's date escape
+        raise MailwrightError(pos, f"date({fmt!r}): '{{', '}}', backslashes and line breaks cannot stand in a "
+                                   "date format")
+    parts: list[str] = []
+    i = 0
+    for m in _DATE_CODE.finditer(fmt):
+        if m.start() > i:
+            parts.append(fmt[i : m.start()])
+        code = m.group()
+        if code in ("%", "%-"):
+            raise MailwrightError(pos, f'a lone \'%\' in date("{fmt}"): write %% for a percent sign')
+        if code not in DATE_CODES:
+            raise MailwrightError(pos, f'unknown date format code \'{code}\' in date("{fmt}") (portable codes: '
+                                       f"{' '.join(DATE_CODES)})")
+        parts.append(code)
+        i = m.end()
+    if i < len(fmt):
+        parts.append(fmt[i:])
+    if not any(p in DATE_CODES and p != "%%" for p in parts):
+        raise MailwrightError(pos, f'date("{fmt}") has no date code: use at least one of {" ".join(DATE_CODES[:-1])}')
+    return parts
 
 
 def literal_output(src: str) -> str | None:
@@ -554,6 +597,8 @@ def apply_filter(f: Filter, v: Any) -> Any:
     if f.name == "truncate":
         n = f.args[0]
         return s if len(s) <= n else s[: n - 1] + "…"
+    if f.name == "date":
+        return format_date(v, f.args[0])
     if f.name in ("round", "money"):
         n = 2 if f.name == "money" else (f.args[0] if f.args else 0)
         try:
@@ -561,6 +606,22 @@ def apply_filter(f: Filter, v: Any) -> Any:
         except (decimal.InvalidOperation, ValueError):
             return ""
     raise AssertionError(f.name)
+
+
+def format_date(v: Any, fmt: str) -> str:
+    """``date(fmt)`` of a value: an ISO 8601 date (``YYYY-MM-DD``) in English names; anything else prints nothing."""
+    import datetime
+
+    if not isinstance(v, str) or not _ISO_DATE.match(v):
+        return ""
+    try:
+        d = datetime.date.fromisoformat(v)
+    except ValueError:
+        return ""
+    codes = {"%Y": f"{d.year:04d}", "%y": f"{d.year % 100:02d}", "%m": f"{d.month:02d}", "%-m": str(d.month),
+             "%d": f"{d.day:02d}", "%-d": str(d.day), "%B": _MONTHS[d.month - 1], "%b": _MONTHS[d.month - 1][:3],
+             "%A": _WEEKDAYS[d.weekday()], "%a": _WEEKDAYS[d.weekday()][:3], "%%": "%"}
+    return "".join(codes.get(p, p) for p in date_codes(fmt, Pos("?")))
 
 
 def render_output(o: OutputExpr, data: dict[str, Any]) -> str:
