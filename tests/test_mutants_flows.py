@@ -511,6 +511,7 @@ def test_hubspot_delays(tmp_path, wait, delta, unit):
     ("01:15-05:00", [((0, 0), (1, 15)), ((5, 0), (23, 59))]),
     ("00:00-06:00", [((6, 0), (23, 59))]),
     ("22:00-23:59", [((0, 0), (22, 0))]),
+    ("09:00-09:00", []),  # no quiet time: no window, not a day with its last minute held
 ])
 def test_hubspot_quiet_hours_as_the_windows_actions_may_run_in(tmp_path, quiet, spans):
     head = f"limits: {{quiet_hours: \"{quiet}\"}}\n"
@@ -551,6 +552,9 @@ def test_hubspot_refuses_what_a_branch_cannot_say(tmp_path, when, error):
     ("profile.vip != false", "vip", {"operationType": "BOOL", "operator": "IS_NOT_EQUAL_TO", "value": False}),
     ("event.sku == 'x'", "last_sku", {"operationType": "STRING", "operator": "IS_EQUAL_TO", "value": "x"}),
     ("profile.first_name == 'x'", "given", {"operationType": "STRING", "operator": "IS_EQUAL_TO", "value": "x"}),
+    ("profile.tier != 'x'", "tier", {"operationType": "STRING", "operator": "IS_NOT_EQUAL_TO", "value": "x"}),
+    ("'x' == profile.tier", "tier", {"operationType": "STRING", "operator": "IS_EQUAL_TO", "value": "x"}),
+    ("3 != profile.n", "n", {"operationType": "NUMBER", "operator": "IS_NOT_EQUAL_TO", "value": 3}),
 ])
 def test_hubspot_branch_properties(tmp_path, when, prop, operation):
     config = {"events": {"e": "pe1_e"}, "properties": {"event.sku": "last_sku", "profile.first_name": "given"}}
@@ -578,7 +582,27 @@ def test_hubspot_trigger_filter_reads_the_event_own_properties(tmp_path):
     assert warnings == []
 
 
+def test_hubspot_workflow_as_written(tmp_path):
+    files, _ = translate(tmp_path, "hubspot", "name: Rückkehr\ntrigger: {event: e}\nsteps:\n  - send: a\n",
+                         {"events": {"e": "pe1_e"}})
+    assert files[".json"].startswith('{\n  "type": "CONTACT_FLOW",\n  "objectTypeId"'), files[".json"]
+    assert '"name": "t: Rückkehr"' in files[".json"]
+
+
+@pytest.mark.parametrize("head, error", [
+    ('audience: "profile.a == profile.b"\n', "2:12: error: HubSpot cannot express a comparison between two names"),
+    ("trigger: {event: e, where: \"event.a == event.b\"}\n",
+     "1:29: error: HubSpot cannot express a comparison between two names"),
+])
+def test_hubspot_refuses_a_trigger_filter_or_audience_where_it_stands(tmp_path, head, error):
+    trigger = "" if head.startswith("trigger") else "trigger: {event: e}\n"
+    message = refused(tmp_path, "hubspot", f"{trigger}{head}steps:\n  - send: a\n", {"events": {"e": "pe1_e"}})
+    assert message.startswith(error), message
+
+
 def test_hubspot_needs_its_event_types_mapped(tmp_path):
+    message = refused(tmp_path, "hubspot", "trigger: {event: e}\nsteps:\n  - send: a\n")
+    assert message.startswith("1:18: error: HubSpot cannot express the event 'e'"), message
     message = refused(tmp_path, "hubspot", "trigger: {event: e}\nexit_on: [e2]\nsteps:\n  - send: a\n",
                       {"events": {"e": "pe1_e"}})
     assert message.startswith("2:11: error: HubSpot cannot express the event 'e2'"), message

@@ -247,7 +247,9 @@ def _windows(quiet_start: str, quiet_end: str) -> list[dict]:
         h, m = s.split(":")
         return {"hour": int(h), "minute": int(m)}
 
-    if quiet_start > quiet_end:  # wraps midnight: allowed from its end to its start
+    # wraps midnight: allowed from its end to its start; an empty quiet time (start == end) leaves no
+    # span, so no windows at all (the split below would hold sends in the day's last minute)
+    if quiet_start >= quiet_end:
         spans = [(quiet_end, quiet_start)]
     else:
         spans = [("00:00", quiet_start), (quiet_end, "23:59")]
