@@ -117,6 +117,8 @@ def compile(project: Path, esps: tuple[str, ...], out: Path | None, as_json: boo
 
     \b
     Writes OUT/<esp>/<template>.html and .txt, and OUT/manifest.json.
+    What did not change since the last compile is replayed from
+    OUT/.cache (--no-cache: everything compiled afresh).
     Exit status: 0 clean, 1 an error in the project's input (nothing is
     written), 2 a usage error.
     \b
