@@ -145,6 +145,8 @@ class Composer:
     def expand(self, root: Element, allowed: list[Path] | None = None) -> Element:
         """Components, includes and theme tokens resolved. ``allowed``: the folders
         ``<mj-include>`` may read from (default: the template's own folder)."""
+        if not _build_time(root):  # plain MJML: composing would only copy it
+            return root
         base = Path(root.pos.path).parent
         roots = [p.resolve() for p in (allowed if allowed is not None else [base])]
         root = resolve_includes(root, base, [], _Includes(roots, self.warnings))
@@ -366,6 +368,19 @@ class _Includes:
 
     roots: list[Path]
     warnings: list[Diagnostic]
+
+
+def _build_time(el: Element) -> bool:
+    """Whether anything in ``el`` is resolved at build time: a component, an include, a parameter or
+    theme token, an ``<x-each>`` in copy (which composing refuses)."""
+    if el.tag.startswith("x-") or el.tag == "mj-include":
+        return True
+    if any(isinstance(c, Param) for a in el.attrs.values() for c in a.value):
+        return True
+    if el.content is not None and any(isinstance(c, Param) or (isinstance(c, Lit) and "<x-each" in c.text)
+                                      for c in el.content):
+        return True
+    return any(isinstance(c, Element) and _build_time(c) for c in el.children)
 
 
 def resolve_includes(el: Element, base: Path, seen: list[str], inc: _Includes) -> Element:
