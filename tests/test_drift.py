@@ -125,6 +125,8 @@ def test_diff_shows_the_full_edit_reads_only_and_exits_3_on_drift(shop, esp):
         assert push(shop, esp, env).exit_code == 0
         r = run("diff", shop, esp, env)
         assert r.exit_code == 0 and "drifted" not in r.stdout, r.output
+        r = run("pull", shop, esp, env)
+        assert r.exit_code == 0 and "nothing drifted" in r.stdout and not (shop / "drift").exists(), r.output
         edit(fake, esp)
         fake.clear_requests()
         r = run("diff", shop, esp, env, "--json")
@@ -168,6 +170,9 @@ def test_a_removed_template_is_an_orphan_and_prune_removes_exactly_it(shop, esp)
             fake.add_message("shopfront: promo")
         else:
             fake.put_file("mailwright/shopfront/promo.html", "<p>x</p>")
+            (promo,) = fake.by_name("emails", "shop: promo")
+            for i, name in enumerate(("other: promo", "shopfront: promo")):
+                fake.emails[f"99{i}"] = {**promo, "id": f"99{i}", "name": name}
         before = fake.state
         fake.clear_requests()
         r = push(shop, esp, env)
@@ -212,7 +217,9 @@ def test_a_step_changed_in_a_klaviyo_flow_is_drift_and_force_restores_it(shop):
         r = push(shop, "klaviyo", env)
         assert r.exit_code == 3 and fake.writes() == [], r.output
         assert any(x.split()[:2] == ["drifted", "flow"] and name in x for x in r.stdout.splitlines()), r.stdout
-        assert '-   "value": 30' in r.stdout.replace("  ", " ").replace("- ", "-") or '"value": 45' in r.stdout
+        assert '-   "value": 30' in r.stdout and '+   "value": 45' in r.stdout, r.stdout
+        r = push(shop, "klaviyo", env, "--force", "Browse abandonment")
+        assert r.exit_code == 3 and "note: --force Browse abandonment: nothing of that name was edited" in r.stderr
         assert push(shop, "klaviyo", env, "--force", "Cart abandonment").exit_code == 0
         (fid,) = [i for i, f in fake.flows.items() if f["name"] == name]
         delays = [a for a in fake.flow_definition(fid)["actions"] if a["type"] == "time-delay"]
