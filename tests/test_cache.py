@@ -232,9 +232,10 @@ def test_a_damaged_entry_is_rebuilt_never_trusted(project: Path, damage) -> None
 
 def _rewrite(entry: Path, change) -> None:
     """An entry changed, with a digest that matches (as if mailwright had written it)."""
-    body = json.loads(entry.read_bytes().partition(b"\n")[2])
+    header, _, blobs = entry.read_bytes().partition(b"\n")[2].partition(b"\n")
+    body = json.loads(header)
     change(body)
-    data = json.dumps(body).encode()
+    data = json.dumps(body).encode() + b"\n" + blobs
     entry.write_bytes(cache_mod.MAGIC + cache_mod._sha(data).encode() + b"\n" + data)
 
 
@@ -243,11 +244,15 @@ def _rewrite(entry: Path, change) -> None:
     lambda e: e.update(components=[]),
     lambda e: e["outputs"][0].update(html=None),
     lambda e: e["outputs"][0].pop("text"),
+    lambda e: e["outputs"][0].update(html=99),
+    lambda e: e.update(blobs=[1, 2]),
+    lambda e: e.update(blobs=[-1] + e["blobs"][1:]),
     lambda e: e.update(diagnostics=[[["x", "1", 1], "m", "warning", [], None, None]]),
     lambda e: e.update(diagnostics=[[["x", 1, 1], "m", "warning", [], None, ["only", "two"]]]),
     lambda e: e.update(diagnostics=[[["x", 1, 1], 3, "warning", [], None, None]]),
     lambda e: e.clear(),
-], ids=["deps", "components", "html", "missing", "line", "mapping", "message", "empty"])
+], ids=["deps", "components", "html", "missing", "blob-index", "blob-lengths", "negative-length", "line",
+        "mapping", "message", "empty"])
 def test_an_entry_of_a_valid_digest_but_another_shape_is_ignored(project: Path, change) -> None:
     build(project)
     for entry in _entries(project, "t"):
@@ -315,11 +320,11 @@ def test_no_cache_bypasses_it(project: Path) -> None:
     # an entry whose digest is right but whose content is not what compiling gives: --no-cache does not read it
     for entry in _entries(project, "t"):
         head, _, body = entry.read_bytes().partition(b"\n")
-        body = body.replace(b"Body a", b"Poisoned")
+        body = body.replace(b"Body a", b"BODY A")  # the same length: the texts stay where the entry says
         entry.write_bytes(cache_mod.MAGIC + cache_mod._sha(body).encode() + b"\n" + body)
     (project / "build/klaviyo/b.html").unlink()  # the build is not in place: written from the entries
     cli(str(project))
-    assert b"Poisoned" in (project / "build/klaviyo/a.html").read_bytes()  # proof the entry is read …
+    assert b"BODY A" in (project / "build/klaviyo/a.html").read_bytes()  # proof the entry is read …
     cli(str(project), "--no-cache")
     assert tree(project / "build") == fresh  # … and bypassed
 

@@ -18,7 +18,8 @@ Two kinds of entry:
   (the project's and the built-in ones); the entry lists every file the compile
   read. A hit parses nothing and imports neither the engine nor the connectors.
 
-An entry file is ``mailwright-cache 1 SHA256`` then its JSON; one whose digest
+An entry file is ``mailwright-cache 2 SHA256``, a line of JSON, then the long texts
+it names by their lengths (the SHA-256 covers both); one whose digest
 does not match (tampered, truncated) is ignored, rebuilt and overwritten. Writes
 are a temporary file renamed into place, so concurrent compiles never see half an
 entry. Bounded: least recently used entries beyond ``max(200, 3 × used)`` (used: the
@@ -47,7 +48,7 @@ from . import __version__
 from .errors import Diagnostic, Pos
 
 CACHE_DIR = ".cache"  # in the build folder (mailwright.output.CACHE)
-MAGIC = b"mailwright-cache 1 "
+MAGIC = b"mailwright-cache 2 "
 CONFIG = "mailwright.toml"
 MIN_KEEP = 200
 # (folder relative to the project, or a built-in package's folder; file pattern suffixes)
@@ -200,14 +201,21 @@ def _str(v: Any) -> str:
     return v
 
 
-def output_from(j: dict, cls: type) -> Any:
-    values = [j[f] for f in OUTPUT_FIELDS]
+def output_from(j: dict, cls: type, blobs: list[str]) -> Any:
+    values = [blobs[_index(j[f], blobs)] if f in BLOB_FIELDS else j[f] for f in OUTPUT_FIELDS]
     if not all(isinstance(v, str) or (f == "trigger" and v is None) for f, v in zip(OUTPUT_FIELDS, values)):
         raise ValueError("output")
     return cls(*values)
 
 
 OUTPUT_FIELDS = ("esp", "name", "trigger", "html", "text", "subject", "preheader")
+BLOB_FIELDS = ("html", "text")
+
+
+def _index(i: Any, blobs: list) -> int:
+    if type(i) is not int or not 0 <= i < len(blobs):
+        raise ValueError("blob")
+    return i
 
 
 class BuildCache:
@@ -239,18 +247,31 @@ class BuildCache:
             head, _, body = data.partition(b"\n")
             if not head.startswith(MAGIC) or head[len(MAGIC):].decode("ascii") != _sha(body):
                 return None  # tampered or truncated: never trusted, rebuilt
-            entry = json.loads(body)
-            if not isinstance(entry, dict):
+            header, _, rest = body.partition(b"\n")
+            entry = json.loads(header)
+            if not isinstance(entry, dict) or not isinstance(entry.get("blobs"), list):
                 return None
+            blobs, at = [], 0
+            for n in entry["blobs"]:
+                if type(n) is not int or n < 0:
+                    return None
+                blobs.append(rest[at:at + n].decode("utf-8"))
+                at += n
+            if at != len(rest):
+                return None
+            entry["blobs"] = blobs
             os.utime(path)  # recently used
         except (OSError, ValueError, UnicodeDecodeError):
             return None
         self.used.add(name)
         return entry
 
-    def _write(self, name: str, entry: dict) -> None:
-        """Kept until ``flush``: a run that fails writes nothing, not even to the cache."""
-        body = json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode()
+    def _write(self, name: str, entry: dict, blobs: list[str] | None = None) -> None:
+        """Kept until ``flush``: a run that fails writes nothing, not even to the cache. ``blobs``:
+        long texts, kept after the JSON as they are (decoding JSON strings full of quotes is slow)."""
+        raw = [b.encode() for b in blobs or []]
+        header = json.dumps({**entry, "blobs": [len(b) for b in raw]}, ensure_ascii=False, separators=(",", ":"))
+        body = header.encode() + b"\n" + b"".join(raw)
         self._pending[name] = MAGIC + _sha(body).encode() + b"\n" + body
         self.used.add(name)
 
@@ -351,7 +372,7 @@ class BuildCache:
                 return False
             if any(getattr(components.get(c), "path", None) != p for c, p in entry["components"].items()):
                 return False  # a component of that name now comes from another file
-            outputs = [output_from(o, output_cls) for o in entry["outputs"]]
+            outputs = [output_from(o, output_cls, entry["blobs"]) for o in entry["outputs"]]
             diags = [diag_from(d) for d in entry["diagnostics"]]
         except (KeyError, TypeError, ValueError, AttributeError):
             return False
@@ -371,9 +392,14 @@ class BuildCache:
         deps = self._deps([*read_paths, *components])
         self.identity[name] = _key(key, deps)
         entry = {"name": name, "deps": deps, "components": {Path(c).stem: c for c in components},
-                 "outputs": [{f: getattr(o, f) for f in OUTPUT_FIELDS} for o in outputs],
-                 "diagnostics": [diag_json(d) for d in diagnostics]}
-        self._write(f"t-{key}.json", entry)
+                 "outputs": [], "diagnostics": [diag_json(d) for d in diagnostics]}
+        blobs: list[str] = []
+        for o in outputs:
+            entry["outputs"].append({f: getattr(o, f) for f in OUTPUT_FIELDS if f not in BLOB_FIELDS})
+            for f in BLOB_FIELDS:
+                entry["outputs"][-1][f] = len(blobs)
+                blobs.append(getattr(o, f))
+        self._write(f"t-{key}.json", entry, blobs)
 
     # ---------------------------------------------------------- flows
     def flow_key(self, project: Any, esp: str, flow: Any, sent: list, connectors: dict) -> str:
