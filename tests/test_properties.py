@@ -352,3 +352,34 @@ def test_outputs_and_filters_mean_the_same(esp, numeric, data):
     shown = visible_text(RENDERERS[esp](out.html, recipient))
     got = shown[shown.index("«") + 1 : shown.index("»")]
     assert got.strip() == " ".join(want.split()), (esp, expr, recipient, got)
+
+
+# date("FORMAT"): any mix of its codes and copy, on any day, in the two ESPs that can format dates
+DATE_CODES = ["%Y", "%y", "%m", "%-m", "%d", "%-d", "%B", "%b", "%A", "%a", "%%"]
+DATE_COPY = st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="{}\\%\ufffe\uffff\u2028\u2029"),
+                    min_size=1, max_size=3)
+
+
+@SETTINGS
+@given(esp=st.sampled_from(("klaviyo", "hubspot")), day=st.dates(), data=st.data(),
+       parts=st.lists(st.one_of(st.sampled_from(DATE_CODES), DATE_COPY), min_size=1, max_size=5))
+def test_date_means_the_same(esp, day, data, parts):
+    from mailwright.errors import Pos
+    from mailwright.expr import Scope, parse_output, render_output
+
+    if not any(p in DATE_CODES[:-1] for p in parts):
+        parts.append("%Y")
+    fmt = "".join(parts)
+    literal = '"' + fmt.replace('"', '\\"') + '"'
+    expr = f"event.day | date({literal})"
+    value = data.draw(st.sampled_from([day.isoformat(), None, "", "missing"]))
+    recipient = {"profile": {} if value == "missing" else {"day": value}, "event": {}}
+    recipient["event"] = recipient["profile"]
+    toml = '[esp.hubspot.properties]\n"event.day" = "day"\n' if esp == "hubspot" else ""
+    result = compile_sources({"t": text_email("«{{ " + expr + " }}»")}, toml, esps=(esp,))
+    assert not result.errors, [d.format() for d in result.errors]
+    want = render_output(parse_output(expr, Pos("x"), Scope({})), recipient)
+    (out,) = result.outputs
+    shown = visible_text(RENDERERS[esp](out.html, recipient, {"properties": {"event.day": "day"}}))
+    got = shown[shown.index("«") + 1 : shown.index("»")]
+    assert got.strip() == " ".join(want.split()), (esp, expr, recipient, got)

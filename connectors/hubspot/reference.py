@@ -4,8 +4,10 @@ Jinja2's, as jinjava implements them."""
 
 from __future__ import annotations
 
+import calendar
 import datetime
 import decimal
+import re
 import zoneinfo
 from functools import lru_cache
 
@@ -46,16 +48,19 @@ def _float(v, default=0.0):
 
 
 def _strtodate(value, fmt):
-    """jinjava's ``strtodate``: text read with a strftime format as midnight UTC; nothing stays nothing; text
-    that does not match fails the render, as jinjava's does."""
+    """jinjava's ``strtodate`` for the one format mailwright writes: ``yyyy-MM-dd`` read by java.time (fixed
+    widths; the SMART resolver moves a day past the month's end back to its last day) as midnight UTC; nothing
+    stays nothing; text that does not match fails the render, as jinjava's does."""
     if value is None or isinstance(value, jinja2.Undefined):
         return None
-    if not isinstance(value, str):
-        raise ValueError(f"strtodate: {value!r} is not text")
-    d = datetime.datetime.strptime(value, fmt)
-    if d.strftime(fmt) != value:  # java.time reads fixed widths (yyyy-MM-dd)
+    if fmt != "%Y-%m-%d":
+        raise ValueError(f"strtodate: only '%Y-%m-%d' is rendered here, not {fmt!r}")
+    m = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", value) if isinstance(value, str) else None
+    if not m or not 1 <= int(m[2]) <= 12 or not 1 <= int(m[3]) <= 31 or int(m[1]) == 0:
         raise ValueError(f"strtodate could not match {value!r} with {fmt!r}")
-    return d.replace(tzinfo=datetime.UTC)
+    year, month = int(m[1]), int(m[2])
+    day = min(int(m[3]), calendar.monthrange(year, month)[1])
+    return datetime.datetime(year, month, day, tzinfo=datetime.UTC)
 
 
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
