@@ -160,6 +160,16 @@ def test_after_each_edit_the_cache_gives_what_a_fresh_compile_gives(project: Pat
     assert tree(project / "build") == tree(tmp_path / "fresh")
 
 
+def test_an_include_without_suffix_sees_the_file_that_would_now_be_read(project: Path) -> None:
+    (project / "templates/d.mjml").write_text(TEMPLATE.format(name="d", extra='<mj-include path="../partials/note"/>'))
+    cli(str(project))  # reads partials/note.mjml: there is no partials/note
+    (project / "partials/note").write_text("<mj-section><mj-column><mj-text>Other</mj-text></mj-column></mj-section>")
+    assert rebuilt(project) == ({"d", "a"}, set())  # a includes note.mjml by its full name: checked all the same
+    code, _, err = cli(str(project))
+    assert code == 0, err
+    assert b"Other" in (project / "build/klaviyo/d.html").read_bytes()
+
+
 def test_a_flow_sending_another_template(project: Path) -> None:
     build(project)
     (project / "flows/g.yaml").write_text(FLOW.replace("name: F", "name: G").replace("send: c", "send: b"))
