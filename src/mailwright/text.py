@@ -2,14 +2,18 @@
 
 Links become ``text (URL)``, block elements line breaks; hidden elements (the
 preheader), the head and images are dropped; placeholders stay as tokens so
-that each dialect writes its own syntax into the text part too. A streaming
-parse (no tree): this runs once per template and trigger.
+that each dialect writes its own syntax into the text part too. The page is
+parsed by lexbor (a C HTML parser, through selectolax) and its tree walked once
+per template and trigger; an ESP's passthrough fragment, which is no document,
+by a streaming tokenizer under the same rules.
 """
 
 from __future__ import annotations
 
 import re
 from html import unescape
+
+from selectolax.lexbor import LexborHTMLParser
 
 BLOCKS = frozenset({"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table", "li", "ul", "ol",
                     "blockquote", "section", "article", "header", "footer", "hr"})
@@ -68,15 +72,7 @@ class _Text:
             self.open[t] -= 1
             if not self.hidden:
                 if t == "a" and href:
-                    inner = "".join(self.parts[start:])
-                    label = " ".join(inner.split())
-                    href = href.strip()
-                    if self.url_token is not None:
-                        href = self.slot_re.sub(
-                            lambda m: self.url_token(int(m.group(1) or m.group(2)), m.string[m.end():]), href)
-                    if not href.startswith("#") and href != label:
-                        lead = " " if inner[:1].isspace() else ""
-                        self.parts[start:] = [f"{lead}{label} ({href})" if label else href]
+                    _link(self.parts, start, href, self.slot_re, self.url_token)
                 if t in BLOCKS:
                     self.parts.append("\n")
             if hide:
@@ -111,12 +107,64 @@ class _Text:
                     parts.append(self.token(int(c.group(1))))
 
 
+def _link(parts: list[str], start: int, href: str, slot_re: re.Pattern, url_token) -> None:
+    """A link's text (``parts[start:]``) becomes ``text (URL)``."""
+    inner = "".join(parts[start:])
+    label = " ".join(inner.split())
+    href = href.strip()
+    if url_token is not None:
+        href = slot_re.sub(lambda m: url_token(int(m.group(1) or m.group(2)), m.string[m.end():]), href)
+    if not href.startswith("#") and href != label:
+        lead = " " if inner[:1].isspace() else ""
+        parts[start:] = [f"{lead}{label} ({href})" if label else href]
+
+
+def _tree_text(root, slot_re: re.Pattern, token, url_token=None) -> list[str]:  # noqa: ANN001 - a lexbor node
+    """The same rules over a parsed document, walked without recursion (any depth): an element's
+    start, its children, its end. What is hidden is never entered."""
+    parts: list[str] = []
+    frames: list[list] = [[root.child, False, None, 0, None]]  # next child, inside <a>, tag, parts index, href
+    while frames:
+        frame = frames[-1]
+        c = frame[0]
+        if c is None:  # the element ends
+            frames.pop()
+            _, _, tag, start, href = frame
+            if href:
+                _link(parts, start, href, slot_re, url_token)
+            if tag in BLOCKS:
+                parts.append("\n")
+            continue
+        frame[0] = c.next
+        tag = c.tag
+        if tag == "-text":
+            parts.append(_WS.sub(" ", c.text_content))
+        elif tag == "-comment":
+            if m := slot_re.fullmatch(f"<!--{c.comment_content}-->"):
+                parts.append(token(int(m.group(1))))
+        elif tag in VOID:
+            if tag == "img" and frame[1]:
+                alt = " ".join((c.attributes.get("alt") or "").split())  # a linked image: its alt is the link's text
+                if alt:
+                    parts.append(f" {alt} ")
+            elif tag == "br" or tag == "hr":
+                parts.append("\n")
+        elif not tag.startswith("-") and tag != "!doctype":
+            a = c.attributes
+            if tag in SKIP or "display:none" in (a.get("style") or "").replace(" ", "").lower():
+                continue
+            if tag in BLOCKS:
+                parts.append("\n")
+            frames.append([c.child, frame[1] or tag == "a", tag, len(parts), a.get("href") if tag == "a" else None])
+    return parts
+
+
 def html_to_text(doc: str, slot_re: re.Pattern, token, url_token=None) -> str:
     """``url_token(i)``: the token for placeholder ``i`` when it stands in a link's URL."""
-    p = _Text(slot_re, token, url_token)
-    p.feed(doc)
+    root = LexborHTMLParser(doc).root
+    parts = _tree_text(root.parent or root, slot_re, token, url_token) if root is not None else []
     out: list[str] = []
-    for ln in "".join(p.parts).split("\n"):
+    for ln in "".join(parts).split("\n"):
         ln = ln.strip()
         if ln or (out and out[-1]):
             out.append(ln)

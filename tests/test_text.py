@@ -1,0 +1,43 @@
+"""The plain-text part (mailwright.text): what each rule makes of a page, and a page of any depth."""
+
+from __future__ import annotations
+
+import re
+
+from mailwright.text import fragment_to_text, html_to_text
+
+SLOT = re.compile(r"<!--mwXn(\d+)x-->|mwXn(\d+)x")
+
+
+def text(body: str, head: str = "<style>p { color: red }</style><title>T</title>") -> str:
+    page = f"<!doctype html><html><head>{head}</head><body>{body}</body></html>"
+    return html_to_text(page, SLOT, lambda i: f"<{i}>", lambda i, after="": f"<url{i}>")
+
+
+def test_blocks_break_lines_and_the_head_and_hidden_elements_are_dropped():
+    body = ('<div style="display: none; max-height:0">preheader</div><table><tr><td><p>One &amp; two</p>'
+            '<p>Three<br>four</p></td></tr></table><script>x()</script>')
+    assert text(body) == "One & two\n\nThree\nfour\n"
+
+
+def test_links_keep_their_url_and_a_linked_image_its_alt():
+    body = ('<p>See <a href=" https://a.test/x?y=1&amp;z=2 ">the <b>new</b>  range</a>, '
+            '<a href="https://a.test/"><img src="i.png" alt="Our  logo"></a> '
+            '<a href="#top">top</a> <a href="https://b.test/">https://b.test/</a></p>')
+    assert text(body) == ("See the new range (https://a.test/x?y=1&z=2),  Our logo (https://a.test/) top "
+                          "https://b.test/\n")
+
+
+def test_placeholders_become_tokens_in_copy_and_in_urls():
+    body = '<p>Hi <!--mwXn3x-->!</p><p><a href="https://s.test/?u=mwXn4x">go</a></p><!--not a slot-->'
+    assert text(body) == "Hi <3>!\n\ngo (https://s.test/?u=<url4>)\n"
+
+
+def test_a_page_of_any_depth():
+    assert text("<div>" * 5000 + "deep" + "</div>" * 5000) == "deep\n"
+    assert html_to_text("", SLOT, str) == "\n"
+
+
+def test_a_passthrough_fragment_keeps_the_esps_syntax():
+    assert fragment_to_text('{% if x %}<a href="{{ url }}">Shop</a>{% endif %}') == \
+        "{% if x %}Shop ({{ url }}){% endif %}"
