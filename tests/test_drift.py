@@ -228,6 +228,26 @@ def test_a_step_changed_in_a_klaviyo_flow_is_drift_and_force_restores_it(shop):
         assert push(shop, "klaviyo", env).exit_code == 0 and fake.writes() == []
 
 
+def test_a_subject_fixed_in_a_klaviyo_flow_email_is_drift_and_force_restores_it(shop):
+    with account("klaviyo") as (fake, env):
+        assert push(shop, "klaviyo", env).exit_code == 0
+        (name,) = [f["name"] for f in fake.flows.values() if f["name"].startswith("shop: Session exit recap")]
+        (fid,) = [i for i, f in fake.flows.items() if f["name"] == name]
+        email = next(a for a in fake.flow_definition(fid)["actions"] if a["type"] == "send-email")
+        subject = email["data"]["message"]["subject_line"]
+        assert email["data"]["message"]["name"].endswith("]") and " [mw:" in email["data"]["message"]["name"]
+        fake.ui_edit_flow_action(name, "send-email", {"message": {"subject_line": "Fixed a typo"}})
+        fake.clear_requests()
+        r = push(shop, "klaviyo", env)
+        assert r.exit_code == 3 and fake.writes() == [], r.output
+        assert '+  "subject_line": "Fixed a typo"' in r.stdout, r.stdout
+        assert push(shop, "klaviyo", env, "--force", "Session exit recap").exit_code == 0
+        email = next(a for a in fake.flow_definition(fid)["actions"] if a["type"] == "send-email")
+        assert email["data"]["message"]["subject_line"] == subject
+        fake.clear_requests()
+        assert push(shop, "klaviyo", env).exit_code == 0 and fake.writes() == []
+
+
 def test_a_hubspot_workflow_edited_in_hubspot_is_drift_and_switching_it_on_is_not(shop):
     with account("hubspot") as (fake, env):
         assert push(shop, "hubspot", env).exit_code == 0

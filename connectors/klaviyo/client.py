@@ -12,10 +12,11 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from typing import Any
 
 from mailwright.push import CREATE, MANUAL, UNCHANGED, UPDATE, Change, PushClient, duplicates
-from mailwright.push.drift import DRIFTED, classify, json_diff, orphans, written
+from mailwright.push.drift import DRIFTED, classify, fingerprint, json_diff, orphans, written
 from mailwright.transport import EMPTY, BadAnswer, Limit, Transport, base_url, credential
 
 from .flows import METRIC, TEMPLATE
@@ -169,7 +170,7 @@ class KlaviyoPush(PushClient):
         missing_metrics: set[str] = set()
         for f in self.ctx.result.flows:
             attrs = f.definition["data"]["attributes"]
-            definition = attrs["definition"]
+            definition = stamp_messages(attrs["definition"])
             needed = sorted(_refs(definition, METRIC))
             for m in needed:
                 if m not in metrics and m not in missing_metrics:
@@ -313,6 +314,11 @@ class KlaviyoPush(PushClient):
         ours, theirs = [], []
         for a, b in pairs:
             if a["type"] == "send-email":
+                got = (b.get("data") or {}).get("message") or {}
+                if message_edited(got):
+                    want = (a.get("data") or {}).get("message") or {}
+                    ours.append({"step": a["temporary_id"], **{k: want.get(k) for k in EDITABLE}})
+                    theirs.append({"step": a["temporary_id"], **{k: got.get(k) for k in EDITABLE}})
                 continue
             want = self._step_edit(a, b, metrics)
             if want is not None:
@@ -365,6 +371,32 @@ def shape_hash(definition: dict) -> str:
             for k in MESSAGE_FIELDS:
                 msg.pop(k, None)
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:6]
+
+
+EDITABLE = ("subject_line", "preview_text")  # what a flow email's fingerprint covers
+_MARK = re.compile(r" \[mw:([0-9a-f]{8})\]$")
+
+
+def _digest(message: dict) -> str:
+    return fingerprint({k: message.get(k) for k in EDITABLE})[:8]
+
+
+def stamp_messages(definition: dict) -> dict:
+    """The definition with each email's name ending in the fingerprint of its subject and preview text
+    (``… [mw:1a2b3c4d]``): Klaviyo's editor changes those, and a name is what its API gives back as sent."""
+    d = copy.deepcopy(definition)
+    for a in d.get("actions", []):
+        msg = (a.get("data") or {}).get("message") if a.get("type") == "send-email" else None
+        if isinstance(msg, dict) and isinstance(msg.get("name"), str):
+            msg["name"] = _MARK.sub("", msg["name"]) + f" [mw:{_digest(msg)}]"
+    return d
+
+
+def message_edited(message: dict) -> bool:
+    """A flow email whose subject or preview text no longer matches the fingerprint in its name (one
+    without a fingerprint, from an older push, is not: push gives it one)."""
+    m = _MARK.search(message.get("name") or "") if isinstance(message.get("name"), str) else None
+    return m is not None and m.group(1) != _digest(message)
 
 
 def _pair_actions(ours: dict, theirs: dict) -> list[tuple[dict, dict]]:

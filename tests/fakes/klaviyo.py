@@ -97,11 +97,12 @@ class KlaviyoFake(KlaviyoEvents, FakeServer):
             t["updated"] = self.clock.iso()
 
     def ui_edit_flow_action(self, flow_name: str, action_type: str, data: dict, nth: int = 0) -> None:
-        """A person changes a step's settings in the flow builder (the ``nth`` step of that type)."""
+        """A person changes a step's settings in the flow builder (the ``nth`` step of that type; ``data``
+        is merged into the step's, object by object: ``{"message": {"subject_line": …}}`` changes a subject)."""
         with self.lock:
             (flow,) = [f for f in self.flows.values() if f["name"] == flow_name]
             steps = [self.actions[a] for a in flow["action_ids"] if self.actions[a]["definition"]["type"] == action_type]
-            steps[nth]["definition"]["data"].update(copy.deepcopy(data))
+            _deep_update(steps[nth]["definition"]["data"], copy.deepcopy(data))
             steps[nth]["updated"] = flow["updated"] = self.clock.iso()
 
     def flow_definition(self, flow_id: str) -> dict:
@@ -559,6 +560,14 @@ class KlaviyoFake(KlaviyoEvents, FakeServer):
 
 
 # ---------------------------------------------------------------- flow definition helpers
+def _deep_update(into: dict, new: dict) -> None:
+    for k, v in new.items():
+        if isinstance(v, dict) and isinstance(into.get(k), dict):
+            _deep_update(into[k], v)
+        else:
+            into[k] = v
+
+
 def _walk_ids(node: Any, pointer: str = "") -> list[tuple[str, str, str]]:
     """(pointer, "metric"|"template", id) for every metric and template a definition names."""
     out = []
