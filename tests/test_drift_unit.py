@@ -89,3 +89,21 @@ def test_pull_writes_both_versions_and_replaces_the_folder_at_once(tmp_path):
     assert [p.name for p in target.parent.iterdir()] == ["klaviyo"]  # no temporary folder left
     flow = Change("flow", "shop: Cart abandonment", DRIFTED, diff="--- project\n+++ X")
     assert files(flow) == {"flows/shop-Cart-abandonment.diff": "--- project\n+++ X\n"}
+
+
+def test_orphans_stay_under_the_prefix_and_a_live_one_is_only_switched_off():
+    from mailwright.push.drift import orphans
+
+    removed, off = [], []
+    objects = [("shop: a", "1"), ("shop: a", "2"), ("shop: b", "3"), ("shopfront: a", "4"), ("other: a", "5"),
+               (None, "6"), ("shop: live", "7")]
+    keep = {"shop: b"}.__contains__
+    listed = orphans("shop: ", "template", objects, keep, False, removed.append)
+    assert [(c.name, c.action) for c in listed] == [("shop: a", "orphan"), ("shop: live", "orphan")]
+    assert all(c.apply is None for c in listed)
+    pruned = orphans("shop: ", "flow", objects, keep, True, removed.append, needs=["x"],
+                     live={"7"}.__contains__, switch_off=off.append)
+    assert [(c.name, c.action, c.needs) for c in pruned] == [("shop: a", "remove", ["x"]), ("shop: live", "remove", ["x"])]
+    for c in pruned:
+        c.apply()
+    assert removed == ["1", "2"] and off == ["7"] and "switched off" in pruned[1].detail
