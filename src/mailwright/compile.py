@@ -134,7 +134,7 @@ def compile_project(project: Project, esps: list[str] | None = None, cache: Buil
     """``cache``: templates, flows and the tracking plan whose inputs are unchanged are replayed
     from it (mailwright.cache; then an output has no ``rendered`` trees and the plan offers only
     ``schemas()``: what the build needs)."""
-    with batch_gc(), cache.recording() if cache is not None else contextlib.nullcontext():
+    with batch_gc(keeps=True), cache.recording() if cache is not None else contextlib.nullcontext():
         result = _compile_project(project, esps, cache)
     result.diagnostics = settle_warnings(result.diagnostics, accepted_rules(project))
     return result
