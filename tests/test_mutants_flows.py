@@ -844,3 +844,19 @@ def test_klaviyo_a_split_of_two_even_arms_warns_nothing_and_an_arm_of_nothing_go
     actions = json.loads(files[".json"])["data"]["attributes"]["definition"]["actions"]
     assert warnings == [] and actions[0] == kl_sample(1, 50, 2, 3)
     assert [a["data"]["message"]["name"] for a in actions[1:]] == ["Winback: a", "Winback: b", "Winback: a"]
+
+
+def test_klaviyo_a_profile_branch_in_full_and_a_nested_name_under_a_standard_one(tmp_path):
+    when = "profile.email.domain == 'x'"  # not the standard email: a custom property of that path
+    files, _ = translate(tmp_path, "klaviyo", f'name: Winback\ntrigger: {{event: e}}\nreentry: 3601h\nsteps:\n'
+                                              f'  - branch:\n      when: "{when}"\n      then: [{{send: a}}]\n'
+                                              "      else: [{send: b}]\n", {"events": {"e": "E"}})
+    d = json.loads(files[".json"])["data"]["attributes"]["definition"]
+    prop = "properties['email.domain']"
+    assert d["actions"][0] == {"temporary_id": "action-1", "type": "conditional-split",
+                               "links": {"next_if_true": "action-2", "next_if_false": "action-3"},
+                               "data": {"profile_filter": {"condition_groups": [
+                                   {"conditions": [kl_profile(prop, IS_SET)]},
+                                   {"conditions": [kl_profile(prop, {"type": "string", "operator": "equals",
+                                                                     "value": "x"})]}]}}}
+    assert d["reentry_criteria"] == {"duration": 3601, "unit": "hour"}

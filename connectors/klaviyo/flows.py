@@ -79,11 +79,11 @@ class KlaviyoFlows(FlowTranslator):
         trigger: dict = {"type": "metric", "id": metric_ref(self.metric)}
         if flow.where is not None:
             self.require("trigger filter", flow.where_pos)
-            trigger["trigger_filter"] = self._filter(flow.where, flow.where_pos, event=True)
+            trigger["trigger_filter"] = self._filter(flow.where, flow.where_pos)
         groups: list = []
         if flow.audience is not None:
             self.require("audience", flow.audience_pos)
-            groups += self._filter(flow.audience, flow.audience_pos, event=False)["condition_groups"]
+            groups += self._filter(flow.audience, flow.audience_pos)["condition_groups"]
         for ev, pos in flow.exit_on:
             self.require("exit on event", pos)
             groups.append({"conditions": [{
@@ -174,11 +174,11 @@ class KlaviyoFlows(FlowTranslator):
         self.require(b.construct, b.pos)
         if b.reads == {"event"}:
             aid = self._new({"type": "trigger-split", "links": None, "data": {
-                "trigger_filter": self._filter(b.when, b.pos, event=True), "trigger_id": metric_ref(self.metric),
+                "trigger_filter": self._filter(b.when, b.pos), "trigger_id": metric_ref(self.metric),
                 "trigger_type": "metric"}})
         elif b.reads == {"profile"}:
             aid = self._new({"type": "conditional-split", "links": None, "data": {
-                "profile_filter": self._filter(b.when, b.pos, event=False)}})
+                "profile_filter": self._filter(b.when, b.pos)}})
         else:
             raise AssertionError("unreachable: the capability table refuses it")
         self._bool_links(aid, self._steps(b.then + rest), self._steps(b.else_ + rest))
@@ -208,16 +208,17 @@ class KlaviyoFlows(FlowTranslator):
         return {"duration": value, "unit": unit}
 
     # ------------------------------------------------------------ conditions
-    def _filter(self, e: Expr, pos: Pos, event: bool) -> dict:
+    def _filter(self, e: Expr, pos: Pos) -> dict:
         groups = cnf(guarded(e))
         if groups is None:
             raise UnsupportedError(self.label, "this condition", pos, "split it into nested branches or segments",
                                    "it needs more than 64 filter groups")
         if not groups:
             raise UnsupportedError(self.label, "a condition that is always true", pos, "remove the branch")
-        return {"condition_groups": [{"conditions": [self._condition(a, pos, event) for a in g]} for g in groups]}
+        return {"condition_groups": [{"conditions": [self._condition(a, pos) for a in g]} for g in groups]}
 
-    def _condition(self, a: Atom, pos: Pos, event: bool) -> dict:
+    def _condition(self, a: Atom, pos: Pos) -> dict:
+        # an event or a profile condition by the name's root (a trigger filter reads only event.*)
         var = a.a if isinstance(a.a, Var) else a.b
         other = a.b if var is a.a else a.a
         if not isinstance(var, Var) or isinstance(other, Var):
