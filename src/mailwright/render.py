@@ -286,7 +286,8 @@ def to_html(mjml_src: str, r: Renderer, t: ir.Template) -> str:
         s = r.slots.items[i]
         return s.node if s.kind == "verbatim" else m.group()
 
-    out = r.slots.re.sub(verbatim, out)
+    if any(s.kind == "verbatim" for s in r.slots.items):
+        out = r.slots.re.sub(verbatim, out)
     if r.html_attributes:
         out = _apply_html_attributes(out, r.html_attributes)
     inliner = css_inline.CSSInliner(
