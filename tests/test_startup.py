@@ -75,7 +75,29 @@ def test_a_compile_imports_no_api_client_nor_html_parser(tmp_path):
     p = subprocess.run([sys.executable, "-c", COMPILE_PROBE, str(root)], capture_output=True, text=True, check=True)
     loaded = set(json.loads(p.stderr.splitlines()[-1]))
     assert "mjml" in loaded and "mailwright_connectors.klaviyo.dialect" in loaded  # it did compile
-    lazy = ("requests", "urllib3", "bs4", "django", "mailwright.transport", "mailwright.push")
+    lazy = ("requests", "urllib3", "bs4", "django", "mailwright.transport", "mailwright.push", "importlib.metadata")
     parts = [f"mailwright_connectors.{esp}.{part}" for esp in ("klaviyo", "hubspot", "activecampaign")
              for part in ("client", "events", "flows")]
     assert sorted(m for m in loaded if m in parts or any(m == h or m.startswith(h + ".") for h in lazy)) == []
+
+
+@pytest.mark.parametrize("group", ["mailwright.esps", "console_scripts", "pytest11"])
+def test_entry_points_are_found_as_importlib_metadata_finds_them(group, tmp_path, monkeypatch):
+    from importlib.metadata import entry_points as metadata_entry_points
+
+    from mailwright.entrypoints import _scan, entry_points
+
+    want = [(e.name, e.value) for e in metadata_entry_points(group=group)]
+    assert want and [(e.name, e.value) for e in entry_points(group)] == want
+    archive = tmp_path / "lib.zip"  # a sys.path entry that is no folder: importlib.metadata is asked
+    archive.write_bytes(b"PK\x05\x06" + b"\0" * 18)
+    monkeypatch.setattr(sys, "path", [str(archive), *sys.path])
+    assert _scan(group) is None and [(e.name, e.value) for e in entry_points(group)] == want
+
+
+def test_an_entry_point_loads_its_object():
+    from mailwright.dialect import Connector
+    from mailwright.entrypoints import EntryPoint
+
+    assert isinstance(EntryPoint("k", "mailwright_connectors.klaviyo:connector").load(), Connector)
+    assert EntryPoint("c", "mailwright.cli:main.name [extra]").load() == "main"

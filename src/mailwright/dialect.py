@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any, ClassVar
 
 from .conditions import All, Any_, Atom, cnf, dnf, guarded, write_formula
+from .entrypoints import entry_points
 from .errors import MailwrightError, Pos, UnsupportedError, rule_id
 from .expr import And, Cmp, Const, Defined, Expr, ListLit, Not, Or, OutputExpr, Var
 
