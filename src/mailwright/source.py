@@ -98,22 +98,16 @@ _TAG_OPEN = re.compile(r"\{\{|\{%|\{#|\[\[|<mw-raw\b")
 
 
 def _find_close(text: str, start: int, close: str) -> int:
-    """Index of ``close`` after ``start``, skipping over quoted strings."""
-    i, quote = start, None
-    while i < len(text):
-        c = text[i]
-        if quote:
-            if c == "\\":
-                i += 2
-                continue
-            if c == quote:
-                quote = None
-        elif c in "'\"":
-            quote = c
-        elif text.startswith(close, i):
-            return i
-        i += 1
-    return -1
+    """Index of ``close`` after ``start``, skipping over quoted strings (a backslash escapes in them)."""
+    m = _upto_close(close).match(text, start)
+    return m.end() if text.startswith(close, m.end()) else -1
+
+
+@functools.cache
+def _upto_close(close: str) -> re.Pattern:
+    """What may stand before ``close`` (two characters): anything but it, quoted strings whole."""
+    a, b = re.escape(close[0]), re.escape(close[1])
+    return re.compile(rf"""(?:[^'"{a}]++|{a}(?!{b})|"(?:[^"\\]|\\.)*+"|'(?:[^'\\]|\\.)*+')*+""", re.S)
 
 
 def parse_chunks(src: SourceFile, start: int, end: int, *, sendtime: bool = True,
