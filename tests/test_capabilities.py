@@ -12,7 +12,7 @@ MAPPING = '''
 "event.cart_value" = "CART_VALUE"
 '''
 
-FILTER_ARGS = {"truncate": "(5)", "round": "(1)", "default": "('x')"}
+FILTER_ARGS = {"truncate": "(5)", "round": "(1)", "default": "('x')", "date": "('%Y')"}
 
 
 def snippet(construct: str, esp: str) -> str:
