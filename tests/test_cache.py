@@ -422,3 +422,24 @@ def test_init_ignores_the_cache() -> None:
     from mailwright.init import GITIGNORE
 
     assert "build/" in GITIGNORE.splitlines()  # the cache is build/.cache
+
+
+WARM = """
+import sys
+from mailwright.cli import main
+try:
+    main(["compile", sys.argv[1]])
+except SystemExit as e:
+    assert not e.code, e.code
+print(" ".join(sorted(sys.modules)))
+"""
+
+
+def test_an_unchanged_project_imports_no_engine(project: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    for _ in range(2):  # the first fills the cache
+        p = subprocess.run([sys.executable, "-c", WARM, str(project)], env=env, capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+    loaded = set(p.stdout.split())
+    heavy = {"mjml", "css_inline", "jinja2", "yaml", "requests", "bs4", "mailwright.compile", "mailwright.dialect"}
+    assert not loaded & heavy, loaded & heavy
