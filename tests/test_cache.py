@@ -116,6 +116,7 @@ FLOWS = {"klaviyo/f", "hubspot/f"}
 def test_nothing_changed_rebuilds_nothing(project: Path) -> None:
     assert rebuilt(project) == (ALL, FLOWS)
     assert rebuilt(project) == (set(), set())
+    assert [p.name for p in project.iterdir() if p.name.startswith(".")] == []  # nothing staged is left
 
 
 CHANGES = [
@@ -318,8 +319,18 @@ def test_errors_are_the_same_from_the_cache(project: Path) -> None:
     first = cli(str(project))
     assert first[0] == 1 and "cannot express the event property event.item" in first[2]
     assert cli(str(project)) == first
-    assert not (project / "build").exists()
     assert not (project / "build").exists()  # a run that fails writes nothing, the cache neither
+    assert [p.name for p in project.iterdir() if p.name.startswith(".")] == []  # nor leaves what it staged
+
+
+def test_a_failing_run_leaves_the_cache_as_it_was(project: Path) -> None:
+    cli(str(project))
+    before = sorted(p.name for p in (project / "build" / CACHE_DIR).iterdir())
+    edit(project / "templates/b.mjml", "Body b", "Body b {{ event.nope }}")  # HubSpot cannot write it
+    edit(project / "templates/a.mjml", "Body a", "Body A")  # compiles: still not cached by a failed run
+    assert cli(str(project))[0] == 1
+    assert sorted(p.name for p in (project / "build" / CACHE_DIR).iterdir()) == before
+    assert [p.name for p in project.iterdir() if p.name.startswith(".")] == []
 
 
 def test_no_cache_bypasses_it(project: Path) -> None:

@@ -36,6 +36,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -233,7 +234,8 @@ class BuildCache:
         self._hashes: dict[str, str] = {}
         self._now: dict[str, str | None] = {}  # files checked against an entry: their state now
         self._indexed = 0
-        self._pending: dict[str, bytes] = {}
+        self._pending: dict[str, bytes | None] = {}  # None: staged in self._stage
+        self._stage: Path | None = None
         self._themes: list | None = None
         self._part: str | None = None
         self.identity: dict[str, str] = {}  # template -> its key and the digests of what it read
@@ -267,19 +269,36 @@ class BuildCache:
         return entry
 
     def _write(self, name: str, entry: dict, blobs: list[str] | None = None) -> None:
-        """Kept until ``flush``: a run that fails writes nothing, not even to the cache. ``blobs``:
-        long texts, kept after the JSON as they are (decoding JSON strings full of quotes is slow)."""
+        """Staged until ``flush`` (a run that fails writes nothing, not even to the cache), on disk
+        beside the build folder so that a large build is not held twice in memory. ``blobs``: long
+        texts, kept after the JSON as they are (decoding JSON strings full of quotes is slow)."""
         raw = [b.encode() for b in blobs or []]
         header = json.dumps({**entry, "blobs": [len(b) for b in raw]}, ensure_ascii=False, separators=(",", ":"))
         body = header.encode() + b"\n" + b"".join(raw)
-        self._pending[name] = MAGIC + _sha(body).encode() + b"\n" + body
+        data = MAGIC + _sha(body).encode() + b"\n" + body
         self.used.add(name)
+        if self._stage is None:
+            with contextlib.suppress(OSError):  # no such folder yet: held in memory
+                self._stage = Path(tempfile.mkdtemp(prefix=".cache-new-", dir=self.dir.parent.parent))
+        if self._stage is not None:
+            try:
+                (self._stage / name).write_bytes(data)
+                self._pending[name] = None
+                return
+            except OSError:
+                pass
+        self._pending[name] = data
 
     def flush(self) -> None:
-        """Write the entries of this run (after its build was written), then evict."""
+        """Move the entries of this run into the cache (after its build was written), then evict."""
         try:
+            self.dir.mkdir(parents=True, exist_ok=True)
             for name, data in self._pending.items():
-                self.dir.mkdir(parents=True, exist_ok=True)
+                if data is None:
+                    with contextlib.suppress(OSError):  # another file system: written again below
+                        os.replace(self._stage / name, self.dir / name)  # type: ignore[operator]
+                        continue
+                    data = (self._stage / name).read_bytes()  # type: ignore[operator]
                 fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.dir)
                 try:
                     with os.fdopen(fd, "wb") as f:
@@ -291,8 +310,15 @@ class BuildCache:
                     raise
         except OSError:
             pass  # a cache that cannot be written is no cache, not an error
-        self._pending.clear()
+        self.discard()
         self.evict()
+
+    def discard(self) -> None:
+        """Forget what this run staged (a run that failed; or after ``flush``)."""
+        self._pending.clear()
+        if self._stage is not None:
+            shutil.rmtree(self._stage, ignore_errors=True)
+            self._stage = None
 
     def evict(self) -> None:
         """Least recently used entries beyond max(MIN_KEEP, 3 × used) removed; stale temporaries too."""

@@ -154,6 +154,9 @@ def compile(project: Path, esps: tuple[str, ...], out: Path | None, as_json: boo
     except MailwrightError as e:
         _fail(e, as_json)
         return
+    finally:
+        if cache is not None:
+            cache.discard()  # what a failed run staged
     elapsed = time.perf_counter() - started
     if as_json:
         doc = {
