@@ -20,12 +20,13 @@ from typing import Any
 from mailwright.push import CREATE, MANUAL, UNCHANGED, UPDATE, Change
 from mailwright.signals.relay.delivery import carried, failure, mapped, scalar
 from mailwright.signals.relay.model import Dead, Delivered, DeliveryContext, OutboxItem, Outcome
+from mailwright.signals.relay.pacing import pace, windows
 from mailwright.transport import EMPTY, AuthError, RemoteError, Transport, base_url, credential
 
-from .client import LIMITS
 from .dialect import STANDARD
 
 BATCH_MAX = 100  # inputs per CRM batch request
+API_LIMITS = [(190, 10)]  # requests per 10 s, Professional/Enterprise (behavioral events need Enterprise)
 RETRIES = 2
 UUIDS = uuid.UUID("5a1d3c2e-7b4f-4e0a-9c8d-6f2b1e3a4c5d")  # the namespace of the uuids made from item ids
 NO_EVENTS = ("HubSpot refused custom behavioral events (403): they need Marketing Hub Enterprise (and a token "
@@ -167,6 +168,7 @@ class HubSpotEvents(HubSpotSetup):
     def __init__(self, ctx: DeliveryContext):
         self.ctx = ctx
         self.transport = ctx.transport or self._connect()
+        pace(self.transport, "api", windows(API_LIMITS, float(ctx.transport_options.get("rate_scale", 1.0))))
         self.events_refused = False
         self._definitions: dict[str, set[str] | None] = {}  # definition name -> its properties (None: absent)
         self._unmapped: set[str] = set()
@@ -176,7 +178,7 @@ class HubSpotEvents(HubSpotSetup):
         secret = credential(env, "HUBSPOT_ACCESS_TOKEN", self.label)
         base = base_url(env, "HUBSPOT_BASE_URL", "https://api.hubapi.com", "https://api.hubapi.com")
         return Transport(base, {"Authorization": f"Bearer {secret.reveal()}", "Accept": "application/json"},
-                         secret, label=self.label, limits=LIMITS, log=self.ctx.log, base_var="HUBSPOT_BASE_URL",
+                         secret, label=self.label, log=self.ctx.log, base_var="HUBSPOT_BASE_URL",
                          **{"retries": RETRIES, **self.ctx.transport_options})
 
     def _req(self, method: str, path: str, **kw: Any) -> Any:

@@ -18,15 +18,16 @@ from typing import Any
 
 from mailwright.signals.relay.delivery import failure, mapped
 from mailwright.signals.relay.model import Delivered, DeliveryContext, OutboxItem, Outcome
-from mailwright.transport import EMPTY, Limit, RemoteError, Transport, base_url, credential
+from mailwright.signals.relay.pacing import pace, windows
+from mailwright.transport import EMPTY, RemoteError, Transport, base_url, credential
 
 from .client import JSONAPI, REVISION
 from .dialect import STANDARD
 from .flows import DEFAULT_METRICS
 
-# x-klaviyo-ratelimit of each operation (OpenAPI revision 2026-07-15): burst per second, steady per minute
-LIMITS = {"events": (Limit(350, 1, burst=350), Limit(3500, 60, burst=3500)),
-          "events-bulk": (Limit(10, 1, burst=10), Limit(150, 60, burst=150))}
+# x-klaviyo-ratelimit of each operation (OpenAPI revision 2026-07-15): burst per second, steady per minute,
+# each counted by Klaviyo in its own window (paced exactly by relay.pacing, not by token buckets)
+LIMITS = {"events": [(350, 1), (3500, 60)], "events-bulk": [(10, 1), (150, 60)]}
 BULK_MAX = 1000  # events per job (Klaviyo's limit)
 RETRIES = 2  # in-line retries of one request (Retry-After honoured) before the item is offered again later
 
@@ -34,17 +35,21 @@ RETRIES = 2  # in-line retries of one request (Retry-After honoured) before the 
 class KlaviyoEvents:
     label = "Klaviyo"
     bulk_from = 20  # a batch of at least this many items goes as bulk jobs (one request per 1,000 events)
+    batch_max = BULK_MAX  # the core offers a backlog 1,000 at a time: one full job per request
 
     def __init__(self, ctx: DeliveryContext):
         self.ctx = ctx
         self.transport = ctx.transport or self._connect()
+        scale = float(ctx.transport_options.get("rate_scale", 1.0))
+        for group, limits in LIMITS.items():
+            pace(self.transport, group, windows(limits, scale))
 
     def _connect(self) -> Transport:
         env = self.ctx.env
         secret = credential(env, "KLAVIYO_API_KEY", self.label)
         base = base_url(env, "KLAVIYO_BASE_URL", "https://a.klaviyo.com", "https://a.klaviyo.com")
         headers = {"Authorization": f"Klaviyo-API-Key {secret.reveal()}", "revision": REVISION, "Accept": JSONAPI}
-        return Transport(base, headers, secret, label=self.label, limits=LIMITS, log=self.ctx.log,
+        return Transport(base, headers, secret, label=self.label, log=self.ctx.log,
                          base_var="KLAVIYO_BASE_URL", **{"retries": RETRIES, **self.ctx.transport_options})
 
     # ------------------------------------------------------------ delivery

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from .base import Recorded, Reply, SpecValidator
+from .ratelimit_events import RateLimits, limited
 
 TRACK_PATH = "/event"
 EVENT_NAME_MAX = 32
@@ -42,13 +43,15 @@ class ActiveCampaignEvents:
         self.tracking_enabled = tracking
         self.contacts = {}
         self.tracked = []
+        # 5 requests/s per account, counted over the API and trackcmp.net alike; enforced when rate.enforce
+        self.rate = RateLimits({"api": [(5, 1)]})
         self.track_spec = SpecValidator("activecampaign-trackcmp.json", "https://trackcmp.net")
 
     def event_routes(self) -> list[tuple[str, str, Callable[..., Reply]]]:
-        return [("GET", "/eventTracking", self.get_tracking),
-                ("PUT", "/eventTracking", self.put_tracking),
-                ("POST", "/contact/sync", self.sync_contact),
-                ("GET", r"/contacts/([^/]+)/trackingLogs", self.tracking_logs)]
+        return [("GET", "/eventTracking", limited(self, "api", self.get_tracking)),
+                ("PUT", "/eventTracking", limited(self, "api", self.put_tracking)),
+                ("POST", "/contact/sync", limited(self, "api", self.sync_contact)),
+                ("GET", r"/contacts/([^/]+)/trackingLogs", limited(self, "api", self.tracking_logs))]
 
     # ------------------------------------------------------------ test helpers
     def field_values(self, email: str) -> dict[str, str] | None:
@@ -112,6 +115,8 @@ class ActiveCampaignEvents:
 
     # ------------------------------------------------------------ trackcmp.net/event
     def track_event(self, req: Recorded) -> Reply:
+        if not self.rate.admit("api"):
+            return self.fault_reply("429", 1.0)  # type: ignore[attr-defined]
         ctype = (req.header("Content-Type") or "").split(";")[0].strip().lower()
         if ctype != "application/x-www-form-urlencoded":
             return Reply(400, {})

@@ -28,10 +28,12 @@ from __future__ import annotations
 
 import copy
 import re
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 from .base import Recorded, Refused, Reply
+from .ratelimit_events import RateLimits, limited
 
 BATCH_MAX = 100
 NAME = re.compile(r"[a-z][a-z0-9_]*")
@@ -58,9 +60,12 @@ class HubSpotEvents:
                                "groupName": "contactinformation", "hubspotDefined": True} for n in BUILT_IN}
         self.definitions = {}
         self.occurrences = []
+        self.received: Counter = Counter()  # uuid -> accepted sends carrying it, before the dedup
+        # 190 requests per 10 s (Professional/Enterprise), over every endpoint here; enforced when rate.enforce
+        self.rate = RateLimits({"api": [(190, 10)]})
 
     def event_routes(self) -> list[tuple[str, str, Callable[..., Reply]]]:
-        return [("GET", r"/crm/v3/properties/contacts", self.list_properties),
+        routes = [("GET", r"/crm/v3/properties/contacts", self.list_properties),
                 ("POST", r"/crm/v3/properties/contacts", self.create_property),
                 ("POST", r"/crm/v3/objects/contacts/batch/upsert", self.upsert_contacts),
                 ("POST", r"/crm/v3/objects/contacts/batch/update", self.update_contacts),
@@ -69,6 +74,7 @@ class HubSpotEvents:
                 ("GET", r"/events/v3/event-definitions/([^/]+)", self.get_definition),
                 ("POST", r"/events/v3/event-definitions/([^/]+)/property", self.add_event_property),
                 ("POST", r"/events/v3/send", self.send_event)]
+        return [(m, path, limited(self, "api", h)) for m, path, h in routes]
 
     # ------------------------------------------------------------ test helpers
     def contact(self, email: str) -> dict | None:
@@ -265,6 +271,8 @@ class HubSpotEvents:
         if errors:
             raise self.invalid(errors)  # type: ignore[attr-defined]
         uid = body.get("uuid")
+        if uid:
+            self.received[uid] += 1
         if uid and any(o["eventName"] == body["eventName"] and o["uuid"] == uid for o in self.occurrences):
             return Reply(204, None)  # the first of a uuid is kept; this one is dropped
         self.occurrences.append({"eventName": body["eventName"], "uuid": uid, "email": body.get("email"),

@@ -12,15 +12,20 @@ bulk create jobs, with Klaviyo's own dedup rules.
   ``"failed"`` (the client cannot see it, which is why it must never send one).
 
 State: ``events`` (a list of ``{"metric", "profile", "unique_id", "properties", "time"}`` as
-recorded, duplicates dropped), ``profiles`` (id -> attributes) and ``bulk_jobs``.
+recorded, duplicates dropped), ``received`` (unique_id -> how many accepted requests carried it,
+before the dedup: what a vendor without one would have recorded), ``profiles`` (id -> attributes)
+and ``bulk_jobs``. ``rate`` holds the documented limits (350/s and 3,500/min for events, 10/s and
+150/min for bulk jobs), enforced with 429s when ``rate.enforce`` is set.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 from .base import Recorded, Reply
+from .ratelimit_events import RateLimits, limited
 
 BULK_MAX = 1000
 IDENTIFIERS = ("email", "external_id", "anonymous_id", "phone_number")
@@ -37,10 +42,14 @@ class KlaviyoEvents:
         self.events = []
         self.profiles = {}
         self.bulk_jobs = []
+        self.received: Counter = Counter()
+        self._seen: set[tuple[str, str, str]] = set()  # (profile, metric, key) of the kept events
+        self._by_identifier: dict[tuple[str, str], str] = {}
+        self.rate = RateLimits({"events": [(350, 1), (3500, 60)], "events-bulk": [(10, 1), (150, 60)]})
 
     def event_routes(self) -> list[tuple[str, str, Callable[..., Reply]]]:
-        return [("POST", r"/api/events", self.create_event),
-                ("POST", r"/api/event-bulk-create-jobs", self.bulk_create_events)]
+        return [("POST", r"/api/events", limited(self, "events", self.create_event)),
+                ("POST", r"/api/event-bulk-create-jobs", limited(self, "events-bulk", self.bulk_create_events))]
 
     # ------------------------------------------------------------ test helpers
     def events_of(self, metric: str) -> list[dict]:
@@ -88,14 +97,21 @@ class KlaviyoEvents:
         if not keys:
             raise self.refuse(400, "A profile identifier is required: one of email, phone_number, external_id or "  # type: ignore[attr-defined]
                                    "anonymous_id.", pointer=pointer)
-        for pid, p in self.profiles.items():
-            if any(p.get(k) == v for k, v in keys.items()):
-                p.update({k: v for k, v in attrs.items() if v is not None and k != "properties"})
-                p.setdefault("properties", {}).update(attrs.get("properties") or {})
-                return pid
-        pid = self._id()  # type: ignore[attr-defined]
-        self.profiles[pid] = {**{k: v for k, v in attrs.items() if v is not None and k != "properties"},
-                              "properties": dict(attrs.get("properties") or {})}
+        # the first profile (in creation order) holding any of the identifiers, as a scan would find it
+        held = [self._by_identifier[kv] for kv in keys.items() if kv in self._by_identifier]
+        held = [h for h in held if any(self.profiles[h].get(k) == v for k, v in keys.items())]
+        order = {h: i for i, h in enumerate(self.profiles)} if len(held) > 1 else {}
+        pid = min(held, key=lambda h: order.get(h, 0)) if held else None
+        if pid is not None:
+            p = self.profiles[pid]
+            p.update({k: v for k, v in attrs.items() if v is not None and k != "properties"})
+            p.setdefault("properties", {}).update(attrs.get("properties") or {})
+        else:
+            pid = self._id()  # type: ignore[attr-defined]
+            self.profiles[pid] = {**{k: v for k, v in attrs.items() if v is not None and k != "properties"},
+                                  "properties": dict(attrs.get("properties") or {})}
+        for kv in keys.items():  # the first profile holding an identifier keeps it (an index of the scan)
+            self._by_identifier.setdefault(kv, pid)
         return pid
 
     def _record(self, profile: str, attrs: dict[str, Any], metric: str) -> None:
@@ -103,8 +119,11 @@ class KlaviyoEvents:
             self.add_metric(metric)  # type: ignore[attr-defined]
         when = attrs.get("time") or self.clock.iso()  # type: ignore[attr-defined]
         key = attrs.get("unique_id") or when[:19]
-        if any(e["profile"] == profile and e["metric"] == metric and e["key"] == key for e in self.events):
+        if attrs.get("unique_id"):
+            self.received[attrs["unique_id"]] += 1
+        if (profile, metric, key) in self._seen:
             return  # Klaviyo keeps the first event of a unique_id per profile and metric
+        self._seen.add((profile, metric, key))
         self.events.append({"metric": metric, "profile": profile, "unique_id": attrs.get("unique_id"), "key": key,
                             "properties": dict(attrs.get("properties") or {}), "time": when,
                             "value": attrs.get("value")})

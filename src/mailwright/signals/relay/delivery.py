@@ -14,6 +14,7 @@ mappings pick out of an item, and the outcome an ESP's failure means for an item
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from ...transport import AuthError, BadAnswer, RemoteError
@@ -37,6 +38,11 @@ def failure(item: OutboxItem, error: RemoteError) -> Outcome:
     if isinstance(error, BadAnswer) or status is None or status == 429 or status >= 500 or status == 408:
         return Retry(item.id, backoff(item.attempts), f"{status or 'no answer'}: {reason}")
     return Dead(item.id, reason)
+
+
+def outage(reason: str) -> bool:
+    """Whether a retry's reason says the ESP itself was down (a 5xx or no answer), not the item's fault."""
+    return re.match(r"(5\d\d|no answer)\b", reason) is not None
 
 
 def lookup(item: OutboxItem, key: str) -> tuple[bool, Any]:

@@ -71,7 +71,8 @@ class DeliveryContext:
 
 
 class Delivery(Protocol):
-    """What ``Connector.events`` is: built once per ESP worker, called with small batches (≤ 100 items)."""
+    """What ``Connector.events`` is: built once per ESP worker, called with batches of at most 100 items, or
+    of its ``batch_max`` when it has one (Klaviyo: 1,000, one bulk job)."""
 
     def __init__(self, ctx: DeliveryContext) -> None: ...
 

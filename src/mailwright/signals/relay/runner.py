@@ -10,14 +10,16 @@ import threading
 import time
 from typing import Any
 
+from .delivery import outage
 from .logs import Log
 from .metrics import Metrics
-from .model import Delivery, OutboxItem, Retry
+from .model import Delivered, Delivery, OutboxItem, Retry
 from .process import Processor
 from .store import Store
 
 IDLE_WAIT = 0.05  # seconds a loop sleeps when there is nothing to do (new work wakes it sooner)
 PRUNE_EVERY = 600.0
+PROBE_EVERY = 5.0  # seconds between probes of an ESP that was down while everything waits out its backoff
 
 
 class Relay:
@@ -28,6 +30,7 @@ class Relay:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._wake = {esp: threading.Event() for esp in deliveries}
+        self._down: set[str] = set()  # ESPs whose last failures said they were down
         self.failed: BaseException | None = None
 
     def start(self) -> None:
@@ -83,13 +86,33 @@ class Relay:
 
     def _deliver_loop(self, esp: str) -> None:
         delivery, wake = self.deliveries[esp], self._wake[esp]
+        batch = int(getattr(delivery, "batch_max", self.batch))  # Klaviyo's bulk jobs take 1,000
+        probed = 0.0
         while not self._stop.is_set():
             wake.clear()
-            items = self.store.claim(esp, time.time(), self.batch)
+            now = time.time()
+            items = self.store.claim(esp, now, batch)
             if not items:
+                if esp in self._down and now - probed >= PROBE_EVERY:
+                    probed = now
+                    self._probe(esp, delivery)
                 wake.wait(IDLE_WAIT)
                 continue
             self._deliver(esp, delivery, items)
+
+    def _probe(self, esp: str, delivery: Delivery) -> None:
+        """Is the ESP back? The first waiting item is sent ahead of its backoff; delivered, it is settled
+        (and the rest resumed); failed, it is left exactly as it was (a probe costs it no attempt)."""
+        items = self.store.claim(esp, float("inf"), 1)
+        if not items:
+            self._down.discard(esp)
+            return
+        try:
+            outcomes = list(delivery.deliver(items))
+        except Exception:
+            return
+        if any(isinstance(o, Delivered) for o in outcomes):
+            self._deliver_outcomes(esp, items, outcomes)
 
     def _deliver(self, esp: str, delivery: Delivery, items: list[OutboxItem]) -> None:
         try:
@@ -97,7 +120,17 @@ class Relay:
         except Exception as e:  # the delivery's own failure: every item waits and is offered again
             self.log("delivery_failed", "error", esp=esp, items=len(items), error=type(e).__name__)
             outcomes = [Retry(i.id, 5.0, f"the delivery failed: {type(e).__name__}") for i in items]
+        self._deliver_outcomes(esp, items, outcomes)
+
+    def _deliver_outcomes(self, esp: str, items: list[OutboxItem], outcomes: list) -> None:
         settled = self.store.settle(esp, items, outcomes, time.time())
+        if any(outage(r) for r in settled.retries):
+            self._down.add(esp)
+        elif settled.delivered and esp in self._down:
+            # the ESP is back: what waits out an outage's backoff (up to 5 minutes) goes now, paced
+            self._down.discard(esp)
+            resumed = self.store.resume(esp, time.time())
+            self.log("esp_back", esp=esp, resumed=resumed)
         m = self.metrics
         for seconds in settled.delivered:
             m.e2e_latency.labels(esp).observe(seconds)

@@ -35,6 +35,7 @@ import redis
 import redis.asyncio as aioredis
 
 from ..engine import from_segment
+from .delivery import outage
 from .ingest import Message
 from .model import Dead, Delivered, OutboxItem, Outcome, Retry
 from .process import Processor, Record, View, aliases_of, item_from_json, item_to_json, order_keys
@@ -312,6 +313,18 @@ class RedisStore:
                     res.dead.append(o.reason)
             pipe.execute()
         return res
+
+    def resume(self, esp: str, now: float) -> int:
+        n = 0
+        for k in sorted(self.owned):
+            state = f"{P}os:{esp}:{k}"
+            for eid, raw in self.r.hgetall(state).items():
+                s = json.loads(raw)
+                if s["due"] > now and outage(s.get("reason") or ""):
+                    # called from this ESP's delivery loop, the only writer of its shards' states here
+                    self.r.hset(state, eid, json.dumps({**s, "due": now}))
+                    n += 1
+        return n
 
     # ------------------------------------------------------------ operations
 

@@ -248,6 +248,11 @@ class SQLiteStore:
             raise
         return res
 
+    def resume(self, esp: str, now: float) -> int:
+        db = self._db(esp)
+        return db.execute("UPDATE outbox SET due = ? WHERE esp = ? AND due > ? AND "
+                          "(reason GLOB '5[0-9][0-9]*' OR reason GLOB 'no answer*')", (now, esp, now)).rowcount
+
     # ------------------------------------------------------------ operations
 
     def status(self, now: float) -> dict[str, Any]:

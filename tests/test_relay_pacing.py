@@ -1,0 +1,102 @@
+"""Deliveries stay under the vendors' documented rate limits as the vendor counts them (no 429 needed to
+find them), and an ESP that comes back after an outage gets its backlog at once, not after the backoff."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+from mailwright.dialect import load_connectors
+from mailwright.signals.relay import runner
+from mailwright.signals.relay.model import Delivered, Retry
+from mailwright.signals.relay.pacing import Window
+from tests.fakes import KlaviyoFake
+from tests.fakes.ratelimit_events import RateLimits
+from tests.test_delivery_common import SECRETS, context, item
+from tests.test_relay_core import Core, Recording, track
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+    def sleep(self, s: float) -> None:
+        self.t += s
+
+
+def test_a_window_never_lets_more_than_its_limit_arrive_whatever_the_network_delay():
+    clock, rnd = Clock(), random.Random(7)
+    w = Window(10, 1.0, clock)
+    arrivals = []
+    for _ in range(300):  # sequential requests: sent, arrived after a delay, answered after another
+        w.take(clock.sleep)
+        sent = clock.t
+        arrivals.append(sent + rnd.uniform(0, 0.3))
+        clock.t = arrivals[-1] + rnd.uniform(0, 0.3)
+        assert clock.t >= sent
+    for i in range(len(arrivals) - 10):
+        assert arrivals[i + 10] - arrivals[i] >= 1.0 - 1e-9, i
+    # and it is not needlessly slow: sends go as soon as the window allows
+    c2 = Clock()
+    w2 = Window(10, 1.0, c2)
+    for _ in range(100):
+        w2.take(c2.sleep)
+    assert 9.0 <= c2.t <= 11.0
+
+
+def test_the_fakes_count_a_window_as_the_vendor_does():
+    r = RateLimits({"api": [(3, 1.0)]})
+    r.enforce = True
+    assert [r.admit("api") for _ in range(5)] == [True, True, True, False, False]
+    assert r.over["api"] == 2
+
+
+def test_klaviyo_single_events_stay_under_350_per_second_at_the_fake():
+    key = SECRETS["klaviyo"]
+    with KlaviyoFake(key, retry_after=0) as fake:
+        fake.rate.enforce = True
+        ctx = context("klaviyo", {"KLAVIYO_API_KEY": key, "KLAVIYO_BASE_URL": fake.url})
+        ctx.transport_options = {"timeout": 5.0, "backoff": 0.0}  # the documented limits, unscaled
+        delivery = load_connectors()["klaviyo"].events(ctx)
+        items = [item(n, email=f"p{n}@example.com") for n in range(420)]
+        outcomes = []
+        for i in range(0, len(items), 15):  # below bulk_from: one Create Event per item
+            outcomes += delivery.deliver(items[i:i + 15])
+        assert fake.rate.over == {}, fake.rate.over
+        assert outcomes == [Delivered(i.id) for i in items]
+        assert len(fake.rate.seen["events"]) == 420 and not fake.bulk_jobs
+
+
+def test_an_esp_back_from_an_outage_gets_what_waits_out_its_backoff_at_once(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "PROBE_EVERY", 0.2)
+    down = threading.Event()
+    down.set()
+
+    def plan(it, call):  # down: a 503 with the backoff a long outage reaches (5 minutes)
+        return Retry(it.id, 300.0, "503: Service Unavailable") if down.is_set() else Delivered(it.id)
+
+    rec = Recording(plan)
+    core = Core(tmp_path, {"klaviyo": rec})
+    core.send([track("product_viewed", f"a{n}") for n in range(30)])
+    core.relay.start()
+    try:
+        deadline = time.time() + 10
+        while rec.calls < 6 and time.time() < deadline:  # the first tries, then probes
+            time.sleep(0.01)
+        assert rec.got == [] and rec.calls >= 6
+        with core.store._lock:
+            attempts = core.store._work.execute("SELECT min(attempts), max(attempts), count(*) FROM outbox").fetchone()
+        assert attempts == (1, 1, 30), "a failed probe cost its item an attempt"
+        down.clear()
+        back = time.time()
+        while len(rec.got) < 30 and time.time() < back + 10:
+            time.sleep(0.01)
+        assert len(rec.got) == 30
+        assert time.time() - back < 2, "the backlog waited out its backoff after the ESP came back"
+    finally:
+        core.relay.stop()
+        core.close()
