@@ -1,33 +1,35 @@
 """The build cache: what a compile made, kept under a digest of everything that made it.
 
 It lives in the build folder, ``<out>/.cache`` (``build/.cache`` by default, so a
-project's ``build/`` ignore rule covers it): written only after the build itself
-was written (a run that fails writes nothing), carried over when the build is
-swapped (mailwright.output), and the only thing in a build its manifest does not list.
-Two kinds of entry:
+project's ``build/`` ignore rule covers it): staged beside the build while a compile
+runs and moved in only after the build was written (a run that fails leaves it as it
+was), carried over when the build is swapped (mailwright.output), and the only thing
+in a build its manifest does not list. Every key holds mailwright's version, a digest
+of its code and its connectors' code, the project folder and mailwright.toml (its
+normalized content and its text). Entries:
 
-- a **template** entry (``t-KEY.json``): one template's outputs for each trigger and
-  ESP of the run, and its warnings. KEY covers mailwright's version, a digest of
-  its code and its connectors' code, the project folder, the whole config, the
-  component and theme names on offer, the ESPs and the template's triggers; the
-  entry lists the files its compile read (the template, what it includes, the
-  components and theme it uses) with their digests, each checked again before a hit.
-- a **project** entry (``p-KEY.json``): the whole result of a clean compile
-  (outputs, flows, tracking plan, warnings). KEY covers the version, the code, the
-  folder, ``--esp`` and the listing of templates/, components/, themes/, flows/
-  (the project's and the built-in ones); the entry lists every file the compile
-  read. A hit parses nothing and imports neither the engine nor the connectors.
+- ``t-KEY``, one template: its outputs for each trigger and ESP of the run, and its
+  warnings. KEY adds the theme names on offer, the ESPs and the template's triggers;
+  the entry lists the files its compile read (the template, what it includes, the
+  theme) and the components it used, each checked again by digest before a hit.
+- ``f-KEY``, one flow for one ESP: KEY adds the flow file and the outputs it sends.
+- ``l-KEY``, the tracking plan: KEY adds the flow files and the identity (key and
+  dependencies) of each template a flow sends.
+- ``p-KEY``, a clean compile: what the CLI reports, and the digest of every file of
+  the build it wrote. KEY adds ``--esp`` and the names in templates/, components/,
+  themes/, flows/ and the built-in folders; the entry lists every file the compile
+  read. A hit whose build is in place writes nothing and imports neither the engine
+  nor the connectors.
 
 An entry file is ``mailwright-cache 2 SHA256``, a line of JSON, then the long texts
-it names by their lengths (the SHA-256 covers both); one whose digest
-does not match (tampered, truncated) is ignored, rebuilt and overwritten. Writes
-are a temporary file renamed into place, so concurrent compiles never see half an
-entry. Bounded: least recently used entries beyond ``max(200, 3 × used)`` (used: the
-entries the last compile read or wrote) are removed after each compile.
+it names by their lengths (the SHA-256 covers both). One that does not match
+(tampered, truncated) or has another shape is ignored and rebuilt, never trusted.
+Each lands by a rename, so concurrent compiles never see half an entry. Bounded:
+least recently used entries beyond ``max(200, 3 × used)`` (used: the entries the
+last compile read or wrote) are removed after each compile.
 
-Not seen (use ``--no-cache``): a symlink retargeted to a file of equal content,
-an edited connector installed outside site-packages that is not in the
-mailwright distribution.
+Not seen (use ``--no-cache``): a symlink an include goes through, pointed at another
+file; an edited connector installed in place outside the mailwright distribution.
 """
 
 from __future__ import annotations
@@ -52,7 +54,6 @@ CACHE_DIR = ".cache"  # in the build folder (mailwright.output.CACHE)
 MAGIC = b"mailwright-cache 2 "
 CONFIG = "mailwright.toml"
 MIN_KEEP = 200
-# (folder relative to the project, or a built-in package's folder; file pattern suffixes)
 LISTED = ("templates", "components", "themes", "flows")  # every name in them (more than the globs read)
 BUILTIN = ("mailwright_components", "mailwright_themes")
 
@@ -169,6 +170,10 @@ def _key(*parts: Any) -> str:
 
 # -------------------------------------------------------------- (de)serialising
 
+OUTPUT_FIELDS = ("esp", "name", "trigger", "html", "text", "subject", "preheader")
+BLOB_FIELDS = ("html", "text")
+
+
 def diag_json(d: Diagnostic) -> list:
     return [list(_pos(d.pos)), d.message, d.severity, [[*_pos(p), m] for p, m in d.notes], d.rule,
             list(d.mapping) if d.mapping else None]
@@ -207,10 +212,6 @@ def output_from(j: dict, cls: type, blobs: list[str]) -> Any:
     if not all(isinstance(v, str) or (f == "trigger" and v is None) for f, v in zip(OUTPUT_FIELDS, values)):
         raise ValueError("output")
     return cls(*values)
-
-
-OUTPUT_FIELDS = ("esp", "name", "trigger", "html", "text", "subject", "preheader")
-BLOB_FIELDS = ("html", "text")
 
 
 def _index(i: Any, blobs: list) -> int:
