@@ -100,3 +100,52 @@ def test_an_esp_back_from_an_outage_gets_what_waits_out_its_backoff_at_once(tmp_
     finally:
         core.relay.stop()
         core.close()
+
+
+def test_a_relay_killed_between_the_post_and_its_outcome_sends_no_second_activecampaign_event(tmp_path):
+    """ActiveCampaign has no idempotency key: after a crash, only its tracking logs say whether a post
+    landed, and the delivery reads them only for an item that was tried before. An item whose request
+    went out must count as tried even when the process died before its outcome was recorded."""
+    from tests.test_delivery_activecampaign import EVENT_KEY, TOKEN, env
+
+    crashed = threading.Event()
+
+    class DiesAfterTheRequest:
+        def __init__(self, real):
+            self.real = real
+
+        def deliver(self, items):
+            self.real.deliver(items)  # landed at the fake
+            crashed.set()
+            threading.Event().wait(30)  # the process is gone: no outcome is ever recorded
+            return []
+
+    from tests.fakes import ActiveCampaignFake
+    from tests.test_delivery_common import shop
+
+    with ActiveCampaignFake(TOKEN, retry_after=0, tracking=True, event_key=EVENT_KEY) as fake:
+        for tag in shop().esp_config("activecampaign")["fields"].values():
+            fake.add_field(tag)
+
+        def delivery():
+            return load_connectors()["activecampaign"].events(context("activecampaign", env(fake)))
+
+        ident = {"type": "identify", "userId": "u1", "anonymousId": "a1", "messageId": "i1",
+                 "timestamp": "2026-03-01T10:00:00Z", "traits": {"email": "ada@example.com"}}
+        first = Core(tmp_path, {"activecampaign": DiesAfterTheRequest(delivery())}, project=shop().root)
+        first.send([ident, track("product_viewed", "a1", user="u1", mid="v1")])
+        first.relay.start()
+        assert crashed.wait(10)
+        first.relay._stop.set()  # the dead process's threads never run again; its store is reopened
+        again = Core(tmp_path, {"activecampaign": delivery()}, project=shop().root)
+        again.relay.start()
+        try:
+            deadline = time.time() + 10
+            while again.store.status(time.time())["esps"].get("activecampaign", {}).get("pending", 0) \
+                    and time.time() < deadline:
+                time.sleep(0.02)
+        finally:
+            again.relay.stop()
+            again.close()
+        ids = [__import__("json").loads(t["eventdata"])["id"] for t in fake.tracked_events()]
+        assert ids and len(ids) == len(set(ids)), ids

@@ -107,6 +107,7 @@ class Relay:
         if not items:
             self._down.discard(esp)
             return
+        self.store.tried(esp, items)
         try:
             outcomes = list(delivery.deliver(items))
         except Exception:
@@ -115,6 +116,7 @@ class Relay:
             self._deliver_outcomes(esp, items, outcomes)
 
     def _deliver(self, esp: str, delivery: Delivery, items: list[OutboxItem]) -> None:
+        self.store.tried(esp, items)
         try:
             outcomes = list(delivery.deliver(items))
         except Exception as e:  # the delivery's own failure: every item waits and is offered again

@@ -281,12 +281,20 @@ class RedisStore:
                 s = json.loads(st) if st else {"attempts": 0, "due": 0}
                 if s["due"] > now:
                     continue
-                item = item_from_json(d, s["attempts"])
+                item = item_from_json(d, max(s["attempts"], 1 if s.get("tried") else 0))
                 self._entries[(esp, item.id)] = (k, eid, float(f["r"]))
                 out.append(item)
                 if len(out) >= limit:
                     return out
         return out
+
+    def tried(self, esp: str, items: list[OutboxItem]) -> None:
+        with self.r.pipeline() as pipe:
+            for it in items:
+                if it.attempts == 0:
+                    k, eid, _received = self._entries[(esp, it.id)]
+                    pipe.hset(f"{P}os:{esp}:{k}", eid, json.dumps({"attempts": 0, "due": 0, "tried": True}))
+            pipe.execute()
 
     def settle(self, esp: str, items: list[OutboxItem], outcomes: list[Outcome], now: float) -> Settled:
         res = Settled()

@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS profiles (key TEXT PRIMARY KEY, record TEXT NOT NULL,
 CREATE INDEX IF NOT EXISTS profiles_due ON profiles(due) WHERE due IS NOT NULL;
 CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, esp TEXT NOT NULL,
                                    profile TEXT NOT NULL, item TEXT NOT NULL, attempts INTEGER NOT NULL,
-                                   due REAL NOT NULL, received REAL NOT NULL, reason TEXT);
+                                   due REAL NOT NULL, received REAL NOT NULL, reason TEXT,
+                                   tried INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS outbox_esp ON outbox(esp, seq);
 CREATE TABLE IF NOT EXISTS dead (id TEXT PRIMARY KEY, esp TEXT NOT NULL, profile TEXT NOT NULL, item TEXT NOT NULL,
                                  attempts INTEGER NOT NULL, reason TEXT NOT NULL, at REAL NOT NULL);
@@ -58,6 +59,8 @@ class SQLiteStore:
         self._due = engine_due  # Engine.next_due (set by the runner; status/retry need no engine)
         init = connect(path)
         init.executescript(SCHEMA)
+        if "tried" not in {r[1] for r in init.execute("PRAGMA table_info(outbox)")}:  # a store made before it
+            init.execute("ALTER TABLE outbox ADD COLUMN tried INTEGER NOT NULL DEFAULT 0")
         init.close()
         self._work = connect(path)  # processing, timers, status (one thread at a time: the lock)
         self._lock = threading.Lock()
@@ -206,8 +209,8 @@ class SQLiteStore:
         db = self._db(esp)
         out: list[OutboxItem] = []
         blocked: set[str] = set()
-        for raw, attempts, due in db.execute(
-                "SELECT item, attempts, due FROM outbox WHERE esp = ? ORDER BY seq LIMIT ?", (esp, limit * 3)):
+        for raw, attempts, due, tried in db.execute(
+                "SELECT item, attempts, due, tried FROM outbox WHERE esp = ? ORDER BY seq LIMIT ?", (esp, limit * 3)):
             d = json.loads(raw)
             keys = order_keys(d)
             if blocked.intersection(keys):
@@ -215,10 +218,18 @@ class SQLiteStore:
             blocked.update(keys)  # one item per profile per batch: the next waits for this one's outcome
             if due > now:  # waits for a retry: the profile's later items wait behind it
                 continue
-            out.append(item_from_json(d, attempts))
+            out.append(item_from_json(d, max(attempts, tried)))
             if len(out) >= limit:
                 break
         return out
+
+    def tried(self, esp: str, items: list[OutboxItem]) -> None:
+        db = self._db(esp)
+        fresh = [(i.id,) for i in items if i.attempts == 0]
+        if fresh:  # committed before the request goes (WAL: survives kill -9 without an fsync)
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany("UPDATE outbox SET tried = 1 WHERE id = ?", fresh)
+            db.execute("COMMIT")
 
     def settle(self, esp: str, items: list[OutboxItem], outcomes: list[Outcome], now: float) -> Settled:
         db = self._db(esp)
