@@ -7,8 +7,10 @@ answers that with 429s. :class:`Window` never lets ``limit + 1`` requests arrive
 seconds, whatever the network delay, provided the requests it paces are sequential (each sent after the
 previous one was answered: one delivery worker per ESP, sharing its windows between its transports).
 
-Proof sketch: sends s_1 < s_2 < …, arrival a_i in [s_i, s_{i+1}] (sequential). Waiting until
-s_{n} >= s_{n-limit+1} + per gives a_{i+limit} >= s_{i+limit} >= s_{i+1} + per >= a_i + per.
+Proof sketch: requests 1, 2, … are sequential, so when request n asks to go, request n-1 has been
+answered: its arrival a_{n-1} is at most now. ``take`` keeps that bound c_i for each of the last
+``limit`` requests and sends n only once n >= c_{n-limit} + per; then a_n >= s_n >= c_{n-limit} + per
+>= a_{n-limit} + per, so no ``per`` seconds hold more than ``limit`` arrivals.
 """
 
 from __future__ import annotations
@@ -24,20 +26,22 @@ class Window:
     """At most ``limit`` arrivals in any ``per`` seconds; ``take`` waits as long as that needs."""
 
     def __init__(self, limit: float, per: float, clock: Callable[[], float] = time.monotonic):
-        self.limit = max(2, int(limit))
+        self.limit = max(1, int(limit))
         self.per = per
         self.clock = clock
-        self.sent: deque[float] = deque(maxlen=self.limit - 1)
+        self.bound: deque[float] = deque(maxlen=self.limit)  # latest possible arrival of the last requests
         self.lock = threading.Lock()
 
     def take(self, sleep: Callable[[float], None]) -> None:
         with self.lock:
-            while len(self.sent) == self.sent.maxlen:
-                wait = self.sent[0] + self.per - self.clock()
+            if self.bound:
+                self.bound[-1] = self.clock()  # the previous request has been answered by now
+            while len(self.bound) == self.bound.maxlen:
+                wait = self.bound[0] + self.per - self.clock()
                 if wait <= 0:
                     break
                 sleep(wait)
-            self.sent.append(self.clock())
+            self.bound.append(self.clock())
 
 
 def windows(limits: list[tuple[float, float]], scale: float = 1.0) -> list[Window]:
