@@ -52,6 +52,7 @@ def test_an_email_carries_its_preview_text(tmp_path):
     ("30m", {"unit": "minutes", "value": 30}), ("90m", {"unit": "minutes", "value": 90}),
     ("2h", {"unit": "hours", "value": 2}), ("1d", {"unit": "days", "value": 1}),
     ("30s", {"unit": "minutes", "value": 1}), ("61s", {"unit": "minutes", "value": 2}),
+    ("121s", {"unit": "minutes", "value": 3}),
     ("{duration: 1d, until: '10:00'}", {"unit": "days", "value": 1, "delay_until_time": "10:00:00",
                                         "timezone": "profile"}),
 ])
