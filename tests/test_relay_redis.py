@@ -130,3 +130,35 @@ def test_kill_9_two_relays_on_redis_lose_nothing_and_duplicate_nothing(tmp_path,
             p.stop()
         rec.close()
         r.close()
+
+
+def test_a_shard_given_back_to_a_new_relay_waits_for_its_batch_in_flight(tmp_path, redis_url):
+    """Found by benchmarks/relay_kill.py (≈1,000 of 100,000 sent twice on Redis): when a relay joins (or
+    one restarts), the others give back shards for a fair share; a shard given back while a batch of its
+    items was at the ESP let the newcomer claim and send the same items again."""
+    from mailwright.signals.relay.model import Delivered
+    from mailwright.signals.relay.store_redis import RedisStore
+
+    a = RedisCore(tmp_path, {"klaviyo": Recording()}, redis_url)
+    try:
+        a.send([track("product_viewed", f"v{n}") for n in range(64)])
+        while a.store.process(a.relay.processor, 200):
+            pass
+        held = a.store.claim("klaviyo", time.time(), 100)  # at the ESP now, no outcome yet
+        assert len(held) == 64 and len(a.store.owned) == 16
+        b = RedisStore(redis_url)
+        b.leases(time.time())
+        a.store._last_lease = 0.0
+        a.store.leases(time.time())  # fair share 8: gives back what it can
+        b._last_lease = 0.0
+        b.leases(time.time())
+        again = {i.id for i in b.claim("klaviyo", time.time(), 100)}
+        assert not again & {i.id for i in held}, "a second relay sent items the first had in flight"
+        a.store.settle("klaviyo", held, [Delivered(i.id) for i in held], time.time())
+        a.store._last_lease = 0.0
+        a.store.leases(time.time())  # nothing in flight: the extra shards go now
+        b._last_lease = 0.0
+        assert len(a.store.owned) == 8 and len(b.leases(time.time())) == 8
+        b.close()
+    finally:
+        a.close()

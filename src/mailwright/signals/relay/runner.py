@@ -111,9 +111,11 @@ class Relay:
         try:
             outcomes = list(delivery.deliver(items))
         except Exception:
-            return
+            outcomes = []
         if any(isinstance(o, Delivered) for o in outcomes):
             self._deliver_outcomes(esp, items, outcomes)
+        else:
+            self.store.release(esp, items)
 
     def _deliver(self, esp: str, delivery: Delivery, items: list[OutboxItem]) -> None:
         self.store.tried(esp, items)

@@ -76,6 +76,8 @@ class RedisStore:
         self.owned: set[int] = set()
         self._claimed: set[int] = set()  # shards whose dead workers' entries this process has taken over
         self._clean: set[int] = set()  # shards with nothing held: read new entries only
+        self._leaving: set[int] = set()  # shards being given back: no new batch is claimed from them
+        self._handover = threading.Lock()  # a claim and a give-back never interleave
         self._aio: Any = None
         self._aio_loop: Any = None
         self._append = self.r.register_script(_APPEND)
@@ -121,10 +123,14 @@ class RedisStore:
         for k in sorted(self.owned):
             if not self._renew(keys=[f"{P}lease:{k}"], args=[self.me, self.lease_ms]):
                 self._drop(k)
-        while len(self.owned) > fair:
-            k = max(self.owned)
-            self._release(keys=[f"{P}lease:{k}"], args=[self.me])
-            self._drop(k)
+        # extras go back, but never while a batch of their items is at an ESP without an outcome: the
+        # next owner would send it again. Until then they are renewed and no new batch is claimed from them.
+        with self._handover:
+            self._leaving = set(sorted(self.owned, reverse=True)[:max(0, len(self.owned) - fair)])
+            busy = {shard for shard, _eid, _r in list(self._entries.values())}  # settle pops without the lock
+            for k in sorted(self._leaving - busy):
+                self._release(keys=[f"{P}lease:{k}"], args=[self.me])
+                self._drop(k)
         for k in range(SHARDS):
             if len(self.owned) >= fair:
                 break
@@ -134,6 +140,7 @@ class RedisStore:
 
     def _drop(self, k: int) -> None:
         self.owned.discard(k)
+        self._leaving.discard(k)
         self._claimed.discard(k)
         self._clean.discard(k)
 
@@ -264,8 +271,16 @@ class RedisStore:
     # ------------------------------------------------------------ delivery
 
     def claim(self, esp: str, now: float, limit: int = 100) -> list[OutboxItem]:
+        with self._handover:
+            return self._claim(esp, now, limit)
+
+    def release(self, esp: str, items: list[OutboxItem]) -> None:
+        for it in items:
+            self._entries.pop((esp, it.id), None)
+
+    def _claim(self, esp: str, now: float, limit: int) -> list[OutboxItem]:
         out: list[OutboxItem] = []
-        for k in sorted(self.owned):
+        for k in sorted(self.owned - self._leaving):
             stream, state = f"{P}out:{esp}:{k}", f"{P}os:{esp}:{k}"
             entries = self.r.xrange(stream, count=limit * 3)
             if not entries:

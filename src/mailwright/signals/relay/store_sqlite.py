@@ -223,6 +223,9 @@ class SQLiteStore:
                 break
         return out
 
+    def release(self, esp: str, items: list[OutboxItem]) -> None:
+        pass  # a claim holds nothing here
+
     def tried(self, esp: str, items: list[OutboxItem]) -> None:
         db = self._db(esp)
         fresh = [(i.id,) for i in items if i.attempts == 0]
