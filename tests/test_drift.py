@@ -268,3 +268,14 @@ def test_a_hubspot_workflow_edited_in_hubspot_is_drift_and_switching_it_on_is_no
         assert flow["isEnabled"] is True  # --force restores the steps, and leaves it on
         fake.clear_requests()
         assert push(shop, "hubspot", env).exit_code == 0 and fake.writes() == []
+
+
+def test_force_followed_by_the_project_folder_forces_everything_in_that_project(shop):
+    """`push --force examples/shop`: click hands the folder to --force; it is the project, and --force means all."""
+    with account("activecampaign") as (fake, env):
+        assert push(shop, "activecampaign", env).exit_code == 0
+        edit(fake, "activecampaign")
+        r = CliRunner().invoke(main, ["push", "--esp", "activecampaign", "--force", str(shop)],
+                               env={**env, "MAILWRIGHT_RETRY_BACKOFF": "0", "MAILWRIGHT_RATE_SCALE": "1000"})
+        assert r.exit_code == 0, r.output
+        assert BEFORE in stored(fake, "activecampaign") and "nothing of that name" not in r.stderr

@@ -218,6 +218,20 @@ def _mapping_block(diags: list[Diagnostic], config: dict) -> str:
 _ALL = "\0all"  # what --force without a NAME stands for
 
 
+def _project_after_force(project: Path, force: tuple[str, ...]) -> tuple[Path, tuple[str, ...]]:
+    """`push --force examples/shop`: click gives the folder to --force as its NAME; it meant the project.
+
+    Only when PROJECT was not given and the value is a project folder (it holds mailwright.toml).
+    """
+    source = click.get_current_context().get_parameter_source("project")
+    if source is not click.core.ParameterSource.DEFAULT:
+        return project, force
+    folders = [n for n in force if n != _ALL and (Path(n) / "mailwright.toml").is_file()]
+    if len(folders) != 1:
+        return project, force
+    return Path(folders[0]), tuple(_ALL if n == folders[0] else n for n in force)
+
+
 @main.command()
 @click.argument("project", default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--esp", "esps", multiple=True, metavar="ESP",
@@ -274,6 +288,7 @@ def push(project: Path, esps: tuple[str, ...], dry_run: bool, only: str | None, 
     def say(message: str) -> None:
         click.echo(message, err=True)
 
+    project, force = _project_after_force(project, force)
     accounts = read_accounts(project, esps, as_json=as_json, dry_run=dry_run, live=live, only=only, dedupe=dedupe,
                              force=frozenset(n for n in force if n != _ALL) if _ALL not in force else True,
                              adopt=adopt, prune=prune)
