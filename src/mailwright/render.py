@@ -368,7 +368,11 @@ def emit(tree: list, d: Dialect, context: str, known: dict[str, Any],
     With ``errors``, what the dialect cannot write is recorded there and the rest is
     still written (every error of the template at once); without, the first raises."""
     out: list[str] = []
+    text = context == "text"
     for item in tree:
+        if type(item) is str:  # most of a page: copied as it is (in plain text, syntax escaped)
+            out.append(_escape_plain(item, d) if text else item)
+            continue
         try:
             out.append(_item(item, d, context, known, errors))
         except MailwrightError as e:
