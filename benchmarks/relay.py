@@ -142,6 +142,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--store", default="sqlite")
     ap.add_argument("--threads", type=int, default=4)
+    ap.add_argument("--ack-only", action="store_true", help="only the single /v1/track acknowledgement latency")
+    ap.add_argument("--ack-rate", type=float, default=None, help="events/s in total for --ack-only (default: flat out)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="relay-bench-"))
     esp = FakeESP()
@@ -160,6 +162,12 @@ def main() -> None:
                     break
             except requests.RequestException:
                 time.sleep(0.05)
+        if args.ack_only:
+            n1, lat1 = run_load(url, args.seconds, args.threads, 1, rate=args.ack_rate)
+            print(f"single /v1/track ack latency ({args.threads} senders, {n1 / args.seconds:,.0f} events/s): "
+                  f"p50 {pct(lat1, .5) * 1000:.1f} ms, p99 {pct(lat1, .99) * 1000:.1f} ms, "
+                  f"max {max(lat1) * 1000:.1f} ms")
+            return
         t = time.time()
         n, lat = run_load(url, args.seconds, args.threads, 50)
         rate = n / (time.time() - t)

@@ -108,7 +108,7 @@ def run(store_kind: str, total: int, kills: int, seed: int, threads: int, profil
     redis_proc = None
     if store_kind == "redis":
         redis_proc, store = start_redis(tmp)
-        env = {"MAILWRIGHT_RELAY_LEASE_MS": "2000"}
+        env = {"MAILWRIGHT_RELAY_LEASE_MS": os.environ.get("LEASE_MS", "2000")}
         relays = [RelayProcess(tmp, proj, rec.url, store, env=env) for _ in range(2)]
     else:
         store, env = f"sqlite:{tmp / 'relay.sqlite3'}", {}

