@@ -116,7 +116,10 @@ def test_activecampaign_refuses_date_with_the_way_out():
     ('{{ event.day | upper | date("%Y") }}',
      "'date' comes first, right after the name: it reads the name's ISO date (as event.delivery_date|date(\"%B "
      "%-d, %Y\"))"),
-    ('{{ event.day | money("EUR", "de-DE") }}', "filter 'money' takes no argument"),
+    ('{{ event.day | money("EUR", "de-DE") }}',
+     "filter 'money' takes no argument: it writes two decimals with '.' and no symbol, the same in every ESP; a "
+     "price in the recipient's currency and locale is not portable: send it already formatted (a profile or event "
+     "property, e.g. price_display) and output that"),
 ])
 def test_date_errors_stand_at_the_filter(tag, message):
     src = text_email(f"Due {tag}")

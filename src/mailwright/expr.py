@@ -20,6 +20,9 @@ from .errors import MailwrightError, Pos
 _env = jinja2.Environment()
 
 ROOTS = ("profile", "event")
+MONEY_WAY_OUT = (": it writes two decimals with '.' and no symbol, the same in every ESP; a price in the "
+                 "recipient's currency and locale is not portable: send it already formatted (a profile or event "
+                 "property, e.g. price_display) and output that")
 FILTERS = {
     # name: (min args, max args)
     "default": (1, 1),
@@ -177,7 +180,8 @@ def parse_output(src: str, pos: Pos, scope: Scope) -> OutputExpr:
         lo, hi = FILTERS[node.name]
         if node.kwargs or node.dyn_args or node.dyn_kwargs or not lo <= len(node.args) <= hi:
             want = "no argument" if hi == 0 else f"{lo}" + ("" if lo == hi else f" to {hi}") + " argument(s)"
-            raise MailwrightError(pos, f"filter '{node.name}' takes {want}")
+            why = MONEY_WAY_OUT if node.name == "money" and node.args else ""
+            raise MailwrightError(pos, f"filter '{node.name}' takes {want}{why}")
         args = []
         for a in node.args:
             if not isinstance(a, nodes.Const):
