@@ -19,6 +19,7 @@ from .store import Store
 
 IDLE_WAIT = 0.05  # seconds a loop sleeps when there is nothing to do (new work wakes it sooner)
 PRUNE_EVERY = 600.0
+LINGER = 0.05  # seconds a delivery loop waits after a batch smaller than it could take
 PROBE_EVERY = 5.0  # seconds between probes of an ESP that was down while everything waits out its backoff
 
 
@@ -99,6 +100,10 @@ class Relay:
                 wake.wait(IDLE_WAIT)
                 continue
             self._deliver(esp, delivery, items)
+            if len(items) < batch:
+                # a trickle: let a few milliseconds of events gather, so that each request, outcome commit
+                # and the CPU they take serve many events (the acknowledgements share that CPU)
+                self._stop.wait(LINGER)
 
     def _probe(self, esp: str, delivery: Delivery) -> None:
         """Is the ESP back? The first waiting item is sent ahead of its backoff; delivered, it is settled
