@@ -149,3 +149,23 @@ def test_a_relay_killed_between_the_post_and_its_outcome_sends_no_second_activec
             again.close()
         ids = [__import__("json").loads(t["eventdata"])["id"] for t in fake.tracked_events()]
         assert ids and len(ids) == len(set(ids)), ids
+
+
+def test_activecampaign_api_and_trackcmp_share_one_5_per_second_window():
+    from tests.fakes import ActiveCampaignFake
+    from tests.test_delivery_activecampaign import EVENT_KEY, TOKEN, env
+    from tests.test_delivery_common import shop
+
+    with ActiveCampaignFake(TOKEN, retry_after=0, tracking=True, event_key=EVENT_KEY) as fake:
+        for tag in shop().esp_config("activecampaign")["fields"].values():
+            fake.add_field(tag)
+        fake.rate.enforce = True
+        ctx = context("activecampaign", env(fake))
+        ctx.transport_options = {"timeout": 5.0, "backoff": 0.0}
+        delivery = load_connectors()["activecampaign"].events(ctx)
+        items = [item(n, email=f"p{n}@example.com") for n in range(5)]
+        started = time.monotonic()
+        assert delivery.deliver(items) == [Delivered(i.id) for i in items]
+        assert fake.rate.over == {}, fake.rate.over
+        assert len(fake.rate.seen["api"]) >= 10  # a contact sync and a tracked event each
+        assert time.monotonic() - started >= 1.0  # paced: more than 5 requests cannot go in one second
