@@ -11,10 +11,13 @@ from mailwright import push
 from mailwright.errors import MailwrightError
 from mailwright.push import (
     CREATE,
+    DRIFTED,
     DUPLICATE,
     MANUAL,
+    ORPHAN,
     REMOVE,
     UNCHANGED,
+    UNMANAGED,
     UPDATE,
     Change,
     EmptyAccount,
@@ -22,6 +25,7 @@ from mailwright.push import (
     Report,
     apply_changes,
     counts,
+    diffs,
     duplicates,
     empty_answer,
     new_duplicates,
@@ -45,6 +49,9 @@ def test_a_change_as_json_leaves_out_empty_detail_and_error():
     c = Change("flow", "f", UPDATE, detail="2 steps", status="failed", error="boom")
     assert c.to_json() == {"kind": "flow", "name": "f", "action": "update", "status": "failed",
                            "detail": "2 steps", "error": "boom"}
+    drifted = Change("template", "t", DRIFTED, detail="kept", diff="--- pushed html\n+++ Klaviyo html")
+    assert drifted.to_json() == {"kind": "template", "name": "t", "action": "drifted", "status": "planned",
+                                 "detail": "kept", "diff": "--- pushed html\n+++ Klaviyo html"}
 
 
 def test_names_and_what_a_push_wants():
@@ -254,6 +261,20 @@ def test_counts_in_a_fixed_order():
     assert counts(changes) == ("2 to create, 1 to update, 1 to remove, 1 unchanged, 1 duplicated (push --dedupe "
                                "removes the extra copies), 1 to do by hand")
     assert counts([]) == "nothing to push"
+    kept = [Change("t", n, a) for n, a in [("1", ORPHAN), ("2", UNMANAGED), ("3", DRIFTED), ("4", ORPHAN)]]
+    assert counts(kept) == ("1 edited in the ESP (kept; push --force overwrites), 1 without a fingerprint (kept; "
+                            "push --adopt takes over), 2 orphaned (push --prune removes)")
+
+
+def test_the_diffs_under_the_plan_short_or_full():
+    long = "\n".join(f"line {i}" for i in range(14))
+    changes = [Change("template", "shop: a", DRIFTED, diff=long), Change("flow", "shop: f", CREATE),
+               Change("flow", "shop: g", UPDATE, diff="-x\n+y")]
+    first = "\n".join(f"line {i}" for i in range(12))
+    assert diffs(changes) == (f"drifted template shop: a:\n{first}\n… 2 more line(s): mailwright diff shows them\n\n"
+                              "update flow shop: g:\n-x\n+y\n")
+    assert diffs(changes, full=True) == f"drifted template shop: a:\n{long}\n\nupdate flow shop: g:\n-x\n+y\n"
+    assert diffs(changes[1:2]) == ""
 
 
 def test_the_outcome_line_of_each_kind_of_push():
