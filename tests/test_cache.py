@@ -361,6 +361,18 @@ def test_an_unchanged_build_is_left_in_place_and_a_changed_one_rewritten(project
     assert tree(project / "build") == before[1]
 
 
+def test_the_build_just_written_is_recorded_as_written_so_the_next_compile_leaves_it(project: Path) -> None:
+    """The project entry takes the digests of the build from what mailwright.output wrote (not read back)."""
+    cli(str(project))
+    edit(project / "templates/b.mjml", "Body b", "Body b2")
+    assert cli(str(project))[0] == 0
+    folder = (project / "build").stat().st_ino  # a build written again is a new folder swapped in
+    assert cli(str(project))[0] == 0
+    assert (project / "build").stat().st_ino == folder
+    assert cache_mod._written(project / "build") == cache_mod.build_digests(project / "build")
+    assert cache_mod._written(project) == cache_mod.build_digests(project)  # another folder: read
+
+
 def test_a_build_not_in_place_is_written_from_the_entries(project: Path) -> None:
     first = cli(str(project))
     fresh = tree(project / "build")

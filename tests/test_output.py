@@ -110,3 +110,144 @@ def test_json_output_lists_what_was_written(proj):
     assert r.exit_code == 0
     doc = json.loads(r.stdout)
     assert {o["html"] for o in doc["outputs"]} == {"klaviyo/welcome.html", "klaviyo/bye.html"}
+
+
+# ------------------------------------------------------------------ files linked from the previous build
+
+def inodes(folder):
+    return {p.relative_to(folder).as_posix(): p.stat().st_ino for p in folder.rglob("*")
+            if p.is_file() and ".cache" not in p.relative_to(folder).parts}
+
+
+def built(folder):
+    return {k: v for k, v in snapshot(folder).items() if not k.startswith(".cache")}
+
+
+def test_files_equal_to_the_previous_builds_are_linked_and_the_build_is_what_a_fresh_compile_gives(proj, tmp_path):
+    assert compile_(proj).exit_code == 0
+    build = proj / "build"
+    before = inodes(build)
+    (proj / "templates" / "welcome.mjml").write_text(text_email("Hello again"))
+    assert compile_(proj).exit_code == 0
+    after = inodes(build)
+    assert {k for k in after if before.get(k) == after[k]} == {"klaviyo/bye.html", "klaviyo/bye.txt", MARKER}
+    assert all((build / k).stat().st_nlink == 1 for k in after)  # the old build's names are gone
+    assert CliRunner().invoke(main, ["compile", str(proj), "--no-cache", "--out", str(tmp_path / "fresh")]).exit_code == 0
+    assert built(build) == built(tmp_path / "fresh")
+
+
+def test_a_build_file_edited_by_hand_in_place_is_written_afresh(proj, tmp_path):
+    assert compile_(proj).exit_code == 0
+    html = proj / "build" / "klaviyo" / "bye.html"
+    original, st = html.read_bytes(), html.stat()
+    with open(html, "r+b") as f:  # the same size, the same inode, even its time put back
+        f.write(b"XXXXX")
+    os.utime(html, ns=(st.st_atime_ns, st.st_mtime_ns))
+    (proj / "templates" / "welcome.mjml").write_text(text_email("Hello again"))
+    assert compile_(proj).exit_code == 0
+    assert html.read_bytes() == original and html.stat().st_ino != st.st_ino
+
+
+def test_a_file_with_another_name_is_not_linked_so_editing_that_name_never_changes_the_build(proj, tmp_path):
+    assert compile_(proj).exit_code == 0
+    html = proj / "build" / "klaviyo" / "bye.html"
+    original = html.read_bytes()
+    os.link(html, tmp_path / "backup.html")  # cp -al build backup
+    (proj / "templates" / "welcome.mjml").write_text(text_email("Hello again"))
+    assert compile_(proj).exit_code == 0
+    assert html.stat().st_ino != (tmp_path / "backup.html").stat().st_ino
+    with open(tmp_path / "backup.html", "r+b") as f:
+        f.write(b"ZZZ")
+    assert html.read_bytes() == original
+
+
+def test_a_failed_swap_after_linking_leaves_the_previous_build_whole(proj, monkeypatch):
+    from mailwright import output
+
+    assert compile_(proj).exit_code == 0
+    before = snapshot(proj / "build")
+    (proj / "templates" / "welcome.mjml").write_text(text_email("Hello again"))
+
+    def no_space(tmp, out_dir):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(output, "_swap", no_space)
+    r = compile_(proj)
+    assert r.exit_code == 1 and "no space left on device" in r.stderr
+    assert snapshot(proj / "build") == before
+    assert [p.name for p in proj.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_file_is_created_anew_never_written_into_an_existing_one(tmp_path):
+    from mailwright.output import _create
+
+    (tmp_path / "old").write_bytes(b"old build")
+    os.link(tmp_path / "old", tmp_path / "new")
+    _create(str(tmp_path / "new"), b"new build")
+    assert (tmp_path / "old").read_bytes() == b"old build" and (tmp_path / "new").read_bytes() == b"new build"
+
+
+def result_of(*pages):
+    from types import SimpleNamespace
+
+    outputs = [SimpleNamespace(esp="klaviyo", stem=s, name=s, trigger=None, html=h, text=s, subject=s, preheader="")
+               for s, h in pages]
+    return SimpleNamespace(outputs=outputs, flows=[], plan=None)
+
+
+@pytest.mark.parametrize("how", ["replaced", "edited"])
+def test_an_old_file_changed_while_it_is_linked_is_written_afresh(tmp_path, monkeypatch, how):
+    from mailwright.output import write_outputs
+
+    out = tmp_path / "out"
+    write_outputs(result_of(("a", "<p>mine</p>")), out)
+    real_link = os.link
+
+    def racing(src, dst, **kw):
+        if src.endswith("a.html"):  # someone else's bytes land in the old file between our read and the link
+            if how == "replaced":
+                (tmp_path / "other").write_bytes(b"<p>evil</p>")
+                os.chmod(tmp_path / "other", os.stat(src).st_mode)
+                os.replace(tmp_path / "other", src)
+            else:
+                st = os.stat(src)
+                with open(src, "r+b") as f:
+                    f.write(b"<p>evil</p>")
+                os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+        return real_link(src, dst, **kw)
+
+    monkeypatch.setattr(os, "link", racing)
+    write_outputs(result_of(("a", "<p>mine</p>")), out)
+    assert (out / "klaviyo" / "a.html").read_bytes() == b"<p>mine</p>"
+
+
+def test_without_hard_links_every_file_is_written_and_links_are_not_tried_again(tmp_path, monkeypatch):
+    import errno
+
+    from mailwright.output import write_outputs
+
+    out = tmp_path / "out"
+    write_outputs(result_of(("a", "<p>a</p>"), ("b", "<p>b</p>")), out)
+    tried = []
+
+    def cross_device(src, dst, **kw):
+        tried.append(dst)
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", cross_device)
+    write_outputs(result_of(("a", "<p>a</p>"), ("b", "<p>b2</p>")), out)
+    assert len(tried) == 1
+    assert (out / "klaviyo" / "a.html").read_text() == "<p>a</p>" and (out / "klaviyo" / "b.html").read_text() == "<p>b2</p>"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_a_changed_umask_is_followed_by_files_that_did_not_change(proj):
+    old = os.umask(0o022)
+    try:
+        assert compile_(proj).exit_code == 0
+        (proj / "templates" / "welcome.mjml").write_text(text_email("Hello again"))
+        os.umask(0o027)
+        assert compile_(proj).exit_code == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((proj / "build" / "klaviyo" / "bye.html").stat().st_mode) == 0o640

@@ -505,9 +505,18 @@ class BuildCache:
         deps.update(self._now)  # what replayed templates were checked against
         self._write(f"p-{self.project_key(esps)}.json", {
             "templates": len(project.templates), "esps": project.esps, "trees": connector_trees(connectors),
-            "deps": deps, "build": build_digests(build),
+            "deps": deps, "build": _written(build),
             "outputs": [o.esp for o in result.outputs], "flows": [f.esp for f in result.flows],
             "diagnostics": [diag_json(d) for d in result.diagnostics]})
+
+
+def _written(build: Path) -> dict[str, str] | None:
+    """The digests of the build this process just wrote into ``build`` (mailwright.output knows them:
+    nothing to read back), else of the files there now."""
+    written = getattr(sys.modules.get("mailwright.output"), "last_written", None)
+    if written is not None and written[0] == str(build):
+        return dict(written[1])
+    return build_digests(build)
 
 
 def build_digests(folder: Path) -> dict[str, str] | None:

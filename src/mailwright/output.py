@@ -5,15 +5,26 @@ replaced only when it is empty, or is a build (the marker, or a manifest.json of
 build from before the marker) whose every file its manifest lists. The new build is written beside the
 old one and swapped in by renaming, so an interrupted run leaves the old build
 whole.
+
+A file whose bytes equal the previous build's is hard-linked from it instead of
+written again (one changed template then costs links, not 200 writes). The old
+file is opened without following links, read and compared first, and linked only
+when it is a regular file of ours with no other name, the umask's mode and the very
+bytes we would write; anything else (another file system, no hard links, a file
+edited by hand) is written afresh. No file is ever written in place: each is
+created new (``O_EXCL``), so a linked file never changes under the old build, and
+once the old build is removed every file of the new one has a single name again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -25,6 +36,10 @@ MARKER = ".mailwright-build"
 FORMAT = "mailwright-build 1"  # the marker's first line
 MANIFEST = "manifest.json"
 CACHE = ".cache"  # the build cache's folder in a build (mailwright.cache)
+
+# The build this process wrote last: its folder and the SHA-256 of each file (relative path), so that
+# the build cache records them without reading the build back (mailwright.cache.build_digests).
+last_written: tuple[str, dict[str, str]] | None = None
 
 
 def write_outputs(result: Any, out_dir: Path) -> Path:
@@ -44,10 +59,14 @@ def write_outputs(result: Any, out_dir: Path) -> Path:
                                                     "not a folder") from None
     except OSError as e:
         raise MailwrightError(Pos(str(out_dir), 0), f"cannot write the build here: {_why(e)}") from None
+    global last_written
+    last_written = None
     try:
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; a build folder follows the umask
-        _write(result, tmp)
+        writer = _Writer(tmp, out_dir if out_dir.is_dir() else None)
+        _write(result, writer)
         _swap(tmp, out_dir)
+        last_written = (str(out_dir), writer.digests)
     except OSError as e:
         raise MailwrightError(Pos(str(out_dir), 0), f"cannot write the build here: {_why(e)}") from None
     finally:
@@ -113,48 +132,121 @@ def _not_in_manifest(folder: Path) -> str | None:
         listed.update(p for p in manifest.get("tracking_plan", {}).values() if isinstance(p, str))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return MANIFEST + " (unreadable)"
-    for dirpath, dirnames, filenames in os.walk(folder):
-        if dirpath == str(folder) and CACHE in dirnames and not os.path.islink(os.path.join(dirpath, CACHE)):
+    top = str(folder)
+    for dirpath, dirnames, filenames in os.walk(top):
+        if dirpath == top and CACHE in dirnames and not os.path.islink(os.path.join(dirpath, CACHE)):
             dirnames.remove(CACHE)  # the build cache (mailwright.cache), carried from build to build
+        prefix = dirpath[len(top) + 1:].replace(os.sep, "/") + "/" if dirpath != top else ""
         for name in sorted(filenames) + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
-            rel = os.path.relpath(os.path.join(dirpath, name), folder).replace(os.sep, "/")
-            if rel not in listed:
-                return rel
+            if prefix + name not in listed:
+                return prefix + name
     return None
 
 
-def _write(result: Any, tmp: Path) -> None:
+class _Writer:
+    """Creates the files of a new build in ``tmp``, linking those equal to the old build's (``old``)."""
+
+    def __init__(self, tmp: Path, old: Path | None):
+        self.tmp, self.old = tmp, old
+        self.digests: dict[str, str] = {}  # every file written, by relative path
+        self.linked = 0
+        self.mode = 0o666 & ~_umask()
+        self._uid = os.geteuid() if hasattr(os, "geteuid") else None
+
+    def put(self, rel: str, text: str, digest: str | None = None) -> str:
+        """Write ``text`` (UTF-8, as ``Path.write_text`` would) as ``rel``; its SHA-256."""
+        if os.linesep != "\n":
+            text = text.replace("\n", os.linesep)
+        data = text.encode("utf-8")
+        digest = digest or hashlib.sha256(data).hexdigest()
+        self.digests[rel] = digest
+        path = os.path.join(self.tmp, rel)
+        if self.old is None or not self._link(os.path.join(self.old, rel), path, data):
+            _create(path, data)
+        return digest
+
+    def _link(self, old: str, new: str, data: bytes) -> bool:
+        """Link ``old`` as ``new`` when it is a file of ours holding exactly ``data`` (False: write it)."""
+        try:
+            fd = os.open(old, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        except OSError:
+            return False
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1 or st.st_size != len(data) or \
+                    stat.S_IMODE(st.st_mode) != self.mode or (self._uid is not None and st.st_uid != self._uid):
+                return False
+            with os.fdopen(os.dup(fd), "rb") as f:
+                if f.read(len(data) + 1) != data:
+                    return False
+            try:
+                os.link(old, new, follow_symlinks=False)
+            except (OSError, NotImplementedError) as e:
+                if getattr(e, "errno", None) in _NO_LINKS or isinstance(e, NotImplementedError):
+                    self.old = None  # this file system (or system) has none: write the rest
+                raise OSError(str(e)) from None
+            now, after = os.fstat(fd), os.stat(new, follow_symlinks=False)
+            if (after.st_dev, after.st_ino) == (st.st_dev, st.st_ino) and \
+                    (now.st_mtime_ns, now.st_size) == (st.st_mtime_ns, st.st_size):
+                self.linked += 1
+                return True
+            os.unlink(new)  # replaced or edited meanwhile: written afresh instead
+            return False
+        except OSError:
+            with contextlib.suppress(OSError):
+                if os.path.lexists(new):
+                    os.unlink(new)
+            return False
+        finally:
+            os.close(fd)
+
+    def mkdir(self, rel: str) -> None:
+        os.makedirs(os.path.join(self.tmp, rel), exist_ok=True)
+
+
+_NO_LINKS = {errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK}
+
+
+def _create(path: str, data: bytes) -> None:
+    """A new file holding ``data``; never a write into an existing file (it may be linked)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    with open(path, "xb") as f:
+        f.write(data)
+
+
+def _write(result: Any, w: _Writer) -> None:
     entries = []
     for o in result.outputs:
-        (tmp / o.esp).mkdir(exist_ok=True)
+        w.mkdir(o.esp)
         html_rel, text_rel = f"{o.esp}/{o.stem}.html", f"{o.esp}/{o.stem}.txt"
-        (tmp / html_rel).write_text(o.html, encoding="utf-8")
-        (tmp / text_rel).write_text(o.text, encoding="utf-8")
+        html_sha = hashlib.sha256(o.html.encode()).hexdigest()  # the manifest's, of the text as compiled
+        w.put(html_rel, o.html, html_sha if os.linesep == "\n" else None)
+        w.put(text_rel, o.text)
         entries.append({
             "esp": o.esp, "kind": "template", "name": o.name, "trigger": o.trigger,
             "html": html_rel, "text": text_rel, "subject": o.subject, "preheader": o.preheader,
-            "sha256": hashlib.sha256(o.html.encode()).hexdigest(),
+            "sha256": html_sha,
         })
     for f in result.flows:
-        (tmp / f.esp / "flows").mkdir(parents=True, exist_ok=True)
+        w.mkdir(f"{f.esp}/flows")
         entry = {"esp": f.esp, "kind": "flow", "name": f.name}
         for suffix, content in diagrams(f.esp, f.files).items():
             rel = f"{f.esp}/flows/{f.name}{suffix}"
-            (tmp / rel).write_text(content, encoding="utf-8")
+            w.put(rel, content)
             entry[{".json": "definition", ".mmd": "diagram"}.get(suffix, "recipe")] = rel
         entries.append(entry)
     plan = getattr(result, "plan", None)  # the tracking plan (signals/contract.py), one schema per event
     schemas = plan.schemas() if plan is not None else {}
     if schemas:
-        (tmp / "tracking-plan").mkdir()
+        w.mkdir("tracking-plan")
     for event, schema in schemas.items():
-        (tmp / f"tracking-plan/{event}.json").write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n",
-                                                         encoding="utf-8")
+        w.put(f"tracking-plan/{event}.json", json.dumps(schema, indent=2, ensure_ascii=False) + "\n")
     manifest = {"version": 1, "outputs": entries,
                 "tracking_plan": {event: f"tracking-plan/{event}.json" for event in schemas}}
-    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    (tmp / MARKER).write_text(f"{FORMAT}\nWritten by mailwright compile: this folder is replaced as a whole "
-                              "at every compile.\n", encoding="utf-8")
+    w.put(MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    w.put(MARKER, f"{FORMAT}\nWritten by mailwright compile: this folder is replaced as a whole "
+                  "at every compile.\n")
 
 
 def _swap(tmp: Path, out_dir: Path) -> None:
