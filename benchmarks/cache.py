@@ -10,8 +10,16 @@ and in-process (``mailwright.cli.main`` called again in one process, imports don
 - cold: ``--no-cache``;
 - unchanged: the cache filled, nothing edited (goal: at most 0.1 s);
 - one changed: one template edited before each run; minus that template's own
-  compile (parse and render, in-process) it is the cache's overhead (goal: at
-  most 50 ms), most of which is writing the whole build again (mailwright.output).
+  cost it is the cache's overhead (goal, for the corpus: at most 50 ms; every
+  template of the example is sent by a flow, so there its flows and the tracking
+  plan are made again too and no goal is applied). That template's own cost:
+  in-process, its parse and render; as a whole process, a process compiling a
+  project of that template alone (``--no-cache``), which pays the same start-up and
+  engine imports.
+
+Every figure is a median of CPU time (user + system, of this process or of the
+child), which other work on a shared machine disturbs far less than wall time;
+the wall-time median is printed beside it.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import argparse
 import contextlib
 import importlib.util
 import io
+import resource
 import shutil
 import statistics
 import subprocess
@@ -28,6 +37,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,13 +68,33 @@ def corpus(root: Path, n: int) -> Path:
     return root
 
 
-def median_of(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+class Timing(NamedTuple):
+    cpu: float  # seconds of CPU, user + system (of this process, or of the child for a whole process)
+    wall: float
+
+    def __sub__(self, other: Timing) -> Timing:  # type: ignore[override]
+        return Timing(self.cpu - other.cpu, self.wall - other.wall)
+
+
+def _cpu(children: bool) -> float:
+    if not children:
+        return time.process_time()
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def timed(fn: Callable[[], object], children: bool = False) -> Timing:
+    c, t = _cpu(children), time.perf_counter()
+    fn()
+    return Timing(_cpu(children) - c, time.perf_counter() - t)
+
+
+def median(runs: list[Timing]) -> Timing:
+    return Timing(statistics.median(r.cpu for r in runs), statistics.median(r.wall for r in runs))
+
+
+def median_of(fn: Callable[[], object], repeat: int, children: bool = False) -> Timing:
+    return median([timed(fn, children) for _ in range(repeat)])
 
 
 def process(args: list[str]) -> None:
@@ -86,7 +116,7 @@ def in_process(args: list[str]) -> None:
                 sys.exit(f"compile failed ({e.code})")
 
 
-def own_cost(project: Path, name: str, esps: list[str], repeat: int) -> float:
+def own_cost(project: Path, name: str, esps: list[str], repeat: int) -> Timing:
     """One template's parse and render for these ESPs, in-process (what no cache can save)."""
     from mailwright.compile import Result, compile_one, parse_template
     from mailwright.compose import theme_head
@@ -104,7 +134,15 @@ def own_cost(project: Path, name: str, esps: list[str], repeat: int) -> float:
     return median_of(once, repeat)
 
 
-def measure(label: str, project: Path, esps: list[str], repeat: int) -> list[tuple[str, float, float | None]]:
+def alone(project: Path, template: Path, to: Path) -> Path:
+    """A project of ``template`` alone (the same config, components and themes)."""
+    shutil.copytree(project, to, ignore=shutil.ignore_patterns("build", "templates", "flows"))
+    (to / "templates").mkdir()
+    shutil.copy(template, to / "templates" / template.name)
+    return to
+
+
+def measure(label: str, project: Path, esps: list[str], repeat: int) -> list[tuple[str, Timing, float | None]]:
     args = [str(project), *sum((["--esp", e] for e in esps), [])]
     one = sorted((project / "templates").glob("*.mjml"))[0]
     original = one.read_text()
@@ -113,24 +151,34 @@ def measure(label: str, project: Path, esps: list[str], repeat: int) -> list[tup
     def edit() -> None:
         one.write_text(original.replace("</mj-body>", f"<mj-raw><!-- edit {next(edits)} --></mj-raw></mj-body>"))
 
+    # a template that flows send takes its flows and the tracking plan with it: those are rebuilt too
+    # (their own cost), so the goal, stated for the generated corpus (no flows), is not applied there
+    flows = (project / "flows").is_dir()
+    goal = None if flows else 0.05
     rows = []
-    for where, run in (("process", process), ("in-process", in_process)):
+    for where, run, children in (("process", process, True), ("in-process", in_process, False)):
         run([*args, "--no-cache"])  # imports warm (in-process), files in the page cache
-        cold = median_of(lambda run=run: run([*args, "--no-cache"]), repeat)
+        cold = median_of(lambda run=run: run([*args, "--no-cache"]), repeat, children)
         run(args)  # fill the cache
-        warm = median_of(lambda run=run: run(args), repeat)
+        warm = median_of(lambda run=run: run(args), repeat, children)
         changed = []
         for _ in range(repeat):
             edit()
-            t = time.perf_counter()
-            run(args)
-            changed.append(time.perf_counter() - t)
+            changed.append(timed(lambda run=run: run(args), children))
         rows += [(f"{label}, {where}: cold (--no-cache)", cold, None),
                  (f"{label}, {where}: unchanged", warm, 0.1),
-                 (f"{label}, {where}: one template changed", statistics.median(changed), None)]
+                 (f"{label}, {where}: one template changed", median(changed), None)]
+        if where == "process" and not flows:
+            solo = alone(project, one, project.parent / f"{project.name}-alone")
+            solo_args = [str(solo), *args[1:], "--no-cache"]
+            process(solo_args)
+            own = median_of(lambda solo_args=solo_args: process(solo_args), repeat, True)
+            rows += [(f"{label}, process: that template alone (--no-cache)", own, None),
+                     (f"{label}, process: one changed - that template alone", rows[-1][1] - own, 0.05)]
     own = own_cost(project, one.stem, esps, repeat)
     rows += [(f"{label}: that template's own compile", own, None),
-             (f"{label}, in-process: one changed - its own compile", rows[-1][1] - own, 0.05)]
+             (f"{label}, in-process: one changed - its own compile" + (" (flows, plan rebuilt)" if flows else ""),
+              rows[-1][1] - own, goal)]
     one.write_text(original)
     return rows
 
@@ -149,11 +197,12 @@ def main() -> None:
         gen = corpus(Path(tmp) / "corpus", n)
         rows += measure(f"corpus ({n} templates, 1 ESP)", gen, ["klaviyo"], repeat)
     missed = []
-    for label, seconds, goal in rows:
-        verdict = "" if goal is None else f"(goal <= {goal * 1e3:.0f} ms) " + ("ok" if seconds <= goal else "MISSED")
-        if goal is not None and seconds > goal:
+    print(f"  {'':80} {'CPU':>8}     {'wall':>8}")
+    for label, t, goal in rows:
+        verdict = "" if goal is None else f"(goal <= {goal * 1e3:.0f} ms CPU) " + ("ok" if t.cpu <= goal else "MISSED")
+        if goal is not None and t.cpu > goal:
             missed.append(label)
-        print(f"  {label:58} {seconds * 1e3:8.1f} ms  {verdict}")
+        print(f"  {label:80} {t.cpu * 1e3:8.1f} ms  {t.wall * 1e3:8.1f} ms  {verdict}")
     if missed:
         print(f"\nmissed: {'; '.join(missed)}")
 
