@@ -251,3 +251,24 @@ def test_a_changed_umask_is_followed_by_files_that_did_not_change(proj):
     finally:
         os.umask(old)
     assert stat.S_IMODE((proj / "build" / "klaviyo" / "bye.html").stat().st_mode) == 0o640
+
+
+def test_a_symlink_in_the_old_build_is_never_carried_over(proj, tmp_path):
+    assert compile_(proj).exit_code == 0
+    html = proj / "build" / "klaviyo" / "bye.html"
+    (tmp_path / "elsewhere.html").write_bytes(html.read_bytes())  # the very bytes, in a file not ours
+    html.unlink()
+    html.symlink_to(tmp_path / "elsewhere.html")
+    (proj / "templates" / "welcome.mjml").write_text(text_email("Hello again"))
+    assert compile_(proj).exit_code == 0
+    assert not html.is_symlink() and html.stat().st_ino != (tmp_path / "elsewhere.html").stat().st_ino
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to give a file away")
+def test_a_file_of_another_user_is_not_linked(proj):
+    assert compile_(proj).exit_code == 0
+    html = proj / "build" / "klaviyo" / "bye.html"
+    os.chown(html, 65534, 65534)
+    (proj / "templates" / "welcome.mjml").write_text(text_email("Hello again"))
+    assert compile_(proj).exit_code == 0
+    assert html.stat().st_uid == 0

@@ -19,7 +19,6 @@ once the old build is removed every file of the new one has a single name again.
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import json
 import os
@@ -149,7 +148,6 @@ class _Writer:
     def __init__(self, tmp: Path, old: Path | None):
         self.tmp, self.old = tmp, old
         self.digests: dict[str, str] = {}  # every file written, by relative path
-        self.linked = 0
         self.mode = 0o666 & ~_umask()
         self._uid = os.geteuid() if hasattr(os, "geteuid") else None
 
@@ -181,14 +179,12 @@ class _Writer:
                     return False
             try:
                 os.link(old, new, follow_symlinks=False)
-            except (OSError, NotImplementedError) as e:
-                if getattr(e, "errno", None) in _NO_LINKS or isinstance(e, NotImplementedError):
-                    self.old = None  # this file system (or system) has none: write the rest
-                raise OSError(str(e)) from None
+            except (OSError, NotImplementedError):
+                self.old = None  # no hard links here (another file system, FAT, a system without): write the rest
+                return False
             now, after = os.fstat(fd), os.stat(new, follow_symlinks=False)
             if (after.st_dev, after.st_ino) == (st.st_dev, st.st_ino) and \
                     (now.st_mtime_ns, now.st_size) == (st.st_mtime_ns, st.st_size):
-                self.linked += 1
                 return True
             os.unlink(new)  # replaced or edited meanwhile: written afresh instead
             return False
@@ -202,9 +198,6 @@ class _Writer:
 
     def mkdir(self, rel: str) -> None:
         os.makedirs(os.path.join(self.tmp, rel), exist_ok=True)
-
-
-_NO_LINKS = {errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK}
 
 
 def _create(path: str, data: bytes) -> None:
