@@ -49,10 +49,10 @@ from typing import Any
 
 from . import __version__
 from .errors import Diagnostic, Pos
+from .root import locate
 
 CACHE_DIR = ".cache"  # in the build folder (mailwright.output.CACHE)
 MAGIC = b"mailwright-cache 2 "
-CONFIG = "mailwright.toml"
 MIN_KEEP = 200
 LISTED = ("templates", "components", "themes", "flows")  # every name in them (more than the globs read)
 BUILTIN = ("mailwright_components", "mailwright_themes")
@@ -112,12 +112,7 @@ def code_digest() -> str:
 def find_root(start: Path) -> Path | None:
     """The folder ``mailwright.project.find_root`` picks (None: none; it will say why)."""
     try:
-        p = start.resolve()
-        if p.is_file():
-            p = p.parent
-        for cand in (p, *p.parents):
-            if (cand / CONFIG).exists() or (cand / CONFIG).is_symlink():
-                return cand
+        return locate(start)[1]
     except (OSError, RuntimeError):
         pass
     return None

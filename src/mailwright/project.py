@@ -12,8 +12,7 @@ from typing import Any
 from .compose import Component, Theme, load_component, load_theme
 from .errors import MailwrightError, MailwrightErrors, Pos
 from .inputs import load_toml, read_text, value_kind
-
-CONFIG = "mailwright.toml"
+from .root import CONFIG, locate
 
 # Every key mailwright.toml may hold: a key not listed is a typo (issue 12). None: any key (a mapping's own
 # names); a dict: the known keys below it. Add a key here when a feature starts reading it.
@@ -127,12 +126,9 @@ def _find(places: dict, path: Path, keys: tuple[str, ...]) -> tuple[Pos, Pos]:
 
 
 def find_root(start: Path) -> Path:
-    p = start.resolve()
-    if p.is_file():
-        p = p.parent
-    for cand in (p, *p.parents):
-        if (cand / CONFIG).exists() or (cand / CONFIG).is_symlink():
-            return cand
+    p, root = locate(start)
+    if root is not None:
+        return root
     raise MailwrightError(Pos(str(p), 0), f"no {CONFIG} in this folder or any folder above it "
                                          "(a project is a folder with mailwright.toml and templates/)")
 
