@@ -395,6 +395,29 @@ def test_the_project_entry_checks_every_file_read(project: Path) -> None:
     assert b"Card A again" in (project / "build/klaviyo/a.html").read_bytes()
 
 
+def test_the_project_entry_checks_the_files_of_templates_it_replayed(project: Path) -> None:
+    """A compile that replayed a (b changed) records what a's entry was checked against: a's include
+    changed next is seen, though that compile never read it."""
+    cli(str(project))
+    edit(project / "templates/b.mjml", "Body b", "Body B")
+    cli(str(project))
+    edit(project / "partials/note.mjml", "A note", "A changed note")
+    assert cli(str(project))[0] == 0
+    assert b"A changed note" in (project / "build/klaviyo/a.html").read_bytes()
+
+
+def test_eviction_removes_stale_temporaries_only(project: Path) -> None:
+    cli(str(project))
+    folder = project / "build" / CACHE_DIR
+    stale, fresh = folder / ".tmp-stale", folder / ".tmp-fresh"  # a writer killed an hour ago; one writing now
+    stale.write_bytes(b"x")
+    fresh.write_bytes(b"x")
+    os.utime(stale, (0, 0))
+    edit(project / "templates/b.mjml", "Body b", "Body B")  # a compile that writes, so it evicts
+    assert cli(str(project))[0] == 0
+    assert not stale.exists() and fresh.exists()
+
+
 def test_eviction_keeps_what_the_last_build_used(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cache_mod, "MIN_KEEP", 0)
     cli(str(project))
