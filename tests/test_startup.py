@@ -95,6 +95,29 @@ def test_entry_points_are_found_as_importlib_metadata_finds_them(group, tmp_path
     assert _scan(group) is None and [(e.name, e.value) for e in entry_points(group)] == want
 
 
+def test_entry_points_of_made_up_distributions_as_importlib_metadata_reads_them(tmp_path, monkeypatch):
+    """Names that normalize alike (the first listed wins), comments, blank lines and spaces; a single-file
+    egg-info sends the question to importlib.metadata."""
+    from importlib.metadata import entry_points as metadata_entry_points
+
+    from mailwright.entrypoints import _scan, entry_points
+
+    site, other = tmp_path / "site", tmp_path / "other"
+    dists = {site: {"Foo_Bar-1.0.dist-info": "[g]\n# a = not.this\n\n  one =  pkg.one : f  \n",
+                    "baz-2.egg-info": "[other]\nx = no\n[g]\ntwo=pkg.two\n"},
+             other: {"foo.bar-3.0.dist-info": "[g]\nshadowed = pkg.three\n"}}
+    for folder, infos in dists.items():
+        for name, text in infos.items():
+            (folder / name).mkdir(parents=True)
+            (folder / name / "entry_points.txt").write_text(text)
+    monkeypatch.setattr(sys, "path", [str(site), str(other)])
+    want = [(e.name, e.value) for e in metadata_entry_points(group="g")]
+    assert sorted(want) == [("one", "pkg.one : f"), ("two", "pkg.two")]
+    assert [(e.name, e.value) for e in entry_points("g")] == want
+    (other / "single.egg-info").write_text("Name: single\n")
+    assert _scan("g") is None
+
+
 def test_an_entry_point_loads_its_object():
     from mailwright.dialect import Connector
     from mailwright.entrypoints import EntryPoint
