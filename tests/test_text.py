@@ -41,3 +41,8 @@ def test_a_page_of_any_depth():
 def test_a_passthrough_fragment_keeps_the_esps_syntax():
     assert fragment_to_text('{% if x %}<a href="{{ url }}">Shop</a>{% endif %}') == \
         "{% if x %}Shop ({{ url }}){% endif %}"
+
+
+def test_a_fragment_keeps_a_linked_image_only_and_drops_hidden_copy_however_written():
+    fragment = '<a href="u"><img alt="Logo"></a> <img alt="Not linked"> <span STYLE="DISPLAY: none">hidden</span>shown'
+    assert fragment_to_text(fragment) == " Logo (u)  shown"
