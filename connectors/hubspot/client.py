@@ -230,11 +230,12 @@ class HubSpotPush(PushClient):
             return None
         diff = ""
         if not pending:  # the steps that differ from the project's, by actionId
-            ours = {str(a.get("actionId")): a for a in self._resolve(want).get("actions", [])}
+            resolved = self._resolve(want)
+            ours = {str(a.get("actionId")): a for a in resolved.get("actions", [])}
             theirs = {str(a.get("actionId")): a for a in full.get("actions") or [] if isinstance(a, dict)}
             keys = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
-            rest = [k for k in FINGERPRINTED if k != "actions" and k in want and self._resolve(want)[k] != full.get(k)]
-            diff = json_diff({**{f"action {k}": ours.get(k) for k in keys}, **{k: want[k] for k in rest}},
+            rest = [k for k in FINGERPRINTED if k != "actions" and k in resolved and resolved[k] != full.get(k)]
+            diff = json_diff({**{f"action {k}": ours.get(k) for k in keys}, **{k: resolved[k] for k in rest}},
                              {**{f"action {k}": theirs.get(k) for k in keys}, **{k: full.get(k) for k in rest}},
                              f"{self.label} (edited)")
         if self.ctx.forced(name):
