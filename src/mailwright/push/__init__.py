@@ -49,12 +49,7 @@ class Change:
 
     def to_json(self) -> dict:
         out = {"kind": self.kind, "name": self.name, "action": self.action, "status": self.status}
-        if self.detail:
-            out["detail"] = self.detail
-        if self.error:
-            out["error"] = self.error
-        if self.diff:
-            out["diff"] = self.diff
+        out.update((k, v) for k, v in (("detail", self.detail), ("error", self.error), ("diff", self.diff)) if v)
         return out
 
 
