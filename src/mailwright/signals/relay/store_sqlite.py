@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine import from_segment
+from .delivery import outage
 from .ingest import Message
 from .model import Dead, Delivered, OutboxItem, Outcome, Retry
 from .process import Processor, Record, View, aliases_of, item_from_json, item_to_json, order_keys
@@ -264,8 +265,16 @@ class SQLiteStore:
 
     def resume(self, esp: str, now: float) -> int:
         db = self._db(esp)
-        return db.execute("UPDATE outbox SET due = ? WHERE esp = ? AND due > ? AND "
-                          "(reason GLOB '5[0-9][0-9]*' OR reason GLOB 'no answer*')", (now, esp, now)).rowcount
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            waiting = db.execute("SELECT id, reason FROM outbox WHERE esp = ? AND due > ?", (esp, now)).fetchall()
+            due = [(now, i) for i, reason in waiting if outage(reason or "")]  # the runner's test, not a copy
+            db.executemany("UPDATE outbox SET due = ? WHERE id = ?", due)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return len(due)
 
     # ------------------------------------------------------------ operations
 
