@@ -195,6 +195,26 @@ def test_hubspot_source_code(hubspot: HubSpotFake) -> None:
     assert requests.get(f"{hubspot.url}/cms/v3/source-code/staging/content/{path}", headers=HS).status_code == 400
 
 
+def test_hubspot_source_code_metadata_and_delete(hubspot: HubSpotFake) -> None:
+    """As sourceCode.json v3 has them: AssetFileMetadata of a file, of a folder (children: the names right
+    under it, never a sibling folder that merely starts alike), 204 on delete, then 404."""
+    base = f"{hubspot.url}/cms/v3/source-code/published"
+    for path in ("mailwright/shop/cart.html", "mailwright/shop/sub/x.html", "mailwright/shopfront/y.html"):
+        hubspot.put_file(path, GOOD_HUBL)
+    meta = requests.get(f"{base}/metadata/mailwright/shop/cart.html", headers=HS).json()
+    assert meta["folder"] is False and meta["id"] == "mailwright/shop/cart.html" and meta["hash"]
+    folder = requests.get(f"{base}/metadata/mailwright/shop", headers=HS).json()
+    assert folder["folder"] is True and folder["children"] == ["cart.html", "sub"]
+    assert {"createdAt", "updatedAt", "id", "name"} <= folder.keys()
+    assert requests.get(f"{base}/metadata/mailwright/none", headers=HS).status_code == 404
+    assert requests.get(f"{hubspot.url}/cms/v3/source-code/draft/metadata/mailwright/shop", headers=HS).status_code == 404
+    assert requests.delete(f"{base}/content/mailwright/shop/cart.html", headers=HS).status_code == 204
+    assert hubspot.file("mailwright/shop/cart.html") is None and hubspot.file("mailwright/shopfront/y.html")
+    assert requests.delete(f"{base}/content/mailwright/shop/cart.html", headers=HS).status_code == 404
+    r = requests.delete(f"{hubspot.url}/cms/v3/source-code/staging/content/mailwright/shop/sub/x.html", headers=HS)
+    assert r.status_code == 400 and hubspot.file("mailwright/shop/sub/x.html")
+
+
 def test_hubspot_template_checks() -> None:
     assert template_problems("a.html", GOOD_HUBL) == []
     assert template_problems("a.css", "body {}") == []
