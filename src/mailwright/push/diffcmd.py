@@ -32,7 +32,7 @@ def command(project: Path, esps: tuple[str, ...], only: str | None, as_json: boo
       mailwright diff . --esp klaviyo
       mailwright diff examples/shop --json > diff.json
     """
-    from . import DRIFTED, UNMANAGED, Report, counts, diffs, table
+    from . import Report, counts, diffs, table
     from .run import read_accounts
 
     accounts = read_accounts(project, esps, as_json=as_json, dry_run=False, verb="compare with", only=only)
@@ -48,7 +48,7 @@ def command(project: Path, esps: tuple[str, ...], only: str | None, as_json: boo
             continue
         report = Report(esp, changes, client.manual_steps(), dry_run=True)
         report.reads, report.writes = client.transport.count["read"], client.transport.count["write"]
-        kept = [c for c in changes if c.action in (DRIFTED, UNMANAGED)] + report.duplicates
+        kept = report.kept + report.duplicates
         bad = bad or bool(kept)
         doc = report.to_json()
         doc["ok"] = not kept
