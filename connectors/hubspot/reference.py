@@ -13,6 +13,7 @@ from functools import lru_cache
 
 import jinja2
 
+from mailwright.expr import MONTHS, WEEKDAYS
 from mailwright.reference import PREVIEW_NOW, sender
 
 STANDARD = {"first_name": "firstname", "last_name": "lastname"}  # portable names HubSpot spells otherwise
@@ -63,9 +64,6 @@ def _strtodate(value, fmt):
     return datetime.datetime(year, month, day, tzinfo=datetime.UTC)
 
 
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-           "November", "December")
-_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 def _datetimeformat(value, fmt="%H:%M / %d-%m-%Y", timezone="UTC", language="en"):
@@ -76,8 +74,8 @@ def _datetimeformat(value, fmt="%H:%M / %d-%m-%Y", timezone="UTC", language="en"
     d = PREVIEW_NOW.replace(tzinfo=datetime.UTC) if value is None else value
     d = d.astimezone(zoneinfo.ZoneInfo(timezone))
     codes = {"Y": f"{d.year:04d}", "y": f"{d.year % 100:02d}", "m": f"{d.month:02d}", "d": f"{d.day:02d}",
-             "e": str(d.day), "B": _MONTHS[d.month - 1], "b": _MONTHS[d.month - 1][:3],
-             "A": _DAYS[d.weekday()], "a": _DAYS[d.weekday()][:3], "H": f"{d.hour:02d}", "M": f"{d.minute:02d}",
+             "e": str(d.day), "B": MONTHS[d.month - 1], "b": MONTHS[d.month - 1][:3],
+             "A": WEEKDAYS[d.weekday()], "a": WEEKDAYS[d.weekday()][:3], "H": f"{d.hour:02d}", "M": f"{d.minute:02d}",
              "%": "%"}
     out, i = [], 0
     while i < len(fmt):

@@ -6,6 +6,7 @@ The IR is what every dialect emits from and what the reference semantics
 
 from __future__ import annotations
 
+import datetime
 import decimal
 import functools
 import re
@@ -38,9 +39,9 @@ FILTERS = {
 # date("FORMAT"): the codes every ESP maps exactly (docs/language.md); the value is an ISO 8601 date
 DATE_CODES = ("%Y", "%y", "%m", "%-m", "%d", "%-d", "%B", "%b", "%A", "%a", "%%")
 _DATE_CODE = re.compile(r"%-?.?")
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-           "November", "December")
-_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December")  # English, as date() prints them (and jinjava's 'en')
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 CMP_OPS = {"eq": "==", "ne": "!=", "lt": "<", "lteq": "<=", "gt": ">", "gteq": ">=",
            "in": "in", "notin": "not in"}
@@ -614,8 +615,6 @@ def apply_filter(f: Filter, v: Any) -> Any:
 
 def format_date(v: Any, fmt: str) -> str:
     """``date(fmt)`` of a value: an ISO 8601 date (``YYYY-MM-DD``) in English names; anything else prints nothing."""
-    import datetime
-
     if not isinstance(v, str) or not _ISO_DATE.match(v):
         return ""
     try:
@@ -623,8 +622,8 @@ def format_date(v: Any, fmt: str) -> str:
     except ValueError:
         return ""
     codes = {"%Y": f"{d.year:04d}", "%y": f"{d.year % 100:02d}", "%m": f"{d.month:02d}", "%-m": str(d.month),
-             "%d": f"{d.day:02d}", "%-d": str(d.day), "%B": _MONTHS[d.month - 1], "%b": _MONTHS[d.month - 1][:3],
-             "%A": _WEEKDAYS[d.weekday()], "%a": _WEEKDAYS[d.weekday()][:3], "%%": "%"}
+             "%d": f"{d.day:02d}", "%-d": str(d.day), "%B": MONTHS[d.month - 1], "%b": MONTHS[d.month - 1][:3],
+             "%A": WEEKDAYS[d.weekday()], "%a": WEEKDAYS[d.weekday()][:3], "%%": "%"}
     return "".join(codes.get(p, p) for p in date_codes(fmt, Pos("?")))
 
 
