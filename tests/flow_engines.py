@@ -189,19 +189,21 @@ def activecampaign_condition(text: str, fields: dict) -> bool:
 
 
 def _ac_or(s: str, fields: dict) -> tuple[bool, str]:
-    value, s = _ac_and(s, fields)
-    while s.startswith(" OR "):
-        other, s = _ac_and(s[4:], fields)
-        value = value or other
-    return value, s
+    return _ac_joined(s, fields, " OR ", _ac_and, any)
 
 
 def _ac_and(s: str, fields: dict) -> tuple[bool, str]:
-    value, s = _ac_term(s, fields)
-    while s.startswith(" AND "):
-        other, s = _ac_term(s[5:], fields)
-        value = value and other
-    return value, s
+    return _ac_joined(s, fields, " AND ", _ac_term, all)
+
+
+def _ac_joined(s: str, fields: dict, word: str, operand, combine) -> tuple[bool, str]:
+    """Operands joined by ``word``, each read by ``operand``, then combined (any / all)."""
+    value, s = operand(s, fields)
+    values = [value]
+    while s.startswith(word):
+        value, s = operand(s[len(word):], fields)
+        values.append(value)
+    return combine(values), s
 
 
 def _ac_term(s: str, fields: dict) -> tuple[bool, str]:
