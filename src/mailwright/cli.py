@@ -293,9 +293,9 @@ def push(project: Path, esps: tuple[str, ...], dry_run: bool, only: str | None, 
                              force=frozenset(n for n in force if n != _ALL) if _ALL not in force else True,
                              adopt=adopt, prune=prune)
     clients, plans, unread = accounts.clients, accounts.plans, accounts.unread
-    for name in sorted(set(force) - {_ALL}):  # a NAME that covers nothing: said, not an error (a rerun is fine)
-        import dataclasses
+    import dataclasses
 
+    for name in sorted(set(force) - {_ALL}):  # a NAME that covers nothing: said, not an error (a rerun is fine)
         if not any(dataclasses.replace(cl.ctx, force=frozenset({name})).forced(c.name)
                    for cl in clients for c in plans.get(cl.ctx.esp) or [] if c.diff):
             say(f"note: --force {name}: nothing of that name was edited in the ESP")
@@ -321,8 +321,8 @@ def push(project: Path, esps: tuple[str, ...], dry_run: bool, only: str | None, 
             if note:
                 click.echo(note)
             click.echo(table(changes))
-            if diffs(changes):
-                click.echo("\n" + diffs(changes).rstrip())
+            if shown := diffs(changes):
+                click.echo("\n" + shown.rstrip())
         declined = False
         if not dry_run and not no_changes(changes):
             if not yes and sys.stdin.isatty() and not as_json and \
