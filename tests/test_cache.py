@@ -258,11 +258,13 @@ def _rewrite(entry: Path, change) -> None:
     lambda e: e["outputs"][0].update(html=99),
     lambda e: e.update(blobs=[1, 2]),
     lambda e: e.update(blobs=[-1] + e["blobs"][1:]),
+    lambda e: e.update(blobs=[*e["blobs"][:-1], e["blobs"][-1] - 1]),  # every length readable, one byte left over
     lambda e: e.update(diagnostics=[[["x", "1", 1], "m", "warning", [], None, None]]),
     lambda e: e.update(diagnostics=[[["x", 1, 1], "m", "warning", [], None, ["only", "two"]]]),
     lambda e: e.update(diagnostics=[[["x", 1, 1], 3, "warning", [], None, None]]),
     lambda e: e.clear(),
-], ids=["deps", "components", "html", "missing", "blob-index", "blob-lengths", "negative-length", "line",
+], ids=["deps", "components", "html", "missing", "blob-index", "blob-lengths", "negative-length", "short-lengths",
+        "line",
         "mapping", "message", "empty"])
 def test_an_entry_of_a_valid_digest_but_another_shape_is_ignored(project: Path, change) -> None:
     build(project)
