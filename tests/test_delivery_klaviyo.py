@@ -141,3 +141,14 @@ def test_a_job_lost_after_it_was_applied_is_sent_again_without_a_duplicate(fake)
     its = [item(n) for n in range(20)]
     assert delivery(fake).deliver(its) == [Delivered(i.id) for i in its]
     assert len(fake.bulk_jobs) == 2 and len(fake.events) == 20
+
+
+def test_the_fake_finds_a_profile_by_an_identifier_another_profile_gave_up(fake):
+    """The fake's identifier index answers as a scan of the profiles would, also once an identifier
+    has moved (an upsert by external_id that changes the email)."""
+    a = fake._profile({"attributes": {"email": "x@example.com", "external_id": "e1"}}, "/data")
+    assert fake._profile({"attributes": {"external_id": "e1", "email": "y@example.com"}}, "/data") == a
+    b = fake._profile({"attributes": {"email": "x@example.com"}}, "/data")
+    assert b != a
+    assert fake._profile({"attributes": {"email": "x@example.com"}}, "/data") == b
+    assert len(fake.profiles) == 2

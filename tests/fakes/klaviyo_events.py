@@ -44,7 +44,7 @@ class KlaviyoEvents:
         self.bulk_jobs = []
         self.received: Counter = Counter()
         self._seen: set[tuple[str, str, str]] = set()  # (profile, metric, key) of the kept events
-        self._by_identifier: dict[tuple[str, str], str] = {}
+        self._by_identifier: dict[tuple[str, str], list[str]] = {}  # every profile that was ever given it
         self.rate = RateLimits({"events": [(350, 1), (3500, 60)], "events-bulk": [(10, 1), (150, 60)]})
 
     def event_routes(self) -> list[tuple[str, str, Callable[..., Reply]]]:
@@ -98,7 +98,7 @@ class KlaviyoEvents:
             raise self.refuse(400, "A profile identifier is required: one of email, phone_number, external_id or "  # type: ignore[attr-defined]
                                    "anonymous_id.", pointer=pointer)
         # the first profile (in creation order) holding any of the identifiers, as a scan would find it
-        held = [self._by_identifier[kv] for kv in keys.items() if kv in self._by_identifier]
+        held = {h for kv in keys.items() for h in self._by_identifier.get(kv, ())}
         held = [h for h in held if any(self.profiles[h].get(k) == v for k, v in keys.items())]
         order = {h: i for i, h in enumerate(self.profiles)} if len(held) > 1 else {}
         pid = min(held, key=lambda h: order.get(h, 0)) if held else None
@@ -110,8 +110,9 @@ class KlaviyoEvents:
             pid = self._id()  # type: ignore[attr-defined]
             self.profiles[pid] = {**{k: v for k, v in attrs.items() if v is not None and k != "properties"},
                                   "properties": dict(attrs.get("properties") or {})}
-        for kv in keys.items():  # the first profile holding an identifier keeps it (an index of the scan)
-            self._by_identifier.setdefault(kv, pid)
+        for kv in keys.items():  # identifiers change only here: the index holds every profile a scan could find
+            if pid not in (given := self._by_identifier.setdefault(kv, [])):
+                given.append(pid)
         return pid
 
     def _record(self, profile: str, attrs: dict[str, Any], metric: str) -> None:
