@@ -191,3 +191,21 @@ def test_a_relay_whose_lease_ran_out_or_is_about_to_claims_nothing_from_the_shar
     finally:
         r.close()
         a.close()
+
+
+def test_an_item_sent_before_a_crash_is_offered_again_as_tried(tmp_path, redis_url):
+    """An item whose request went out counts as tried even when no outcome was ever recorded, so a
+    delivery without an idempotency key (ActiveCampaign) looks before sending it again."""
+    a = RedisCore(tmp_path, {"klaviyo": Recording()}, redis_url)
+    try:
+        a.send([track("product_viewed", f"v{n}") for n in range(4)])
+        while a.store.process(a.relay.processor, 200):
+            pass
+        held = a.store.claim("klaviyo", time.time(), 100)
+        assert len(held) == 4 and {i.attempts for i in held} == {0}
+        a.store.tried("klaviyo", held[:2])
+        a.store._entries.clear()  # the process died here: nothing in memory survives
+        again = {i.id: i.attempts for i in a.store.claim("klaviyo", time.time(), 100)}
+        assert again == {**{i.id: 1 for i in held[:2]}, **{i.id: 0 for i in held[2:]}}
+    finally:
+        a.close()
