@@ -144,3 +144,12 @@ def test_a_parse_error_raises_before_any_esp_is_asked():
 def test_money_keeps_its_meaning(value, want):
     o = parse_output("event.total | money", POS, Scope({}))
     assert render_output(o, {"event": {"total": value}}) == want
+
+
+def test_a_mapped_activecampaign_field_renders_whatever_case_and_percent_signs_it_is_given():
+    """The dialect writes a mapped '%tag%' as TAG; the reference engine must key the value the same way."""
+    config = {"fields": {"event.day": "%due_day%"}}
+    d = load_connectors()["activecampaign"].dialect(Context(config, None, lambda *a, **k: None, "t"))
+    text = d.output(parse_output("event.day", POS, Scope({})), POS, "html")
+    assert text == "%DUE_DAY%"
+    assert visible_text(RENDERERS["activecampaign"](text, {"event": {"day": "Friday"}}, config)) == "Friday"
