@@ -209,3 +209,22 @@ def test_an_item_sent_before_a_crash_is_offered_again_as_tried(tmp_path, redis_u
         assert again == {**{i.id: 1 for i in held[:2]}, **{i.id: 0 for i in held[2:]}}
     finally:
         a.close()
+
+
+def test_resume_makes_what_waits_out_an_outage_due_and_nothing_else(tmp_path, redis_url):
+    from mailwright.signals.relay.model import Retry
+
+    a = RedisCore(tmp_path, {"klaviyo": Recording()}, redis_url)
+    try:
+        a.send([track("product_viewed", f"v{n}") for n in range(6)])
+        while a.store.process(a.relay.processor, 200):
+            pass
+        held = a.store.claim("klaviyo", time.time(), 100)
+        reasons = ["503: Service Unavailable", "no answer (timeout)", "429: Too Many Requests"] * 2
+        a.store.settle("klaviyo", held, [Retry(i.id, 300.0, r) for i, r in zip(held, reasons)], time.time())
+        assert a.store.claim("klaviyo", time.time(), 100) == []
+        assert a.store.resume("klaviyo", time.time()) == 4
+        due = {i.id for i in a.store.claim("klaviyo", time.time(), 100)}
+        assert due == {i.id for i, r in zip(held, reasons) if not r.startswith("429")}
+    finally:
+        a.close()

@@ -352,14 +352,15 @@ class RedisStore:
 
     def resume(self, esp: str, now: float) -> int:
         n = 0
-        for k in sorted(self.owned):
+        for k in self._secure(sorted(self.owned)):  # a shard another relay holds now is its to write
             state = f"{P}os:{esp}:{k}"
-            for eid, raw in self.r.hgetall(state).items():
-                s = json.loads(raw)
-                if s["due"] > now and outage(s.get("reason") or ""):
-                    # called from this ESP's delivery loop, the only writer of its shards' states here
-                    self.r.hset(state, eid, json.dumps({**s, "due": now}))
-                    n += 1
+            waiting = {eid: json.loads(raw) for eid, raw in self.r.hgetall(state).items()}
+            # called from this ESP's delivery loop, the only writer of its shards' states here
+            due = {eid: json.dumps({**s, "due": now}) for eid, s in waiting.items()
+                   if s["due"] > now and outage(s.get("reason") or "")}
+            if due:
+                self.r.hset(state, mapping=due)  # one write per shard, not one per item
+            n += len(due)
         return n
 
     # ------------------------------------------------------------ operations
