@@ -115,7 +115,8 @@ class Relay:
         self.store.tried(esp, items)
         try:
             outcomes = list(delivery.deliver(items))
-        except Exception:
+        except Exception as e:  # as in _deliver: the delivery's own failure is logged, never silent
+            self.log("delivery_failed", "error", esp=esp, items=len(items), error=type(e).__name__)
             outcomes = []
         if any(isinstance(o, Delivered) for o in outcomes):
             self._deliver_outcomes(esp, items, outcomes)
