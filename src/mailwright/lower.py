@@ -95,7 +95,10 @@ class _Lowerer:
             return fallback
 
     def check_attr(self, tag: str, name: str, a) -> None:
-        msg = mjml_schema.check(tag, name, "".join(c.text for c in a.value if isinstance(c, Lit)))
+        self._check_value(tag, name, a, "".join(c.text for c in a.value if isinstance(c, Lit)))
+
+    def _check_value(self, tag: str, name: str, a, value: str) -> None:
+        msg = mjml_schema.check(tag, name, value)
         if msg:
             self.warnings.append(Diagnostic(a.pos, msg, "warning", rule="mjml-attribute"))
 
@@ -110,11 +113,18 @@ class _Lowerer:
                 hint = f"; did you mean <{close[0]}>?"
             raise MailwrightError(el.pos, f"unknown element <{el.tag}>{hint}")
         attrs: dict[str, list[ir.Node]] = {}
+        checked = parent != "mj-attributes"
         for k, a in el.attrs.items():
-            if parent != "mj-attributes":
+            v = a.value
+            if len(v) == 1 and type(v[0]) is Lit:  # most attributes are plain copy: no walk of send-time tags
+                lit = v[0]
+                if checked:
+                    self._check_value(el.tag, k, a, lit.text)
+                attrs[k] = [ir.Text(lit.text, lit.pos)] if lit.text else []
+                continue
+            if checked:
                 self.check_attr(el.tag, k, a)
-            nodes = self.inline(a.value, scope, attribute=k, owner=el.tag)
-            attrs[k] = nodes
+            attrs[k] = self.inline(v, scope, attribute=k, owner=el.tag)
         if el.content is not None:
             if el.tag in ("mj-style",):
                 children: list[ir.Node] = [ir.Text(el.raw_content, el.pos)]
