@@ -7,6 +7,7 @@ validator warns about them. So does mailwright, at the attribute's position.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 
 PAD = ["padding", "padding-top", "padding-bottom", "padding-left", "padding-right"]
@@ -71,6 +72,7 @@ TYPES["width"] = ("a length such as 600px or 50%", _UNIT)
 TYPES["height"] = ("a length such as 40px or auto", re.compile(rf"{_UNIT.pattern}|auto"))
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function of three strings; templates repeat the same few thousand
 def check(tag: str, name: str, value: str) -> str | None:
     """A message when MJML would not accept ``name="value"`` on ``tag``; None when it would."""
     allowed = ATTRIBUTES.get(tag)
