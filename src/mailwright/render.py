@@ -330,32 +330,56 @@ class PFor:
     body: list
 
 
+_SLOT_NUMBER = re.compile(r"(\d+)x")
+
+
 def parse_stream(s: str, slots: Slots) -> list:
-    """A placeholder document as a tree of strings, slots and blocks."""
+    """A placeholder document as a tree of strings, slots and blocks.
+
+    Finds what ``slots.re`` finds, but by the literal prefix (one C search between
+    placeholders; the regex's alternation made the engine try every character)."""
+    prefix, items = slots.prefix, slots.items
+    find, number, n = s.find, _SLOT_NUMBER.match, len(prefix)
     pos = 0
     root: list = []
+    cur = root
     stack: list[tuple[Any, list]] = [(None, root)]
-    for m in slots.re.finditer(s):
-        stack[-1][1].append(s[pos : m.start()])
-        pos = m.end()
-        slot = slots.items[int(m.group(1) or m.group(2))]
-        if slot.kind == "if":
+    i = find(prefix)
+    while i >= 0:
+        m = number(s, i + n)
+        if m is None:
+            i = find(prefix, i + 1)
+            continue
+        start, end = i, m.end()
+        # the comment form; "<!--" holds no 'x' or '>', so it never overlaps the previous placeholder
+        if i >= 4 and s.startswith("<!--", i - 4) and s.startswith("-->", end):
+            start, end = i - 4, end + 3
+        cur.append(s[pos:start])
+        pos = end
+        slot = items[int(m.group(1))]
+        kind = slot.kind
+        if kind == "if":
             blk = PIf(slot, [[]])
-            stack[-1][1].append(blk)
-            stack.append((blk, blk.bodies[0]))
-        elif slot.kind == "br":
+            cur.append(blk)
+            cur = blk.bodies[0]
+            stack.append((blk, cur))
+        elif kind == "br":
             blk = stack[-1][0]
-            blk.bodies.append([])
-            stack[-1] = (blk, blk.bodies[-1])
-        elif slot.kind == "for":
+            cur = []
+            blk.bodies.append(cur)
+            stack[-1] = (blk, cur)
+        elif kind == "for":
             blk = PFor(slot, [])
-            stack[-1][1].append(blk)
-            stack.append((blk, blk.body))
-        elif slot.kind in ("end", "endfor"):
+            cur.append(blk)
+            cur = blk.body
+            stack.append((blk, cur))
+        elif kind == "end" or kind == "endfor":
             stack.pop()
+            cur = stack[-1][1]
         else:
-            stack[-1][1].append(slot)
-    stack[-1][1].append(s[pos:])
+            cur.append(slot)
+        i = find(prefix, end)
+    cur.append(s[pos:])
     if len(stack) != 1:  # an engine moved a marker: never emit a broken template
         raise AssertionError("placeholder markers out of order after rendering")
     return root
