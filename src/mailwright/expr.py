@@ -432,6 +432,36 @@ def expand_segment(name: str, pos: Pos, scope: Scope) -> Expr:
     return parse_condition(seg.source, seg.pos, inner)
 
 
+def relocated(e: Any, old: Pos, new: Pos) -> Any:
+    """A parse result (an expression, an :class:`OutputExpr` or a loop header) as read at ``new``
+    instead of ``old``: each place that is ``old`` becomes ``new``; a segment's own places stay.
+    The result is ``e`` itself when nothing in it is at ``old``."""
+    t = type(e)
+    if t is Var:
+        return Var(e.root, e.path, e.loop, new) if e.pos is old else e
+    if t is OutputExpr:
+        var = relocated(e.var, old, new)
+        filters = tuple(Filter(f.name, f.args, new) if f.pos is old else f for f in e.filters)
+        same = var is e.var and all(a is b for a, b in zip(filters, e.filters))
+        return e if same else OutputExpr(var, filters)
+    if t is Cmp:
+        left, right = relocated(e.left, old, new), relocated(e.right, old, new)
+        return e if left is e.left and right is e.right else Cmp(e.op, left, right)
+    if t is And or t is Or:
+        left, right = relocated(e.left, old, new), relocated(e.right, old, new)
+        return e if left is e.left and right is e.right else t(left, right)
+    if t is Not:
+        inner = relocated(e.expr, old, new)
+        return e if inner is e.expr else Not(inner)
+    if t is Defined:
+        var = relocated(e.var, old, new)
+        return e if var is e.var else Defined(var)
+    if t is tuple:  # parse_loop's (name, iterable)
+        it = relocated(e[1], old, new)
+        return e if it is e[1] else (e[0], it)
+    return e  # Const, ListLit: no place
+
+
 # ---------------------------------------------------------------- folding
 
 def fold(e: Expr, known: dict[str, Any]) -> Expr:

@@ -12,7 +12,7 @@ import re
 
 from . import ir, mjml_schema
 from .errors import Diagnostic, MailwrightError, MailwrightErrors, Pos
-from .expr import Const, Scope, Var, literal_output, parse_condition, parse_loop, parse_output
+from .expr import Const, Scope, Var, literal_output, parse_condition, parse_loop, parse_output, relocated
 from .source import Chunk, Comment, Element, InlineRaw, Lit, Tag
 
 MJML_TAGS = frozenset(
@@ -26,6 +26,7 @@ MJML_TAGS = frozenset(
 STRUCTURAL_PARENTS = frozenset({"mj-body", "mj-wrapper", "mj-section", "mj-column", "mj-hero", "mj-group"})
 # attributes whose value may carry send-time output (language.md §1)
 SENDTIME_ATTRS = frozenset({"href", "src", "alt", "title", "background-url"})
+_NOWHERE = Pos("")
 
 
 def lower(root: Element, name: str, path: str, segments: dict, esps: list[str]) -> ir.Template:
@@ -75,24 +76,55 @@ def lower(root: Element, name: str, path: str, segments: dict, esps: list[str]) 
     return t
 
 
+# Expressions already read, by the project's segments (which they may expand), then by
+# (parse, text, loop variables, segments being expanded): (result, the place it was read at, or None
+# when nothing in it is at that place). The same few expressions recur in every template; a hit is
+# only moved to its new place (:func:`relocated`). Everything a parse depends on is in the keys and
+# the results are frozen, so a long-running process (preview, watch) is never served a stale one.
+_PARSED: dict[tuple, dict[tuple, tuple]] = {}
+_PARSED_MAX = 4096
+
+
+def _parsed_for(segments: dict) -> dict[tuple, tuple]:
+    key = tuple(segments.items())
+    try:
+        known = _PARSED.get(key)
+    except TypeError:  # segments that cannot be a key: read every expression afresh
+        return {}
+    if known is None:
+        if len(_PARSED) >= 8:
+            _PARSED.clear()
+        known = _PARSED[key] = {}
+    return known
+
+
 class _Lowerer:
     def __init__(self, scope: Scope, esps: list[str]):
         self.scope = scope
         self.esps = esps
         self.warnings: list[Diagnostic] = []
         self.errors: list[Diagnostic] = []  # recoverable: reported together at the end
+        self.parsed = _parsed_for(scope.segments)
 
     def expr(self, parse, src: str, pos: Pos, scope: Scope, fallback):
         """Parse an expression; an error is recorded and ``fallback`` stands in, so the
         rest of the template is still read (and its errors reported in the same run)."""
+        key = (parse, src, scope.loop_vars, scope.expanding)
+        hit = self.parsed.get(key)
+        if hit is not None:
+            e, at = hit
+            return e if at is None else relocated(e, at, pos)
         try:
             e = parse(src, pos, scope)
             if parse is parse_condition:
                 check_esp_names(e, pos)
-            return e
         except MailwrightError as err:
             self.errors.extend(err.diagnostics)
             return fallback
+        if len(self.parsed) >= _PARSED_MAX:
+            self.parsed.clear()
+        self.parsed[key] = (e, None if relocated(e, pos, _NOWHERE) is e else pos)
+        return e
 
     def check_attr(self, tag: str, name: str, a) -> None:
         self._check_value(tag, name, a, "".join(c.text for c in a.value if isinstance(c, Lit)))
