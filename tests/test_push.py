@@ -106,6 +106,29 @@ def test_first_push_creates_then_second_push_writes_nothing(shop, esp):
         assert summary(fake.state, esp) == first and not fake.duplicates()
 
 
+LISTS = {"klaviyo": ["/api/templates", "/api/flows", "/api/metrics"],
+         "hubspot": ["/marketing/v3/emails", "/automation/v4/flows"],
+         "activecampaign": ["/messages", "/fields", "/eventTrackingEvents", "/tags"]}
+PAGED = ("page[cursor]", "after", "offset")  # a later page of a list, not a new read of it
+
+
+@pytest.mark.parametrize("esp", ESPS)
+def test_a_plan_reads_each_list_once(shop, esp):
+    """The plan, its orphans and its duplicates share one read of each list (each read spends
+    the ESP's rate limit); a Klaviyo template is found in that list, not asked for by name."""
+    with account(esp) as (fake, env):
+        assert push(shop, esp, env).exit_code == 0
+        fake.clear_requests()
+        r = push(shop, esp, env, "--dry-run")
+        assert r.exit_code == 0, r.output
+        firsts = [q.path.removeprefix("/api/3") for q in fake.requests if q.method == "GET"
+                  and not any(q.query.get(k, ["0"])[0] not in ("", "0") for k in PAGED)]
+        for path in LISTS[esp]:
+            assert firsts.count(path) <= 1, (path, firsts)
+        assert any(path in firsts for path in LISTS[esp])
+        assert not [q for q in fake.requests if "filter" in q.query], "a template asked for by name"
+
+
 @pytest.mark.parametrize("esp", ESPS)
 def test_dry_run_writes_nothing_and_prints_the_plan(shop, esp):
     with account(esp) as (fake, env):

@@ -34,7 +34,10 @@ class ActiveCampaignPush(PushClient):
         return self.transport.request(method, path, limit="api", **kw)
 
     def _all(self, path: str, key: str) -> list[dict]:
-        """Every page, oldest first (the copy push keeps when a name exists twice)."""
+        """Every page, oldest first (the copy push keeps when a name exists twice); once per plan."""
+        return self.listing((path, key), lambda: self._pages(path, key))
+
+    def _pages(self, path: str, key: str) -> list[dict]:
         out, offset = [], 0
         while True:
             page = self._req("GET", path, params={"limit": 100, "offset": offset},

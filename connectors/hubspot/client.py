@@ -46,7 +46,10 @@ class HubSpotPush(PushClient):
         return self.transport.request(method, path, limit="api", **kw)
 
     def _paged(self, path: str) -> list[dict]:
-        """Every page, oldest first (the copy push keeps when a name exists twice)."""
+        """Every page, oldest first (the copy push keeps when a name exists twice); once per plan."""
+        return self.listing(path, lambda: self._pages(path))
+
+    def _pages(self, path: str) -> list[dict]:
         out, after, seen = [], None, set()
         while True:
             page = self._req("GET", path, params={"limit": 100, **({"after": after} if after else {})}, shape=PAGE)

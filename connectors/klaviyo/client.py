@@ -62,7 +62,10 @@ class KlaviyoPush(PushClient):
                                       limit=limit, creates=creates, shape=shape)
 
     def _all(self, path: str, params: dict, limit: str) -> list[dict]:
-        """Every page, oldest first (the copy push keeps when a name exists twice)."""
+        """Every page, oldest first (the copy push keeps when a name exists twice); once per plan."""
+        return self.listing((path, tuple(sorted(params.items()))), lambda: self._pages(path, params, limit))
+
+    def _pages(self, path: str, params: dict, limit: str) -> list[dict]:
         out, url, p, seen = [], path, dict(params), set()
         while url:
             if url in seen:
@@ -74,7 +77,10 @@ class KlaviyoPush(PushClient):
         return sorted(out, key=_age)
 
     def _template_by_name(self, name: str) -> dict | None:
-        found = self._all("/api/templates", {"filter": f'equals(name,"{_q(name)}")'}, "templates")
+        if self._listings is not None:  # planning: the whole list is read once anyway (orphans, duplicates)
+            found = [t for t in self._all("/api/templates", {}, "templates") if t["attributes"]["name"] == name]
+        else:
+            found = self._all("/api/templates", {"filter": f'equals(name,"{_q(name)}")'}, "templates")
         return found[0] if found else None
 
     def _delete(self, kind: str, limit: str):

@@ -97,6 +97,26 @@ class PushClient:
     def __init__(self, ctx: PushContext):
         self.ctx = ctx
         self.transport: Transport | EmptyAccount = EmptyAccount(self.label) if ctx.empty_account else self.connect()
+        self._listings: dict[Any, list] | None = None
+
+    def read_plan(self) -> list[Change]:
+        """``plan()``, with each full listing of the account read once: the plan, its orphans and its
+        duplicates ask for the same lists, and an ESP's rate limit is spent on each read. What runs
+        later (the changes, a recovery after a lost answer, the duplicate check after them) reads the
+        account afresh."""
+        self._listings = {}
+        try:
+            return self.plan()
+        finally:
+            self._listings = None
+
+    def listing(self, key: Any, fetch: Callable[[], list]) -> list:
+        """``fetch()``'s list, read once per ``read_plan()`` under ``key`` (outside a plan: every time)."""
+        if self._listings is None:
+            return fetch()
+        if key not in self._listings:
+            self._listings[key] = fetch()
+        return list(self._listings[key])
 
     def connect(self) -> Transport:
         raise NotImplementedError

@@ -89,7 +89,7 @@ def read_accounts(project: Path, esps: tuple[str, ...], *, as_json: bool, dry_ru
             if not as_json and not client.ctx.empty_account:
                 say(f"reading the {client.label} account …")
             try:
-                accounts.plans[client.ctx.esp] = client.plan()
+                accounts.plans[client.ctx.esp] = client.read_plan()
             except MailwrightError as err:
                 problems += err.diagnostics
             except RemoteError as err:
