@@ -1,14 +1,17 @@
-"""render.py's placeholder stream: what parse_stream finds is what Slots.re finds (the regex
-text.py and the rest read placeholders by), on the awkward spots around a placeholder."""
+"""render.py: the MJML the renderer writes (copy that is syntax in some ESP becomes a slot, in
+text and in the attributes that reach the recipient), and the placeholder stream: what
+parse_stream finds is what Slots.re finds (the regex text.py reads placeholders by)."""
 
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
+from mailwright import ir
 from mailwright.errors import Pos
-from mailwright.render import PFor, PIf, Slot, Slots, parse_stream
+from mailwright.render import PFor, PIf, Renderer, Slot, Slots, _any_of, parse_stream
 
 POS = Pos("t.mjml", 1, 1)
 
@@ -98,3 +101,67 @@ def test_random_pages_split_as_the_regex_splits_them():
     for _ in range(3000):
         page = "".join(rnd.choice(bits) for _ in range(rnd.randint(0, 12)))
         assert _flat(parse_stream(page, slots), slots) == _by_regex(page, slots), page
+
+
+# ------------------------------------------------------------------ the renderer's MJML
+
+LITERALS = {"curly": re.compile(r"\{\{|\{\Z"), "pct": re.compile(r"%(?=[A-Z])")}
+
+
+def _template(body: list, head: list | None = None) -> ir.Template:
+    col = ir.Element("mj-column", {}, [ir.Element("mj-text", {}, body, POS, ending=True)], POS)
+    sec = ir.Element("mj-section", {}, [col], POS)
+    return ir.Template("t", "t.mjml", POS, [ir.Text("Hi", POS)], POS, None, head or [],
+                       ir.Element("mj-body", {}, [sec], POS))
+
+
+def _image(**attrs: str) -> ir.Template:
+    img = ir.Element("mj-image", {k.replace("_", "-"): [ir.Text(v, POS)] for k, v in attrs.items()}, [], POS)
+    t = _template([])
+    t.body.children[0].children[0].children = [img]
+    return t
+
+
+def test_copy_attributes_carry_literals_as_slots_and_others_stay_as_written():
+    r = Renderer(_image(href='https://x.test/?q={{a}}&"', css_class='{{b}} "c"', alt="50%OFF"), None,
+                 LITERALS, "seed")
+    doc = r.mjml()
+    lits = [s for s in r.slots.items if s.kind == "lit"]
+    assert [(s.node.text, s.node.spans) for s in lits] == [("{{", {"curly": ((0, 2),)}), ("%", {"pct": ((0, 1),)})]
+    assert f'href="https://x.test/?q={r.slots.token(0)}a}}}}&&quot;"' in doc
+    assert 'css-class="{{b}} &quot;c&quot;"' in doc  # MJML reads it: never copy
+    assert f'alt="50{r.slots.token(1)}OFF"' in doc
+
+
+def test_copy_in_text_carries_literals_as_comments():
+    r = Renderer(_template([ir.Text("a {{ b", POS), ir.Text("plain %x", POS), ir.Text("ends {", POS)]), None,
+                 LITERALS, "seed")
+    doc = r.mjml()
+    c = r.slots.comment
+    assert f"<mj-text>a {c(0)} bplain %xends {c(1)}</mj-text>" in doc
+    assert [s.node.text for s in r.slots.items] == ["{{", "{"]
+
+
+def test_raw_copy_is_a_verbatim_slot_per_piece_around_literals():
+    t = _template([])
+    t.body.children[0].children[0].children = [
+        ir.Element("mj-raw", {}, [ir.Text("<canvas/>{{x", POS), ir.Text("", POS)], POS, ending=True)]
+    r = Renderer(t, None, LITERALS, "seed")
+    doc = r.mjml()
+    assert [(s.kind, s.node if s.kind == "verbatim" else s.node.text) for s in r.slots.items] == \
+        [("verbatim", "<canvas></canvas>"), ("lit", "{{"), ("verbatim", "x")]
+    assert f"<mj-raw>{r.slots.comment(0)}{r.slots.comment(1)}{r.slots.comment(2)}</mj-raw>" in doc
+
+
+@pytest.mark.parametrize("pats", [
+    [r"\{\{|\{\Z", r"%(?=[A-Z])"],
+    [r"(b)c", r"(a)\1"],         # groups: not joined (a number would change), searched one by one
+    [r"ab", r"(?i)CD"],
+    [r"(?i)ab", r"(?i)CD"],      # inline flags do not join
+])
+def test_any_literal_is_true_exactly_when_some_pattern_matches(pats):
+    compiled = {str(i): re.compile(p) for i, p in enumerate(pats)}
+    found = _any_of(compiled)
+    for text in ["", "{", "x{", "{x", "{{", "%A", "%a", "aa", "a", "b", "cd", "CD", "xab", "aB"]:
+        assert bool(found(text)) == any(p.search(text) for p in compiled.values()), text
+    assert not _any_of({})("{{")

@@ -66,22 +66,32 @@ class Slots:
 
 
 class Renderer:
-    """Writes one template (for one trigger) as MJML with placeholders."""
+    """Writes one template (for one trigger) as MJML with placeholders.
+
+    The walk appends pieces to one list per document (joined once), rather than
+    joining a string per element and again in each parent."""
 
     def __init__(self, t: ir.Template, trigger: str | None, literals: dict[str, re.Pattern], seed: str):
         self.t = t
         self.known = {"trigger": trigger}
         self.literals = literals  # each ESP's LITERAL pattern
+        self.any_literal = _any_of(literals)
         self.slots = Slots(seed)
         self.inline_css: list[str] = []
         self.html_attributes: list[tuple[str, dict[str, str], Pos]] = []
 
     # -------------------------------------------------------------- documents
     def mjml(self, theme_head: str = "") -> str:
-        head = "".join(self.element(e) for e in self.t.head
-                       if not self._take_inline_style(e) and not self._take_html_attributes(e))
-        attrs = "".join(f' {k}="{_attr_escape(v)}"' for k, v in self.t.mjml_attrs.items())
-        return f"<mjml{attrs}><mj-head>{theme_head}{head}</mj-head>{self.element(self.t.body)}</mjml>"
+        out: list[str] = ["<mjml"]
+        head: list[str] = []
+        for e in self.t.head:
+            if not self._take_inline_style(e) and not self._take_html_attributes(e):
+                self._element(e, head)
+        out += [f' {k}="{_attr_escape(v)}"' for k, v in self.t.mjml_attrs.items()]
+        out += ("><mj-head>", theme_head, *head, "</mj-head>")
+        self._element(self.t.body, out)
+        out.append("</mjml>")
+        return "".join(out)
 
     def inline_string(self, nodes: list[ir.Node]) -> str:
         """Subject / preheader: a token string (no HTML around it)."""
@@ -116,46 +126,80 @@ class Renderer:
 
     # -------------------------------------------------------------- structure
     def element(self, e: ir.Element) -> str:
-        if e.tag == "#comment":
-            return f"<!--{e.comment}-->"
-        attrs = "".join(f' {k}="{self.inline(v, mode="token", attr=True, copy=k in COPY_ATTRS)}"'
-                        for k, v in e.attrs.items())
-        if e.tag == "mj-style":
-            inner = "".join(n.text for n in e.children if isinstance(n, ir.Text))
+        out: list[str] = []
+        self._element(e, out)
+        return "".join(out)
+
+    def _element(self, e: ir.Element, out: list[str]) -> None:
+        tag = e.tag
+        if tag == "#comment":
+            out.append(f"<!--{e.comment}-->")
+            return
+        out.append("<" + tag)
+        any_literal, text_type = self.any_literal, ir.Text
+        for k, v in e.attrs.items():
+            # most values are one piece of copy no ESP would read as syntax: escaped, no walk
+            if len(v) == 1 and type(n := v[0]) is text_type and not (k in COPY_ATTRS and any_literal(n.text)):
+                out.append(f' {k}="{_attr_escape(n.text)}"')
+            else:
+                out.append(f' {k}="')
+                self._inline(v, out, "token", True, False, k in COPY_ATTRS)
+                out.append('"')
+        out.append(">")
+        if tag == "mj-style":
+            out += [n.text for n in e.children if isinstance(n, ir.Text)]
         elif e.ending:
-            mode = "token" if e.tag == "mj-title" else "comment"
-            inner = self.inline(e.children, mode=mode, verbatim=e.tag == "mj-raw")
+            self._inline(e.children, out, "token" if tag == "mj-title" else "comment", False, tag == "mj-raw", True)
         else:
-            inner = "".join(self.structural(c) for c in e.children)
-        return f"<{e.tag}{attrs}>{inner}</{e.tag}>"
+            for c in e.children:
+                if type(c) is ir.Element:
+                    self._element(c, out)
+                else:
+                    self._structural(c, out)
+        out.append(f"</{tag}>")
 
     def structural(self, n: ir.Node) -> str:
+        out: list[str] = []
+        self._structural(n, out)
+        return "".join(out)
+
+    def _structural(self, n: ir.Node, out: list[str]) -> None:
         if isinstance(n, ir.Element):
-            return self.element(n)
+            self._element(n, out)
+            return
+        slots = self.slots
 
-        def mark(slot: Slot) -> str:
-            return f"<mj-raw>{self.slots.comment(self.slots.add(slot))}</mj-raw>"
+        def mark(slot: Slot) -> None:
+            out.append(f"<mj-raw>{slots.comment(slots.add(slot))}</mj-raw>")
 
-        return self._control(n, mark, lambda body: "".join(self.structural(c) for c in body))
+        def body_of(body: list[ir.Node]) -> None:
+            for c in body:
+                self._structural(c, out)
 
-    def _control(self, n: ir.Node, mark, body_of) -> str:
+        self._control(n, mark, body_of)
+
+    def _control(self, n: ir.Node, mark, body_of) -> None:
         if isinstance(n, ir.If):
             live = self._live(n)
             if not live:
-                return ""
+                return
             if live[0][0] is None:  # decided at compile time
-                return body_of(live[0][1].body)
-            out = mark(Slot("if", n, n.pos, conds=[c for c, _ in live]))
+                body_of(live[0][1].body)
+                return
+            mark(Slot("if", n, n.pos, conds=[c for c, _ in live]))
             for k, (_, b) in enumerate(live):
                 if k:
-                    out += mark(Slot("br", n, b.pos))
-                out += body_of(b.body)
-            return out + mark(Slot("end", n, n.pos))
-        if isinstance(n, ir.For):
-            return mark(Slot("for", n, n.pos)) + body_of(n.body) + mark(Slot("endfor", n, n.pos))
-        if isinstance(n, ir.Raw):
-            return mark(Slot("raw", n, n.pos))
-        raise MailwrightError(n.pos, "text or output cannot stand between MJML elements; put it in <mj-text>")
+                    mark(Slot("br", n, b.pos))
+                body_of(b.body)
+            mark(Slot("end", n, n.pos))
+        elif isinstance(n, ir.For):
+            mark(Slot("for", n, n.pos))
+            body_of(n.body)
+            mark(Slot("endfor", n, n.pos))
+        elif isinstance(n, ir.Raw):
+            mark(Slot("raw", n, n.pos))
+        else:
+            raise MailwrightError(n.pos, "text or output cannot stand between MJML elements; put it in <mj-text>")
 
     def _live(self, n: ir.If) -> list[tuple[Expr | None, ir.Branch]]:
         return live_branches([(b.cond, b) for b in n.branches], self.known)
@@ -165,39 +209,64 @@ class Renderer:
                copy: bool = True) -> str:
         """``copy=False``: an attribute MJML itself reads (width, padding, css-class …):
         its value is never copy, so no ESP's literal escaping applies to it."""
-        def mark(slot: Slot) -> str:
-            i = self.slots.add(slot)
-            return self.slots.comment(i) if mode == "comment" else self.slots.token(i)
-
-        out = []
-        for n in nodes:
-            if isinstance(n, ir.Text):
-                if copy:
-                    out.append(self._text(n, mark, attr, verbatim))
-                else:
-                    out.append(self._plain(n.text, n.pos, mark, attr, verbatim))
-            elif isinstance(n, ir.Output):
-                out.append(mark(Slot("out", n, n.pos)))
-            else:
-                out.append(self._control(n, mark, lambda body: self.inline(body, mode, attr, verbatim, copy)))
+        out: list[str] = []
+        self._inline(nodes, out, mode, attr, verbatim, copy)
         return "".join(out)
 
-    def _text(self, n: ir.Text, mark, attr: bool, verbatim: bool) -> str:
-        out, last = [], 0
+    def _inline(self, nodes: list[ir.Node], out: list[str], mode: str, attr: bool, verbatim: bool,
+                copy: bool) -> None:
+        slots = self.slots
+
+        def mark(slot: Slot) -> None:
+            i = slots.add(slot)
+            out.append(slots.comment(i) if mode == "comment" else slots.token(i))
+
+        for n in nodes:
+            kind = type(n)
+            if kind is ir.Text:
+                text = n.text
+                if copy and self.any_literal(text):
+                    self._text(n, mark, out, attr, verbatim)
+                elif verbatim:
+                    if text:
+                        mark(Slot("verbatim", _xml_self_closing(text), n.pos))
+                else:
+                    out.append(text.replace('"', "&quot;") if attr else text)
+            elif kind is ir.Output:
+                mark(Slot("out", n, n.pos))
+            else:
+                self._control(n, mark, lambda body: self._inline(body, out, mode, attr, verbatim, copy))
+
+    def _text(self, n: ir.Text, mark, out: list[str], attr: bool, verbatim: bool) -> None:
+        last = 0
         text = n.text
         for start, end, spans in literal_regions(text, self.literals):
-            out.append(self._plain(text[last:start], n.pos, mark, attr, verbatim))
-            out.append(mark(Slot("lit", Literal(text[start:end], spans), n.pos)))
+            self._plain(text[last:start], n.pos, mark, out, attr, verbatim)
+            mark(Slot("lit", Literal(text[start:end], spans), n.pos))
             last = end
-        out.append(self._plain(text[last:], n.pos, mark, attr, verbatim))
-        return "".join(out)
+        self._plain(text[last:], n.pos, mark, out, attr, verbatim)
 
-    def _plain(self, s: str, pos: Pos, mark, attr: bool, verbatim: bool) -> str:
+    def _plain(self, s: str, pos: Pos, mark, out: list[str], attr: bool, verbatim: bool) -> None:
         if not s:
-            return ""
+            return
         if verbatim:
-            return mark(Slot("verbatim", _xml_self_closing(s), pos))
-        return _attr_escape(s) if attr else s
+            mark(Slot("verbatim", _xml_self_closing(s), pos))
+        else:
+            out.append(_attr_escape(s) if attr else s)
+
+
+def _any_of(literals: dict[str, re.Pattern]):
+    """``f(text)``: true when some ESP's LITERAL pattern matches somewhere in ``text``.
+    One search of the patterns joined, when they join without changing meaning."""
+    pats = list(literals.values())
+    if not pats:
+        return lambda text: False
+    if len({p.flags for p in pats}) == 1 and all(p.groups == 0 and isinstance(p.pattern, str) for p in pats):
+        try:
+            return re.compile("|".join(f"(?:{p.pattern})" for p in pats), pats[0].flags).search
+        except re.error:  # e.g. inline flags, allowed only at the start of the whole
+            pass
+    return lambda text: any(p.search(text) for p in pats)
 
 
 # attributes whose value reaches the recipient (as text or URL): copy, escaped per ESP
