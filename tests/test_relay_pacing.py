@@ -12,7 +12,8 @@ import pytest
 from mailwright.dialect import load_connectors
 from mailwright.signals.relay import runner
 from mailwright.signals.relay.model import Delivered, Retry
-from mailwright.signals.relay.pacing import Window
+from mailwright.signals.relay.pacing import Window, pace
+from mailwright.transport import Limit, Secret, Transport
 from tests.fakes import KlaviyoFake
 from tests.fakes.ratelimit_events import RateLimits
 from tests.test_delivery_common import SECRETS, context, item
@@ -49,6 +50,15 @@ def test_a_window_never_lets_more_than_its_limit_arrive_whatever_the_network_del
     for _ in range(100):
         w2.take(c2.sleep)
     assert 9.0 <= c2.t <= 11.0
+
+
+def test_pacing_a_transport_twice_with_the_same_window_waits_once():
+    t = Transport("http://127.0.0.1:9", {}, Secret("k"), label="ESP", limits={"api": Limit(100, 1.0)})
+    own = list(t.buckets["api"])
+    w, other = Window(10, 1.0), Window(5, 1.0)
+    pace(t, "api", [w])
+    pace(t, "api", [w, other])
+    assert t.buckets["api"] == [*own, w, other]
 
 
 def test_the_fakes_count_a_window_as_the_vendor_does():

@@ -51,5 +51,8 @@ def windows(limits: list[tuple[float, float]], scale: float = 1.0) -> list[Windo
 
 def pace(transport: Any, group: str, paced: list[Window]) -> None:
     """Make every attempt ``transport`` sends in ``group`` (retries included) wait for ``paced`` as well as
-    for its own buckets (a Transport calls ``take(sleep)`` on each of ``buckets[group]`` before each attempt)."""
-    transport.buckets[group] = [*transport.buckets.get(group, []), *paced]
+    for its own buckets (a Transport calls ``take(sleep)`` on each of ``buckets[group]`` before each attempt).
+    Pacing a transport again with a window it already waits for adds nothing (a window counted twice would
+    halve the rate)."""
+    have = transport.buckets.get(group, [])
+    transport.buckets[group] = [*have, *(w for w in paced if all(w is not h for h in have))]
