@@ -127,10 +127,7 @@ class _Lowerer:
         return e
 
     def check_attr(self, tag: str, name: str, a) -> None:
-        self._check_value(tag, name, a, "".join(c.text for c in a.value if isinstance(c, Lit)))
-
-    def _check_value(self, tag: str, name: str, a, value: str) -> None:
-        msg = mjml_schema.check(tag, name, value)
+        msg = mjml_schema.check(tag, name, "".join(c.text for c in a.value if isinstance(c, Lit)))
         if msg:
             self.warnings.append(Diagnostic(a.pos, msg, "warning", rule="mjml-attribute"))
 
@@ -144,19 +141,21 @@ class _Lowerer:
             if close:
                 hint = f"; did you mean <{close[0]}>?"
             raise MailwrightError(el.pos, f"unknown element <{el.tag}>{hint}")
+        tag = el.tag
         attrs: dict[str, list[ir.Node]] = {}
-        checked = parent != "mj-attributes"
-        for k, a in el.attrs.items():
+        check = mjml_schema.check if parent != "mj-attributes" else None
+        for k, a in el.attrs.items():  # ≈ 90 attributes a template: the common case inlined
             v = a.value
             if len(v) == 1 and type(v[0]) is Lit:  # most attributes are plain copy: no walk of send-time tags
                 lit = v[0]
-                if checked:
-                    self._check_value(el.tag, k, a, lit.text)
-                attrs[k] = [ir.Text(lit.text, lit.pos)] if lit.text else []
+                text = lit.text
+                if check is not None and (msg := check(tag, k, text)):
+                    self.warnings.append(Diagnostic(a.pos, msg, "warning", rule="mjml-attribute"))
+                attrs[k] = [ir.Text(text, lit.pos)] if text else []
                 continue
-            if checked:
-                self.check_attr(el.tag, k, a)
-            attrs[k] = self.inline(v, scope, attribute=k, owner=el.tag)
+            if check is not None:
+                self.check_attr(tag, k, a)
+            attrs[k] = self.inline(v, scope, attribute=k, owner=tag)
         if el.content is not None:
             if el.tag in ("mj-style",):
                 children: list[ir.Node] = [ir.Text(el.raw_content, el.pos)]
@@ -248,8 +247,8 @@ class _Lowerer:
         root: list[ir.Node] = []
         # stack of (kind, node, body list)
         stack: list[tuple[str, ir.Node | None, list[ir.Node], Scope]] = [("root", None, root, scope)]
+        body, cur_scope = root, scope  # those of stack[-1], set again whenever the stack changes
         for c in chunks:
-            body, cur_scope = stack[-1][2], stack[-1][3]
             if isinstance(c, Lit):
                 text = html.unescape(c.text) if unescape else c.text
                 if text:
@@ -276,12 +275,12 @@ class _Lowerer:
                 raise MailwrightError(c.pos, "{% … %} cannot stand in an attribute; put the condition around the element")
             word, _, rest = c.src.partition(" ")
             rest = rest.strip()
-            rest_pos = Pos(c.src_pos.path, c.src_pos.line, c.src_pos.col + len(word) + 1)
             if word == "if":
-                cond = self.expr(parse_condition, rest, rest_pos, cur_scope, Const(True))
+                cond = self.expr(parse_condition, rest, _after(c, word), cur_scope, Const(True))
                 node = ir.If([ir.Branch(cond, [], c.pos)], c.pos)
                 body.append(node)
-                stack.append(("if", node, node.branches[0].body, cur_scope))
+                body = node.branches[0].body
+                stack.append(("if", node, body, cur_scope))
             elif word in ("elif", "else"):
                 kind, node, _, sc = stack[-1]
                 if kind != "if":
@@ -291,19 +290,23 @@ class _Lowerer:
                     raise MailwrightError(c.pos, f"{{% {word} %}} after {{% else %}}")
                 if word == "else" and rest:
                     raise MailwrightError(c.pos, "{% else %} takes no condition; use {% elif … %}")
-                cond = self.expr(parse_condition, rest, rest_pos, sc, Const(True)) if word == "elif" else None
+                cond = self.expr(parse_condition, rest, _after(c, word), sc, Const(True)) if word == "elif" else None
                 node.branches.append(ir.Branch(cond, [], c.pos))
-                stack[-1] = ("if", node, node.branches[-1].body, sc)
+                body = node.branches[-1].body
+                stack[-1] = ("if", node, body, sc)
             elif word == "for":
+                rest_pos = _after(c, word)
                 var, it = self.expr(parse_loop, rest, rest_pos, cur_scope, _loop_fallback(rest, rest_pos))
                 node = ir.For(var, it, None, [], c.pos)
                 body.append(node)
-                stack.append(("for", node, node.body, cur_scope.with_loop(var)))
+                body, cur_scope = node.body, cur_scope.with_loop(var)
+                stack.append(("for", node, body, cur_scope))
             elif word in ("endif", "endfor"):
                 kind = stack[-1][0]
                 if kind != word[3:]:
                     raise MailwrightError(c.pos, f"{{% {word} %}} without an open {{% {word[3:]} %}}")
                 stack.pop()
+                body, cur_scope = stack[-1][2], stack[-1][3]
             else:
                 raise MailwrightError(
                     c.pos, f"'{{% {word} %}}' is not portable: only if/elif/else/endif and for/endfor are"
@@ -312,6 +315,12 @@ class _Lowerer:
             kind, node, _, _ = stack[-1]
             raise MailwrightError(node.pos, f"{{% {kind} %}} is never closed with {{% end{kind} %}}")
         return root
+
+
+def _after(tag: Tag, word: str) -> Pos:
+    """Where the expression after ``{% word `` starts (made only for tags that hold one)."""
+    at = tag.src_pos
+    return Pos(at.path, at.line, at.col + len(word) + 1)
 
 
 def _loop_fallback(src: str, pos: Pos) -> tuple[str, Var]:
