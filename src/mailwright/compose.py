@@ -46,6 +46,10 @@ class Component:
     defaults: dict[str, list[Chunk]]
     required: list[str]
     doc: str = ""
+    # worked out once at load (the tree is never changed after): what each use must rebuild
+    plans: dict[int, _Plan] = field(default_factory=dict, repr=False, compare=False)
+    live_defaults: tuple[str, ...] = ()  # defaults that need resolving ([[ ]] in them)
+    brand_defaults: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (default, [brand] keys it reads)
 
 
 @dataclass
@@ -66,7 +70,13 @@ def load_component(path: Path) -> Component:
         raise MailwrightError(root.pos, f"a component file's root element is <x-component>, not <{root.tag}>")
     required = (root.attr_text("required") or "").split()
     defaults = {k: a.value for k, a in root.attrs.items() if k not in RESERVED}
-    return Component(path.stem, str(path), root, defaults, required, root.attr_text("doc") or "")
+    comp = Component(path.stem, str(path), root, defaults, required, root.attr_text("doc") or "")
+    _plan_tree(root, comp.plans)
+    comp.live_defaults = tuple(k for k, v in defaults.items() if _live(v))
+    comp.brand_defaults = tuple(
+        (k, keys) for k, v in defaults.items()
+        if (keys := tuple(c.name[6:] for c in v if type(c) is Param and c.name.startswith("brand."))))
+    return comp
 
 
 THEME_KEYS = ("description", "tokens", "attributes", "style")
@@ -141,6 +151,7 @@ class Composer:
         self.uses: dict[str, list[tuple[Pos, str]]] = {}  # component file -> where it was used
         self.warnings: list[Diagnostic] = []
         self._literal_params: set[str] = set()
+        self._plans: dict[int, _Plan] = {}  # id(element) -> _Plan, for one expand()
 
     def expand(self, root: Element, allowed: list[Path] | None = None) -> Element:
         """Components, includes and theme tokens resolved. ``allowed``: the folders
@@ -150,32 +161,53 @@ class Composer:
         base = Path(root.pos.path).parent
         roots = [p.resolve() for p in (allowed if allowed is not None else [base])]
         root = resolve_includes(root, base, [], _Includes(roots, self.warnings))
+        # what each node needs rebuilt: the components' worked out at load, this tree's now (for this
+        # call only: the keys are ids, only meaningful while these trees are alive)
+        self._plans = plans = {}
+        for comp in self.components.values():
+            plans.update(comp.plans)
+        _plan_tree(root, plans)
         return self._element(root, {}, [], None)[0]
 
     # params: name -> chunks;  trail: the chain of component uses (for notes)
     def _element(self, el: Element, params: dict[str, list[Chunk]], trail: list[tuple[Pos, str]],
                  slot: list | None) -> list:
-        if el.tag == "x-slot":
-            if slot is None:
-                raise self._err(el.pos, "<x-slot/> is only meaningful inside a component", trail)
-            if isinstance(slot, Slot):
-                raise self._err(slot.pos, "this component's <x-slot/> takes MJML elements, not text", trail)
-            return slot
-        if el.tag == "x-each":
-            return self._each(el, params, trail, slot)
-        if el.tag.startswith("x-") and el.tag != "x-component":
+        tag = el.tag
+        if tag[:2] == "x-" and tag != "x-component":
+            if tag == "x-slot":
+                if slot is None:
+                    raise self._err(el.pos, "<x-slot/> is only meaningful inside a component", trail)
+                if isinstance(slot, Slot):
+                    raise self._err(slot.pos, "this component's <x-slot/> takes MJML elements, not text", trail)
+                return slot
+            if tag == "x-each":
+                return self._each(el, params, trail, slot)
             return self._use(el, params, trail, slot)
+        static, live_attrs, live_content = self._plan(el)
+        if static:  # nothing build-time below: shared, never changed
+            return [el]
         new = _shallow(el)
-        new.attrs = {k: self._attr(a, params, trail) for k, a in el.attrs.items()}
-        if el.content is not None:
+        if live_attrs:  # only the attributes with [[ ]] are rebuilt; the rest (and their order) kept
+            new.attrs = attrs = el.attrs.copy()
+            for k in live_attrs:
+                a = attrs[k] = _shallow(attrs[k])
+                a.value = self._chunks(a.value, params, trail)
+        if live_content:
             new.content = self._chunks(el.content, params, trail, slot)
-        new.children = []
+        new.children = children = []
         for c in el.children:
             if isinstance(c, Comment):
-                new.children.append(c)
+                children.append(c)
             else:
-                new.children.extend(self._element(c, params, trail, slot))
+                children.extend(self._element(c, params, trail, slot))
         return [new]
+
+    def _plan(self, el: Element) -> _Plan:
+        plan = self._plans.get(id(el))
+        if plan is None:  # not reached from expand's trees; worked out rather than trusted
+            _plan_tree(el, self._plans)
+            plan = self._plans[id(el)]
+        return plan
 
     def _each(self, el: Element, params: dict, trail: list, slot) -> list:
         """A static loop: ``<x-each var="color" in="red | green">…[[ color ]]…</x-each>``."""
@@ -215,24 +247,27 @@ class Composer:
         if len(trail) >= MAX_DEPTH:
             raise self._err(el.pos, f"components nest deeper than {MAX_DEPTH}: is <{el.tag}> using itself?", trail)
         args: dict[str, list[Chunk]] = {}
+        defaults = comp.defaults
         for k, a in el.attrs.items():
-            if k not in comp.defaults and k not in comp.required:
-                known = ", ".join(sorted(set(comp.defaults) | set(comp.required))) or "none"
+            if k not in defaults and k not in comp.required:
+                known = ", ".join(sorted(set(defaults) | set(comp.required))) or "none"
                 raise self._err(a.pos, f"component '{name}' has no parameter '{k}' (parameters: {known})", trail)
-            args[k] = self._chunks(a.value, params, trail)
+            # a value with nothing to resolve is passed as it is (chunk lists are never changed)
+            args[k] = self._chunks(a.value, params, trail) if _live(a.value) else a.value
         for r in comp.required:
             if r not in args:
                 raise self._err(el.pos, f"component '{name}' needs the parameter '{r}'", trail)
-        scope = {**{k: v for k, v in comp.defaults.items()}, **args}
-        for k, v in scope.items():  # a default from [brand] that the project lacks: say so at the use
-            missing = [c.name[6:] for c in v if k not in args and isinstance(c, Param)
-                       and c.name.startswith("brand.") and not isinstance(self.brand.get(c.name[6:]), str)]
+        brand = self.brand
+        for k, keys in comp.brand_defaults:  # a default from [brand] that the project lacks: say so at the use
+            missing = [] if k in args else [b for b in keys if not isinstance(brand.get(b), str)]
             if missing:
                 raise self._err(el.pos, f"component '{name}' takes {k} from [brand] {missing[0]} in "
                                         f"{self.config_path}, which is not set: set it there, or give {k}=\"…\" here",
                                 trail)
-        # defaults may refer to theme tokens and [brand]
-        scope = {k: (v if k in args else self._chunks(v, {}, trail)) for k, v in scope.items()}
+        scope = {**defaults, **args}
+        for k in comp.live_defaults:  # defaults may refer to theme tokens and [brand]
+            if k not in args:
+                scope[k] = self._chunks(defaults[k], {}, trail)
         children: list | Slot
         if el.content is not None:  # HTML children: fill an <x-slot/> that stands in text
             children = Slot(self._chunks(el.content, params, trail), el.pos)
@@ -244,7 +279,8 @@ class Composer:
                 else:
                     children.extend(self._element(c, params, trail, slot))
         inner_trail = trail + [(el.pos, f"in component '{name}' used here")]
-        self.uses.setdefault(comp.path, list(reversed(inner_trail)))
+        if comp.path not in self.uses:
+            self.uses[comp.path] = list(reversed(inner_trail))
         out: list = []
         for c in comp.root.children:
             if isinstance(c, Comment):
@@ -253,20 +289,18 @@ class Composer:
                 out.extend(self._element(c, scope, inner_trail, children))
         return out
 
-    def _attr(self, a: Attr, params: dict, trail: list) -> Attr:
-        if not any(isinstance(c, Param) for c in a.value):
-            return a  # nothing build-time in it: shared, never changed
-        new = _shallow(a)
-        new.value = self._chunks(a.value, params, trail)
-        return new
-
     def _chunks(self, chunks: list[Chunk], params: dict, trail: list, slot=None) -> list[Chunk]:
         out: list[Chunk] = []
         for c in chunks:
-            if isinstance(c, Lit) and "<x-each" in c.text:
-                raise self._err(c.pos, "<x-each> repeats MJML elements (sections, columns, column content); "
-                                       "it cannot stand inside copy such as <mj-text>", trail)
-            if isinstance(c, Lit) and slot is not None and _SLOT.search(c.text):
+            kind = type(c)
+            if kind is Lit:
+                if "<x-" not in c.text:  # most copy: nothing to look for in it
+                    out.append(c)
+                    continue
+                if "<x-each" in c.text:
+                    raise self._err(c.pos, "<x-each> repeats MJML elements (sections, columns, column content); "
+                                           "it cannot stand inside copy such as <mj-text>", trail)
+            if kind is Lit and slot is not None and _SLOT.search(c.text):
                 pieces = _SLOT.split(c.text)
                 for k, piece in enumerate(pieces):
                     if k:
@@ -277,7 +311,7 @@ class Composer:
                     if piece:
                         out.append(Lit(piece, c.pos))
                 continue
-            if not isinstance(c, Param):
+            if kind is not Param:
                 out.append(c)
                 continue
             if c.name.startswith("brand."):
@@ -368,6 +402,32 @@ class _Includes:
 
     roots: list[Path]
     warnings: list[Diagnostic]
+
+
+# per element: (nothing build-time in its subtree, names of the attributes holding [[ ]],
+# whether its content needs resolving)
+_Plan = tuple[bool, tuple[str, ...], bool]
+
+
+def _live(chunks: list[Chunk]) -> bool:
+    """Whether composing changes (or refuses) these chunks: a ``[[ ]]``, or ``<x-`` in copy."""
+    for c in chunks:
+        kind = type(c)
+        if kind is Param or (kind is Lit and "<x-" in c.text):
+            return True
+    return False
+
+
+def _plan_tree(el: Element, plans: dict[int, _Plan]) -> bool:
+    """``plans[id(node)]`` for ``el`` and every element below it; returns whether ``el`` is static."""
+    live_attrs = tuple(k for k, a in el.attrs.items() if any(type(c) is Param for c in a.value))
+    live_content = el.content is not None and _live(el.content)
+    static = not live_attrs and not live_content and el.tag[:2] != "x-"
+    for c in el.children:
+        if not isinstance(c, Comment) and not _plan_tree(c, plans):
+            static = False
+    plans[id(el)] = (static, live_attrs, live_content)
+    return static
 
 
 def _build_time(el: Element) -> bool:

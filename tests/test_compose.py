@@ -1,0 +1,104 @@
+"""Composition (compose.Composer): what a use rebuilds, what it shares, and what it still refuses."""
+
+from pathlib import Path
+
+import pytest
+
+from mailwright.compose import Composer, load_component
+from mailwright.errors import MailwrightError
+from mailwright.source import SourceFile, parse_document
+
+BODY = "<mjml><mj-body>{}</mj-body></mjml>"
+
+
+def parse(path: Path, text: str):
+    path.write_text(text)
+    return parse_document(SourceFile(str(path), text))
+
+
+def component(tmp_path: Path, name: str, text: str):
+    f = tmp_path / f"{name}.mjml"
+    f.write_text(text)
+    return load_component(f)
+
+
+def compose(tmp_path: Path, body: str, components: dict, brand=None):
+    root = parse(tmp_path / "t.mjml", BODY.format(body))
+    c = Composer(components, None, brand or {})
+    return c, c.expand(root, [tmp_path])
+
+
+CARD = ('<x-component size="12px" required="who">'
+        '<mj-section><mj-column><mj-text align="left" font-size="[[ size ]]" color="red">Hi [[ who ]]</mj-text>'
+        '<mj-divider border-width="1px"/></mj-column></mj-section></x-component>')
+
+
+def text_of(el):
+    return "".join(getattr(c, "text", "") for c in el.content)
+
+
+def test_each_use_gets_its_own_values_and_the_component_stays_as_written(tmp_path):
+    card = component(tmp_path, "card", CARD)
+    before = repr(card.root)
+    _, root = compose(tmp_path, '<x-card who="Ann"/><x-card who="Bo" size="20px"/>', {"card": card})
+    texts = [s.children[0].children[0] for s in root.children[0].children]
+    assert [text_of(t) for t in texts] == ["Hi Ann", "Hi Bo"]
+    # the plain attributes around a [[ ]] one keep their values and their order
+    assert [(k, "".join(c.text for c in a.value)) for k, a in texts[1].attrs.items()] == [
+        ("align", "left"), ("font-size", "20px"), ("color", "red")]
+    assert repr(card.root) == before  # nothing a use rebuilds is written back into the component
+
+
+def test_a_subtree_with_nothing_build_time_is_not_copied(tmp_path):
+    card = component(tmp_path, "card", CARD)
+    src = parse(tmp_path / "t.mjml", BODY.format(
+        '<mj-section><mj-column><mj-text>plain</mj-text></mj-column></mj-section><x-card who="A"/>'))
+    root = Composer({"card": card}, None).expand(src, [tmp_path])
+    plain = src.children[0].children[0]
+    assert root.children[0].children[0] is plain  # shared as it is
+    assert root is not src and root.children[0] is not src.children[0]  # its ancestors are rebuilt
+    divider = card.root.children[0].children[0].children[1]
+    assert root.children[0].children[1].children[0].children[1] is divider
+
+
+@pytest.mark.parametrize("body, components, where", [
+    ('<x-odd/>', {"odd": '<x-component note="a <x-each b">'
+                         '<mj-section><mj-column><mj-text>[[ note ]]</mj-text></mj-column></mj-section></x-component>'},
+     "odd.mjml:1:20"),
+    ('<x-card who="a <x-each b"/>', {"card": CARD}, "t.mjml:1:29"),
+    ('<mj-section><mj-column><mj-text title="[[ theme.text ]] <x-each">x</mj-text></mj-column></mj-section>', {},
+     "t.mjml:1:71"),
+])
+def test_x_each_in_copy_is_refused_wherever_the_copy_is(tmp_path, body, components, where):
+    comps = {k: component(tmp_path, k, v) for k, v in components.items()}
+    with pytest.raises(MailwrightError) as e:
+        compose(tmp_path, body, comps)
+    d = e.value.diagnostics[0]
+    assert "<x-each> repeats MJML elements" in d.message
+    assert f"{Path(d.pos.path).name}:{d.pos.line}:{d.pos.col}" == where
+
+
+def test_a_brand_default_names_the_first_key_the_project_lacks(tmp_path):
+    sig = component(tmp_path, "sig", '<x-component who="[[ brand.company ]] [[ brand.city ]]">'
+                                     '<mj-text>[[ who ]]</mj-text></x-component>')
+    with pytest.raises(MailwrightError) as e:
+        compose(tmp_path, "<x-sig/>", {"sig": sig}, {"company": "Co"})
+    assert "takes who from [brand] city" in e.value.diagnostics[0].message
+    _, root = compose(tmp_path, '<x-sig who="given"/>', {"sig": sig}, {})  # given at the use: not needed
+    assert text_of(root.children[0].children[0]) == "given"
+    _, root = compose(tmp_path, "<x-sig/>", {"sig": sig}, {"company": "Co", "city": "X&Y"})
+    assert text_of(root.children[0].children[0]) == "Co X&amp;Y"
+
+
+def test_a_changed_component_file_is_read_afresh(tmp_path):
+    """What a component needs rebuilt lives with the loaded component: a reload (watch) sees the change."""
+    first = component(tmp_path, "card", CARD)
+    second = component(tmp_path, "card", CARD.replace("Hi [[ who ]]", "Bye [[ who ]]").replace('color="red"',
+                                                                                            'color="[[ who ]]"'))
+    c = Composer({"card": first}, None)
+    one = c.expand(parse(tmp_path / "t.mjml", BODY.format('<x-card who="A"/>')), [tmp_path])
+    c.components = {"card": second}
+    two = c.expand(parse(tmp_path / "u.mjml", BODY.format('<x-card who="B"/>')), [tmp_path])
+    t1, t2 = (r.children[0].children[0].children[0].children[0] for r in (one, two))
+    assert (text_of(t1), t1.attrs["color"].value[0].text) == ("Hi A", "red")
+    assert (text_of(t2), t2.attrs["color"].value[0].text) == ("Bye B", "B")
