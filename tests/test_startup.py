@@ -124,3 +124,34 @@ def test_an_entry_point_loads_its_object():
 
     assert isinstance(EntryPoint("k", "mailwright_connectors.klaviyo:connector").load(), Connector)
     assert EntryPoint("c", "mailwright.cli:main.name [extra]").load() == "main"
+
+
+CLI_PROBE = """
+import gc, json, sys
+from mailwright.cli import run
+sys.argv = ["mailwright", "compile", sys.argv[1], "--esp", "klaviyo", "--no-cache"]
+try:
+    run()
+except SystemExit as e:
+    assert not e.code, e.code
+print(json.dumps({"modules": sorted(sys.modules), "frozen": gc.get_freeze_count(),
+                  "gen0": gc.get_threshold()[0]}), file=sys.stderr)
+"""
+
+FLOW = "name: F\ntrigger:\n  event: placed_order\nsteps:\n  - wait: 1h\n  - send: welcome\n"
+
+
+def cli_compile(root) -> dict:
+    p = subprocess.run([sys.executable, "-c", CLI_PROBE, str(root)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stderr.splitlines()[-1])
+
+
+def test_the_console_entry_point_leaves_its_objects_to_the_exit(tmp_path):
+    """run(): few young collections while it builds what it keeps, and none of the objects made walked
+    again by the exit's collections (frozen when the command exits)."""
+    from tests.conftest import make_project, text_email
+
+    root = make_project(tmp_path / "p", {"welcome": text_email("Hi")})
+    probe = cli_compile(root)
+    assert probe["frozen"] > 10_000 and probe["gen0"] >= 50_000
