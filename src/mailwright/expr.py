@@ -464,38 +464,42 @@ def relocated(e: Any, old: Pos, new: Pos) -> Any:
 
 # ---------------------------------------------------------------- folding
 
+_TRUE, _FALSE = Const(True), Const(False)
+
+
 def fold(e: Expr, known: dict[str, Any]) -> Expr:
     """Fold what is known at compile time (``trigger``, ``esp``) into constants.
 
     ``known`` maps 'trigger'/'esp' to a string, or None for undefined.
     The result is a ``Const(bool)`` when the whole condition is decided.
     """
-    if isinstance(e, And):
+    t = type(e)  # exact types: the IR classes are final, and this runs for every branch of every email
+    if t is And:
         a, b = fold(e.left, known), fold(e.right, known)
-        if a == Const(False) or b == Const(False):
-            return Const(False)
-        if a == Const(True):
+        if a == _FALSE or b == _FALSE:
+            return _FALSE
+        if a == _TRUE:
             return b
-        if b == Const(True):
+        if b == _TRUE:
             return a
         return And(a, b)
-    if isinstance(e, Or):
+    if t is Or:
         a, b = fold(e.left, known), fold(e.right, known)
-        if a == Const(True) or b == Const(True):
-            return Const(True)
-        if a == Const(False):
+        if a == _TRUE or b == _TRUE:
+            return _TRUE
+        if a == _FALSE:
             return b
-        if b == Const(False):
+        if b == _FALSE:
             return a
         return Or(a, b)
-    if isinstance(e, Not):
+    if t is Not:
         a = fold(e.expr, known)
         if isinstance(a, Const):
             return Const(not a.value)
         return Not(a)
-    if isinstance(e, Defined) and e.var.root in known:
+    if t is Defined and e.var.root in known:
         return Const(_present(known[e.var.root]))
-    if isinstance(e, Cmp) and _static(e.left, known) and _static(e.right, known):
+    if t is Cmp and _static(e.left, known) and _static(e.right, known):
         return Const(_compare(e.op, _static_value(e.left, known), _static_value(e.right, known)))
     return e
 
@@ -678,10 +682,10 @@ def live_branches(branches, known: dict[str, Any]) -> list:
     that certainly shows (the last one then). ``branches``: (condition or None, body)."""
     live = []
     for cond, body in branches:
-        c = Const(True) if cond is None else fold(cond, known)
-        if c == Const(False):
+        c = _TRUE if cond is None else fold(cond, known)
+        if c == _FALSE:
             continue
-        if c == Const(True):
+        if c == _TRUE:
             live.append((None, body))
             break
         live.append((c, body))
