@@ -147,6 +147,33 @@ def cli_compile(root) -> dict:
     return json.loads(p.stderr.splitlines()[-1])
 
 
+def test_a_compile_without_flows_imports_no_yaml_nor_flow_modules(tmp_path):
+    """PyYAML, mailwright.flows and the diagrams (≈ 15 ms of a start) load for a project that has flows
+    (or [signals]), not for one without."""
+    from tests.conftest import make_project, text_email
+
+    lazy = ("yaml", "mailwright.flows", "mailwright.flowviz")
+    root = make_project(tmp_path / "p", {"welcome": text_email("Hi {{ profile.first_name }}")})
+    loaded = cli_compile(root)["modules"]
+    assert "mjml" in loaded and "mailwright.signals.contract" in loaded  # it did compile, with its plan
+    assert [m for m in loaded if m.split(".")[0] == "yaml" or m in lazy] == []
+    (root / "flows").mkdir()
+    (root / "flows" / "f.yaml").write_text(FLOW)
+    loaded = cli_compile(root)["modules"]
+    assert set(lazy) <= set(loaded)
+    assert (root / "build" / "klaviyo" / "flows" / "f.json").is_file()
+
+
+def test_signals_without_flows_import_the_flow_modules_but_not_yaml(tmp_path):
+    """[signals] reads event names and durations of mailwright.flows; PyYAML only a flow file needs."""
+    from tests.conftest import make_project, text_email
+
+    root = make_project(tmp_path / "p", {"welcome": text_email("Hi {{ event.views | default(0) }}")},
+                        toml='[signals]\nviews = "count(product_viewed, 7d)"\n')
+    loaded = cli_compile(root)["modules"]
+    assert "mailwright.flows" in loaded and not [m for m in loaded if m.split(".")[0] == "yaml"]
+
+
 def test_the_console_entry_point_leaves_its_objects_to_the_exit(tmp_path):
     """run(): few young collections while it builds what it keeps, and none of the objects made walked
     again by the exit's collections (frozen when the command exits)."""

@@ -7,7 +7,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import ir
 from .batch import batch_gc
@@ -15,7 +15,6 @@ from .cache import BuildCache
 from .compose import Composer, Theme, theme_head, theme_tokens
 from .dialect import Context, Dialect, FlowContext, load_connectors
 from .errors import Diagnostic, MailwrightError, Pos
-from .flows import Flow, load_flows
 from .inputs import read_text
 from .lower import lower
 from .output import write_outputs  # noqa: F401 - moved to output.py; kept importable from here
@@ -23,6 +22,9 @@ from .project import Project
 from .render import Renderer, emit, parse_stream, to_html
 from .source import SourceFile, parse_document
 from .text import html_to_text
+
+if TYPE_CHECKING:
+    from .flows import Flow
 
 
 @dataclass
@@ -201,8 +203,12 @@ def _compile_project(project: Project, esps: list[str] | None, cache: BuildCache
     esps = esps or project.esps
     dialects: dict[str, type[Dialect]] = {e: connectors[e].dialect for e in esps}
     result = Result()
-    flows, flow_errors = load_flows(project.root, set(project.templates), dict(project.segments))
-    result.diagnostics.extend(e.diagnostic for e in flow_errors)
+    flows: list[Flow] = []
+    if (project.root / "flows").is_dir():  # mailwright.flows (and PyYAML) only for a project with flows
+        from .flows import load_flows
+
+        flows, flow_errors = load_flows(project.root, set(project.templates), dict(project.segments))
+        result.diagnostics.extend(e.diagnostic for e in flow_errors)
     triggers = triggers_by_template(flows)
     head = theme_head(project.theme) if project.theme else ""
     parsed = _Parsed(project)

@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import MailwrightError, Pos
 from .expr import Expr, Scope, parse_condition, uses
 from .inputs import compose_yaml, construct_scalar
@@ -54,6 +52,8 @@ def _pos(path: str, node) -> Pos:
 
 
 def _convert(node, path: str) -> Y:
+    import yaml  # read at a flow's first load: importing mailwright.flows does not cost PyYAML's import
+
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Y] = {}
         for k, v in node.value:

@@ -13,20 +13,19 @@ from __future__ import annotations
 import codecs
 import contextlib
 import errno
+import functools
 import os
 import re
 import stat
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import yaml
-from yaml.composer import ComposerError
-from yaml.constructor import SafeConstructor
-from yaml.events import AliasEvent
+from typing import TYPE_CHECKING, Any
 
 from .errors import MailwrightError, Pos
+
+if TYPE_CHECKING:
+    import yaml
 
 MAX_BYTES = 5 * 1024 * 1024
 # Set by mailwright.cache while it records what a compile reads: every file read here, as (path, bytes).
@@ -210,45 +209,55 @@ def _escaped(text: str, i: int) -> bool:
 
 
 # ---------------------------------------------------------------- YAML
+# PyYAML is imported at the first YAML file read (≈ 9 ms a start; a project without flows reads none).
 
-class _Loader(yaml.SafeLoader):
-    """Composes with a depth limit and an alias budget, and refuses recursive aliases."""
+@functools.cache
+def _loader_class() -> type:
+    import yaml
+    from yaml.events import AliasEvent
 
-    def __init__(self, stream: str, path: str):
-        super().__init__(stream)
-        self._path = path
-        self._depth = 0
-        self._sizes: dict[int, int] = {}  # expanded size of each finished node
-        self._added = 0  # nodes aliases add when expanded
+    class _Loader(yaml.SafeLoader):
+        """Composes with a depth limit and an alias budget, and refuses recursive aliases."""
 
-    def compose_node(self, parent, index):  # noqa: ANN001, ANN201 - PyYAML's signature
-        if self.check_event(AliasEvent):
-            event = self.peek_event()
-            target = self.anchors.get(event.anchor)
-            if target is not None:
-                if target.end_mark is None:  # still being composed: the alias is inside its anchor
-                    raise _located(self._path, event.start_mark, f"the alias *{event.anchor} refers to a "
-                                   "collection that contains it (a recursive structure)")
-                self._added += self._sizes.get(id(target), 1)
-                if self._added > ALIAS_BUDGET:
-                    raise _located(self._path, event.start_mark, f"aliases expand to more than {ALIAS_BUDGET:,} "
-                                   "values (an alias bomb?); write the values out or use fewer aliases")
-            return super().compose_node(parent, index)
-        self._depth += 1
-        if self._depth > MAX_DEPTH:
-            raise _located(self._path, self.peek_event().start_mark, f"nested more than {MAX_DEPTH} levels deep")
-        try:
-            node = super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-        self._sizes[id(node)] = 1 + sum(self._size(c) for c in _children(node))
-        return node
+        def __init__(self, stream: str, path: str):
+            super().__init__(stream)
+            self._path = path
+            self._depth = 0
+            self._sizes: dict[int, int] = {}  # expanded size of each finished node
+            self._added = 0  # nodes aliases add when expanded
 
-    def _size(self, node) -> int:  # noqa: ANN001
-        return self._sizes.get(id(node), 1)
+        def compose_node(self, parent, index):  # noqa: ANN001, ANN201 - PyYAML's signature
+            if self.check_event(AliasEvent):
+                event = self.peek_event()
+                target = self.anchors.get(event.anchor)
+                if target is not None:
+                    if target.end_mark is None:  # still being composed: the alias is inside its anchor
+                        raise _located(self._path, event.start_mark, f"the alias *{event.anchor} refers to a "
+                                       "collection that contains it (a recursive structure)")
+                    self._added += self._sizes.get(id(target), 1)
+                    if self._added > ALIAS_BUDGET:
+                        raise _located(self._path, event.start_mark, f"aliases expand to more than {ALIAS_BUDGET:,} "
+                                       "values (an alias bomb?); write the values out or use fewer aliases")
+                return super().compose_node(parent, index)
+            self._depth += 1
+            if self._depth > MAX_DEPTH:
+                raise _located(self._path, self.peek_event().start_mark, f"nested more than {MAX_DEPTH} levels deep")
+            try:
+                node = super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
+            self._sizes[id(node)] = 1 + sum(self._size(c) for c in _children(node))
+            return node
+
+        def _size(self, node) -> int:  # noqa: ANN001
+            return self._sizes.get(id(node), 1)
+
+    return _Loader
 
 
 def _children(node) -> list:  # noqa: ANN001
+    import yaml
+
     if isinstance(node, yaml.SequenceNode):
         return node.value
     if isinstance(node, yaml.MappingNode):
@@ -256,7 +265,7 @@ def _children(node) -> list:  # noqa: ANN001
     return []
 
 
-def _yaml_message(e: yaml.MarkedYAMLError) -> str:
+def _yaml_message(e: yaml.MarkedYAMLError) -> str:  # noqa: F821 - a string (TYPE_CHECKING)
     return ", ".join(m for m in (e.context, e.problem) if m) or str(e)
 
 
@@ -266,13 +275,15 @@ def _located(path: str, mark, message: str) -> MailwrightError:  # noqa: ANN001
 
 def compose_yaml(path: Path | str, text: str | None = None, *, what: str = "YAML file") -> yaml.Node | None:
     """The YAML node tree (with marks) of a single-document file; None when the file is empty."""
+    import yaml
+
     p = str(path)
     if text is None:
         text = read_text(path, what=what)
     text = text.removeprefix("\ufeff")
     loader = None
     try:
-        loader = _Loader(text, p)
+        loader = _loader_class()(text, p)
         return loader.get_single_node()
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
@@ -289,6 +300,9 @@ def compose_yaml(path: Path | str, text: str | None = None, *, what: str = "YAML
 
 def construct(node: yaml.Node, path: Path | str) -> Any:
     """The plain value of a composed node (safe tags only); a bad scalar is a located error."""
+    import yaml
+    from yaml.constructor import SafeConstructor
+
     seen, todo = set(), [node]
     while todo:  # each scalar first on its own, so that a bad one is named at its place
         n = todo.pop()
@@ -306,6 +320,8 @@ def construct(node: yaml.Node, path: Path | str) -> Any:
 
 def construct_scalar(node: yaml.Node, path: Path | str) -> Any:
     """One scalar's value (``!!int``, ``!!timestamp``, … resolved); a bad one is a located error."""
+    from yaml.constructor import SafeConstructor
+
     with _constructing(path, node):
         return SafeConstructor().construct_object(node)
 
@@ -313,6 +329,8 @@ def construct_scalar(node: yaml.Node, path: Path | str) -> Any:
 @contextlib.contextmanager
 def _constructing(path: Path | str, node: yaml.Node) -> Iterator[None]:
     """PyYAML's constructors, their failures located in the user's file."""
+    import yaml
+
     try:
         yield
     except yaml.MarkedYAMLError as e:
@@ -330,7 +348,7 @@ def load_yaml(path: Path | str, text: str | None = None, *, what: str = "YAML fi
     return construct(node, path), node
 
 
-__all__ = ["MAX_BYTES", "MAX_DEPTH", "ALIAS_BUDGET", "ComposerError", "read_bytes", "decode", "read_text",
+__all__ = ["MAX_BYTES", "MAX_DEPTH", "ALIAS_BUDGET", "read_bytes", "decode", "read_text",
            "load_toml", "compose_yaml", "construct", "construct_scalar", "load_yaml"]
 
 

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 from .errors import MailwrightError, Pos
-from .flowviz import diagrams
 
 MARKER = ".mailwright-build"
 FORMAT = "mailwright-build 1"  # the marker's first line
@@ -221,6 +220,8 @@ def _write(result: Any, w: _Writer) -> None:
             "html": html_rel, "text": text_rel, "subject": o.subject, "preheader": o.preheader,
             "sha256": html_sha,
         })
+    if result.flows:
+        from .flowviz import diagrams  # only for a project with flows
     for f in result.flows:
         w.mkdir(f"{f.esp}/flows")
         entry = {"esp": f.esp, "kind": "flow", "name": f.name}

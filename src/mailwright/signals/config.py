@@ -14,7 +14,6 @@ from typing import Any
 
 from ..errors import MailwrightError, MailwrightErrors, Pos
 from ..expr import Expr, Scope, parse_condition, uses
-from ..flows import EVENTS, Y, duration
 from ..inputs import value_kind
 
 FUNCTIONS = ("count", "sum", "last", "first", "days_since", "distinct")
@@ -118,6 +117,8 @@ class _Reader:
         self.project = project
         self.errors: list[MailwrightError] = []
         self.lines: list[str] | None = None
+        from ..flows import EVENTS
+
         esp_events = [e for table in project.config.get("esp", {}).values() if isinstance(table, dict)
                       for e in (table.get("events") or {}) if isinstance(table.get("events"), dict)]
         self.known_events = sorted({*EVENTS, *esp_events})
@@ -143,6 +144,8 @@ class _Reader:
     def event(self, name: str, pos: Pos, what: str = "event") -> bool:
         """A plausible event name; a near miss of a known event is a typo."""
         if not _EVENT.fullmatch(name):
+            from ..flows import EVENTS
+
             self.error(pos, f"'{name}' is not an {what} name (such as {', '.join(EVENTS[:3])}, …)")
             return False
         if name in self.known_events:
@@ -154,6 +157,8 @@ class _Reader:
         return True  # a custom event of the site
 
     def duration(self, text: Any, pos: Pos) -> int | None:
+        from ..flows import Y, duration
+
         try:
             return duration(Y(text, pos)).seconds
         except MailwrightError as e:
@@ -392,9 +397,11 @@ def load_signals(project: Any) -> Signals:
     ``project`` is a :class:`mailwright.project.Project`. Raises every mistake of
     the three tables at once (:class:`MailwrightErrors` when there are several).
     """
-    r = _Reader(project)
     cfg = project.config
     out = Signals()
+    if not any(k in cfg for k in ("signals", "scoring", "triggers")):
+        return out  # nothing to read (nor mailwright.flows to import, whose event names the reader knows)
+    r = _Reader(project)
     triggers = cfg.get("triggers", {})
     if not isinstance(triggers, dict):
         r.error(r.at("", "triggers"), f"[triggers] is a table, not {value_kind(triggers)}")

@@ -24,15 +24,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import ir
 from ..errors import Diagnostic, MailwrightError, MailwrightErrors, Pos
 from ..expr import And, Cmp, Const, Defined, Expr, ListLit, Not, Or, Var, fold, uses
-from ..flows import Branch as FlowBranch
-from ..flows import Flow
-from ..flows import walk as walk_steps
 from .config import RESERVED, Signals, load_signals
+
+if TYPE_CHECKING:
+    from ..flows import Flow
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 RULE = "contract.property-not-carried"
@@ -350,6 +350,9 @@ def template_reads(t: ir.Template, trigger: str) -> list[Read]:
 
 def flow_reads(flow: Flow) -> list[Read]:
     """What a flow reads of its trigger event: ``where`` (required) and its branches' conditions."""
+    from ..flows import Branch as FlowBranch
+    from ..flows import walk as walk_steps
+
     out: list[Read] = []
     who = f"flow {flow.id}"
     if flow.where is not None:
