@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import functools
 import re
-from dataclasses import dataclass, field
+from dataclasses import FrozenInstanceError, dataclass, field
 
 from .errors import Diagnostic, MailwrightError, Pos
 
@@ -40,18 +40,81 @@ class SourceFile:
         self.path = path
         # Normalise CRLF / CR line ends as an XML parser would (mjml-python refuses CRLF).
         self.text = text.replace("\r\n", "\n").replace("\r", "\n")
-        self._starts = [0] + [m.end() for m in re.finditer("\n", self.text)]
         self.warnings: list[Diagnostic] = []
 
+    @functools.cached_property
+    def _starts(self) -> list[int]:
+        """Offsets where lines start: made when a line is first asked for (most files never are)."""
+        return [0] + [m.end() for m in re.finditer("\n", self.text)]
+
+    def line_col(self, offset: int) -> tuple[int, int]:
+        starts = self._starts
+        i = bisect.bisect_right(starts, offset) - 1
+        return i + 1, offset - starts[i] + 1
+
     def pos(self, offset: int) -> Pos:
-        i = bisect.bisect_right(self._starts, offset) - 1
-        return Pos(self.path, i + 1, offset - self._starts[i] + 1)
+        # object.__new__ and the slot setters: the fastest way to make one (≈ 17,000 per 100 templates)
+        p = _new(_At)
+        _set_src(p, self)
+        _set_off(p, offset)
+        return p
 
     def error(self, offset: int, message: str) -> MailwrightError:
         return MailwrightError(self.pos(offset), message)
 
     def warn(self, offset: int, message: str, rule: str) -> None:
         self.warnings.append(Diagnostic(self.pos(offset), message, "warning", rule=rule))
+
+
+class _At(Pos):
+    """A place in a SourceFile kept as its offset: line and column are worked out when read, which
+    for most nodes is never (diagnostics and a few checks read them). It is equal to, hashes as,
+    prints as and copies as the ``Pos`` of the same place."""
+
+    __slots__ = ("_src", "_off")
+    _src: SourceFile
+    _off: int
+
+    @property  # type: ignore[override]
+    def path(self) -> str:
+        return self._src.path
+
+    @property  # type: ignore[override]
+    def line(self) -> int:
+        return self._src.line_col(self._off)[0]
+
+    @property  # type: ignore[override]
+    def col(self) -> int:
+        return self._src.line_col(self._off)[1]
+
+    def resolved(self) -> Pos:
+        return Pos(self._src.path, *self._src.line_col(self._off))
+
+    # Pos's own (dataclass) __eq__ wants the same class; as a subclass ours is asked first, both ways
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Pos):
+            return (self.path, self.line, self.col) == (other.path, other.line, other.col)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.path, self.line, self.col))
+
+    def __repr__(self) -> str:
+        return repr(self.resolved())
+
+    def __reduce__(self) -> tuple:
+        return Pos, (self.path, self.line, self.col)
+
+    def __setattr__(self, name: str, value: object) -> None:  # frozen, as a Pos is
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+
+_new = object.__new__
+_set_src = _At._src.__set__  # type: ignore[attr-defined]
+_set_off = _At._off.__set__  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------- chunks
