@@ -119,44 +119,81 @@ def _link(parts: list[str], start: int, href: str, slot_re: re.Pattern, url_toke
         parts[start:] = [f"{lead}{label} ({href})" if label else href]
 
 
+def _ids(names: frozenset[str]) -> frozenset[int]:
+    """lexbor's ids of these (standard) tag names: an id is one C read per node, a name a string built."""
+    make = LexborHTMLParser("").create_node
+    return frozenset(make(n).tag_id for n in names)
+
+
+_BLOCK_IDS, _SKIP_IDS, _VOID_IDS = _ids(BLOCKS), _ids(SKIP), _ids(VOID)
+_A, _IMG, _BR, _HR = (LexborHTMLParser("").create_node(n).tag_id for n in ("a", "img", "br", "hr"))
+_KINDS = {n.tag: n.tag_id for n in LexborHTMLParser("<!doctype html><!--c-->t").root.parent.traverse(include_text=True)}
+_TEXT, _COMMENT = _KINDS["-text"], _KINDS["-comment"]
+_NOT_ELEMENT = frozenset({0, 1, _KINDS["-document"], _KINDS["-doctype"]})  # 0, 1: lexbor's "undefined", "end of file"
+
+
 def _tree_text(root, slot_re: re.Pattern, token, url_token=None) -> list[str]:  # noqa: ANN001 - a lexbor node
     """The same rules over a parsed document, walked without recursion (any depth): an element's
     start, its children, its end. What is hidden is never entered."""
     parts: list[str] = []
-    frames: list[list] = [[root.child, False, None, 0, None]]  # next child, inside <a>, tag, parts index, href
-    while frames:
-        frame = frames[-1]
-        c = frame[0]
-        if c is None:  # the element ends
-            frames.pop()
-            _, _, tag, start, href = frame
+    append, ws, slot = parts.append, _WS.sub, slot_re.fullmatch
+    # one entry per open element with children: what its end does (None, "\n" or a link) and
+    # where the walk resumes; about 350 nodes a page, so the loop reads as few node properties as it can
+    stack: list[tuple] = []
+    links = 0  # how many <a> are open
+    c = root.child
+    while True:
+        if c is None:
+            if not stack:
+                return parts
+            end, c = stack.pop()
+            if end is None:
+                continue
+            if end == "\n":
+                append(end)
+                continue
+            links -= 1
+            start, href, block = end
             if href:
                 _link(parts, start, href, slot_re, url_token)
-            if tag in BLOCKS:
-                parts.append("\n")
+            if block:
+                append("\n")
             continue
-        frame[0] = c.next
-        tag = c.tag
-        if tag == "-text":
-            parts.append(_WS.sub(" ", c.text_content))
-        elif tag == "-comment":
-            if m := slot_re.fullmatch(f"<!--{c.comment_content}-->"):
-                parts.append(token(int(m.group(1))))
-        elif tag in VOID:
-            if tag == "img" and frame[1]:
-                alt = " ".join((c.attributes.get("alt") or "").split())  # a linked image: its alt is the link's text
-                if alt:
-                    parts.append(f" {alt} ")
-            elif tag == "br" or tag == "hr":
-                parts.append("\n")
-        elif not tag.startswith("-") and tag != "!doctype":
+        tid = c.tag_id
+        if tid == _TEXT:
+            t = c.text_content
+            # most copy has no whitespace but single spaces (every other whitespace is unprintable)
+            append(t if t.isprintable() and "  " not in t else ws(" ", t))
+        elif tid == _COMMENT:
+            if m := slot(f"<!--{c.comment_content}-->"):
+                append(token(int(m.group(1))))
+        elif tid in _VOID_IDS:
+            if tid == _IMG:
+                if links:
+                    alt = " ".join((c.attributes.get("alt") or "").split())  # a linked image: its alt is the link's text
+                    if alt:
+                        append(f" {alt} ")
+            elif tid == _BR or tid == _HR:
+                append("\n")
+        elif tid not in _NOT_ELEMENT and tid not in _SKIP_IDS:
             a = c.attributes
-            if tag in SKIP or "display:none" in (a.get("style") or "").replace(" ", "").lower():
-                continue
-            if tag in BLOCKS:
-                parts.append("\n")
-            frames.append([c.child, frame[1] or tag == "a", tag, len(parts), a.get("href") if tag == "a" else None])
-    return parts
+            if "display:none" not in (a.get("style") or "").replace(" ", "").lower():
+                block = tid in _BLOCK_IDS
+                if block:
+                    append("\n")
+                child = c.child
+                if tid == _A:
+                    links += 1
+                    stack.append(((len(parts), a.get("href"), block), c.next))
+                    c = child
+                    continue
+                if child is not None:
+                    stack.append(("\n" if block else None, c.next))
+                    c = child
+                    continue
+                if block:
+                    append("\n")
+        c = c.next
 
 
 def html_to_text(doc: str, slot_re: re.Pattern, token, url_token=None) -> str:
