@@ -97,7 +97,7 @@ class ActiveCampaignDialect(Dialect):
     def var(self, v: Var) -> str:
         return "$" + self.tag(v).replace("-", "_")
 
-    def output(self, o: OutputExpr, pos: Pos, context: str) -> str:
+    def write_output(self, o: OutputExpr, pos: Pos) -> tuple[str, str | None, str]:
         self.require("output", pos)
         tag = self.tag(o.var)
         split = self.split_default(o)
@@ -105,10 +105,10 @@ class ActiveCampaignDialect(Dialect):
         for f in filters:
             self.filter(f.name, pos)
         if split is None:
-            return f"%{tag}%"
+            return f"%{tag}%", None, ""
         self.filter("default", pos)
-        fallback = self.default_text(OutputExpr(Var("x"), tuple(o.filters[len(split[0]):])), context)
-        return f"%IF {self.var(o.var)} != ''%%{tag}%%ELSE%{fallback}%/IF%"
+        fallback = self.default_text(OutputExpr(Var("x"), tuple(o.filters[len(split[0]):])))
+        return f"%IF {self.var(o.var)} != ''%%{tag}%%ELSE%", fallback, "%/IF%"
 
     def condition(self, e: Expr, pos: Pos) -> str:
         self.require("condition", pos)

@@ -94,7 +94,7 @@ class HubSpotDialect(Dialect):
             return _path("contact", mapped)
         raise AssertionError(v)
 
-    def output(self, o: OutputExpr, pos: Pos, context: str) -> str:
+    def write_output(self, o: OutputExpr, pos: Pos) -> tuple[str, str | None, str]:
         self.require("output", pos)
         ref = self.ref(o.var)
         split = self.split_default(o)
@@ -103,11 +103,11 @@ class HubSpotDialect(Dialect):
         needs_guard = any(f.name in ("round", "money", "date") for f in filters)
         if split is None:
             if needs_guard:  # |float would print 0.00, datetimeformat today's date, for a missing value
-                return f"{{% if {_present(ref)} %}}{value}{{% endif %}}"
-            return value
+                return f"{{% if {_present(ref)} %}}{value}{{% endif %}}", None, ""
+            return value, None, ""
         self.filter("default", pos)
-        fallback = self.default_text(OutputExpr(Var("x"), tuple(o.filters[len(split[0]):])), context)
-        return f"{{% if {_present(ref)} %}}{value}{{% else %}}{fallback}{{% endif %}}"
+        fallback = self.default_text(OutputExpr(Var("x"), tuple(o.filters[len(split[0]):])))
+        return f"{{% if {_present(ref)} %}}{value}{{% else %}}", fallback, "{% endif %}"
 
     def _value(self, ref: str, filters, pos: Pos) -> str:
         expr = ref

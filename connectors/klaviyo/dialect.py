@@ -95,20 +95,20 @@ class KlaviyoDialect(Dialect):
         return out
 
     # ---------------------------------------------------------------- output
-    def output(self, o: OutputExpr, pos: Pos, context: str) -> str:
+    def write_output(self, o: OutputExpr, pos: Pos) -> tuple[str, str | None, str]:
         self.require("output", pos)
         ref = self.ref(o.var)
         split = self.split_default(o)
         if split is None:
             value = "{{ " + ref + self._filters(o.filters, pos) + " }}"
             if o.filters and o.filters[0].name == "date":  # what format_date_string does with nothing is unknown
-                return f"{{% if {self._present(ref)} %}}{value}{{% endif %}}"
-            return value
+                return f"{{% if {self._present(ref)} %}}{value}{{% endif %}}", None, ""
+            return value, None, ""
         before, after = split
         self.filter("default", pos)
         value = "{{ " + ref + self._filters(before + after, pos) + " }}"
-        fallback = self.default_text(OutputExpr(Var("x"), (o.filters[len(before)], *after)), context)
-        return f"{{% if {self._present(ref)} %}}{value}{{% else %}}{fallback}{{% endif %}}"
+        fallback = self.default_text(OutputExpr(Var("x"), (o.filters[len(before)], *after)))
+        return f"{{% if {self._present(ref)} %}}{value}{{% else %}}", fallback, "{% endif %}"
 
     def _filters(self, filters, pos: Pos) -> str:
         out = ""

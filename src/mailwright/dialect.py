@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from html import escape
 from typing import Any, ClassVar
 
 from .conditions import All, Any_, Atom, cnf, dnf, guarded, write_formula
 from .entrypoints import entry_points
 from .errors import MailwrightError, Pos, UnsupportedError, rule_id
-from .expr import And, Cmp, Const, Defined, Expr, ListLit, Not, Or, OutputExpr, Var
+from .expr import And, Cmp, Const, Defined, Expr, ListLit, Not, Or, OutputExpr, Var, render_output
 
 ENTRY_POINT_GROUP = "mailwright.esps"
 
@@ -27,6 +28,9 @@ EXACT, APPROX, UNSUPPORTED = "exact", "approximated", "unsupported"
 class Support:
     level: str  # EXACT, APPROX or UNSUPPORTED
     note: str = ""
+
+
+_UNSUPPORTED = Support(UNSUPPORTED)  # what the table says of a construct it does not list
 
 
 @dataclass
@@ -53,6 +57,10 @@ class Dialect:
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self._conditions: dict[tuple[Expr, Pos], str] = {}
+        # placeholder id -> (expression, pos, head, fallback, tail); the entry keeps both alive
+        self._outputs: dict[int, tuple] = {}
+        # what require() lets through without a look at the table (most calls)
+        self._exact = frozenset(k for k, s in self.CAPABILITIES.items() if s.level == EXACT)
 
     def condition_text(self, e: Expr, pos: Pos) -> str:
         """:meth:`condition`, once per condition (the page and the text part share them)."""
@@ -69,7 +77,9 @@ class Dialect:
 
     def require(self, construct: str, pos: Pos | None, way_out: str = "") -> None:
         """Raise if the table says ``construct`` cannot be expressed; warn if approximated."""
-        s = self.CAPABILITIES.get(construct, Support(UNSUPPORTED))
+        if construct in self._exact:
+            return
+        s = self.CAPABILITIES.get(construct, _UNSUPPORTED)
         if s.level == UNSUPPORTED:
             raise UnsupportedError(self.label, construct, pos or Pos("?"),
                                    way_out or s.note or "branch on `esp` for another ESP",
@@ -79,7 +89,20 @@ class Dialect:
 
     # -- what every dialect emits ------------------------------------------------
     def output(self, o: OutputExpr, pos: Pos, context: str) -> str:
-        """``{{ … }}``; ``context`` is 'html' or 'text' (see :meth:`literal`)."""
+        """``{{ … }}``; ``context`` is 'html' or 'text' (see :meth:`literal`).
+
+        :meth:`write_output` once per placeholder (the page and the text part share it);
+        only a default's fallback copy is written per context."""
+        hit = self._outputs.get(id(o))
+        if hit is None or hit[0] is not o or hit[1] is not pos:
+            hit = self._outputs[id(o)] = (o, pos, *self.write_output(o, pos))
+        if hit[3] is None:
+            return hit[2]
+        return hit[2] + self.copy(hit[3], context) + hit[4]
+
+    def write_output(self, o: OutputExpr, pos: Pos) -> tuple[str, str | None, str]:
+        """``(head, fallback, tail)``: the output is ``head`` alone when ``fallback`` is None, else
+        ``head``, the fallback text (see :meth:`default_text`) written as copy, then ``tail``."""
         raise NotImplementedError
 
     def condition(self, e: Expr, pos: Pos) -> str:
@@ -120,13 +143,13 @@ class Dialect:
     def filter(self, name: str, pos: Pos | None) -> None:
         self.require(f"filter {name}", pos)
 
-    def default_text(self, o: OutputExpr, context: str) -> str:
-        """The text of ``default(x)`` with the filters after it applied, as copy."""
-        from html import escape
+    @staticmethod
+    def default_text(o: OutputExpr) -> str:
+        """The text of ``default(x)`` with the filters after it applied (see :meth:`copy`)."""
+        return render_output(o, {})
 
-        from .expr import render_output
-
-        text = render_output(o, {})
+    def copy(self, text: str, context: str) -> str:
+        """``text`` written as copy: escaped in HTML, syntax written as :meth:`literal`."""
         if context == "html":
             text = escape(text, quote=True)
         return self.LITERAL.sub(lambda m: self.literal(m.group(), context), text)
