@@ -165,3 +165,28 @@ def test_any_literal_is_true_exactly_when_some_pattern_matches(pats):
     for text in ["", "{", "x{", "{x", "{{", "%A", "%a", "aa", "a", "b", "cd", "CD", "xab", "aB"]:
         assert bool(found(text)) == any(p.search(text) for p in compiled.values()), text
     assert not _any_of({})("{{")
+
+
+# ------------------------------------------------------------------ emission
+
+def _outputs(copy: str) -> dict:
+    from tests.conftest import compile_sources, text_email
+
+    res = compile_sources({"t": text_email(copy)})
+    assert not [d for d in res.diagnostics if d.severity == "error"], res.diagnostics
+    return {o.esp: o for o in res.outputs}
+
+
+def test_copy_that_decodes_to_syntax_in_the_text_part_is_written_as_literal():
+    text = {esp: o.text.split("\n")[0] for esp, o in _outputs("a &#123;&#123; b &#37;FIRSTNAME&#37;").items()}
+    assert text == {
+        "klaviyo": "a {{ '{{' }} b %FIRSTNAME%",
+        "hubspot": "a {% raw %}{{% endraw %}{% raw %}{{% endraw %} b %FIRSTNAME%",
+        "activecampaign": "a {{ b %\u2060FIRSTNAME%",
+    }
+
+
+def test_an_output_of_a_compile_time_name_is_its_value():
+    out = _outputs("for {{ esp }}, {{ trigger | default('none') }}")
+    for esp, o in out.items():
+        assert f"for {esp}, none" in o.html and f"for {esp}, none" in o.text

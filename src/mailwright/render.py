@@ -461,18 +461,31 @@ def emit(tree: list, d: Dialect, context: str, known: dict[str, Any],
     With ``errors``, what the dialect cannot write is recorded there and the rest is
     still written (every error of the template at once); without, the first raises."""
     out: list[str] = []
+    append = out.append
     text = context == "text"
+    literal = d.LITERAL.search
     for item in tree:
-        if type(item) is str:  # most of a page: copied as it is (in plain text, syntax escaped)
-            out.append(_escape_plain(item, d) if text else item)
+        kind = type(item)
+        if kind is str:  # most of a page: copied as it is (in plain text, syntax escaped)
+            append(_escape_plain(item, d) if text and literal(item) else item)
             continue
         try:
-            out.append(_item(item, d, context, known, errors))
+            if kind is Slot:
+                # most slots are an output no compile-time name decides: straight to the dialect
+                if item.kind == "out" and item.node.expr.var.root not in _KNOWN_ROOTS:
+                    append(d.output(item.node.expr, item.pos, context))
+                else:
+                    append(_slot(item, d, context))
+            else:
+                append(_item(item, d, context, known, errors))
         except MailwrightError as e:
             if errors is None:
                 raise
             errors.extend(e.diagnostics)
     return "".join(out)
+
+
+_KNOWN_ROOTS = ("trigger", "esp")  # names compile time knows (see _slot)
 
 
 def _item(item, d: Dialect, context: str, known: dict[str, Any], errors: list | None) -> str:
@@ -495,7 +508,7 @@ def _item(item, d: Dialect, context: str, known: dict[str, Any], errors: list | 
 def _slot(s: Slot, d: Dialect, context: str) -> str:
     if s.kind == "out":
         var = s.node.expr.var
-        if var.root in ("trigger", "esp"):  # known at compile time
+        if var.root in _KNOWN_ROOTS:  # known at compile time
             from html import escape
 
             from .expr import render_output
