@@ -102,3 +102,11 @@ def test_a_changed_component_file_is_read_afresh(tmp_path):
     t1, t2 = (r.children[0].children[0].children[0].children[0] for r in (one, two))
     assert (text_of(t1), t1.attrs["color"].value[0].text) == ("Hi A", "red")
     assert (text_of(t2), t2.attrs["color"].value[0].text) == ("Bye B", "B")
+
+
+def test_an_include_is_resolved_when_it_is_all_a_template_has_at_build_time(tmp_path):
+    card = component(tmp_path, "card", CARD)
+    (tmp_path / "part.mjml").write_text('<x-card who="Inc"/>')
+    _, root = compose(tmp_path, '<mj-include path="part.mjml"/>', {"card": card})
+    text = root.children[0].children[0].children[0].children[0]
+    assert (text.tag, text_of(text), text.pos.path) == ("mj-text", "Hi Inc", str(tmp_path / "card.mjml"))

@@ -71,7 +71,7 @@ def load_component(path: Path) -> Component:
     required = (root.attr_text("required") or "").split()
     defaults = {k: a.value for k, a in root.attrs.items() if k not in RESERVED}
     comp = Component(path.stem, str(path), root, defaults, required, root.attr_text("doc") or "")
-    _plan_tree(root, comp.plans)
+    _plan_tree(root, comp.plans, [])
     comp.live_defaults = tuple(k for k, v in defaults.items() if _live(v))
     comp.brand_defaults = tuple(
         (k, keys) for k, v in defaults.items()
@@ -156,17 +156,19 @@ class Composer:
     def expand(self, root: Element, allowed: list[Path] | None = None) -> Element:
         """Components, includes and theme tokens resolved. ``allowed``: the folders
         ``<mj-include>`` may read from (default: the template's own folder)."""
-        if not _build_time(root):  # plain MJML: composing would only copy it
-            return root
-        base = Path(root.pos.path).parent
-        roots = [p.resolve() for p in (allowed if allowed is not None else [base])]
-        root = resolve_includes(root, base, [], _Includes(roots, self.warnings))
         # what each node needs rebuilt: the components' worked out at load, this tree's now (for this
         # call only: the keys are ids, only meaningful while these trees are alive)
         self._plans = plans = {}
         for comp in self.components.values():
             plans.update(comp.plans)
-        _plan_tree(root, plans)
+        includes: list[Element] = []
+        if _plan_tree(root, plans, includes):  # plain MJML: composing would only copy it
+            return root
+        if includes:
+            base = Path(root.pos.path).parent
+            roots = [p.resolve() for p in (allowed if allowed is not None else [base])]
+            root = resolve_includes(root, base, [], _Includes(roots, self.warnings))
+            _plan_tree(root, plans, includes)
         return self._element(root, {}, [], None)[0]
 
     # params: name -> chunks;  trail: the chain of component uses (for notes)
@@ -183,15 +185,18 @@ class Composer:
             if tag == "x-each":
                 return self._each(el, params, trail, slot)
             return self._use(el, params, trail, slot)
-        static, live_attrs, live_content = self._plan(el)
+        static, live_attrs, live_content = self._plans.get(id(el)) or self._plan(el)
         if static:  # nothing build-time below: shared, never changed
             return [el]
         new = _shallow(el)
         if live_attrs:  # only the attributes with [[ ]] are rebuilt; the rest (and their order) kept
             new.attrs = attrs = el.attrs.copy()
             for k in live_attrs:
-                a = attrs[k] = _shallow(attrs[k])
-                a.value = self._chunks(a.value, params, trail)
+                a = attrs[k]
+                d = a.__dict__.copy()
+                d["value"] = self._chunks(a.value, params, trail)
+                attrs[k] = a = object.__new__(Attr)
+                a.__dict__ = d
         if live_content:
             new.content = self._chunks(el.content, params, trail, slot)
         new.children = children = []
@@ -203,11 +208,9 @@ class Composer:
         return [new]
 
     def _plan(self, el: Element) -> _Plan:
-        plan = self._plans.get(id(el))
-        if plan is None:  # not reached from expand's trees; worked out rather than trusted
-            _plan_tree(el, self._plans)
-            plan = self._plans[id(el)]
-        return plan
+        """For an element outside the trees expand() planned: worked out rather than trusted."""
+        _plan_tree(el, self._plans, [])
+        return self._plans[id(el)]
 
     def _each(self, el: Element, params: dict, trail: list, slot) -> list:
         """A static loop: ``<x-each var="color" in="red | green">…[[ color ]]…</x-each>``."""
@@ -392,7 +395,7 @@ def _brand_way_out(trail: list[tuple[Pos, str]]) -> str:
 def _shallow(obj):
     """copy.copy for our dataclasses, without its generic (and slow) protocol."""
     new = object.__new__(type(obj))
-    new.__dict__.update(obj.__dict__)
+    new.__dict__ = obj.__dict__.copy()
     return new
 
 
@@ -418,29 +421,26 @@ def _live(chunks: list[Chunk]) -> bool:
     return False
 
 
-def _plan_tree(el: Element, plans: dict[int, _Plan]) -> bool:
-    """``plans[id(node)]`` for ``el`` and every element below it; returns whether ``el`` is static."""
-    live_attrs = tuple(k for k, a in el.attrs.items() if any(type(c) is Param for c in a.value))
+def _plan_tree(el: Element, plans: dict[int, _Plan], includes: list[Element]) -> bool:
+    """``plans[id(node)]`` for ``el`` and every element below it; returns whether ``el`` is static.
+    ``<mj-include>`` elements are added to ``includes``."""
+    live_attrs: tuple[str, ...] = ()
+    for k, a in el.attrs.items():
+        for c in a.value:
+            if type(c) is Param:
+                live_attrs += (k,)
+                break
     live_content = el.content is not None and _live(el.content)
-    static = not live_attrs and not live_content and el.tag[:2] != "x-"
+    tag = el.tag
+    static = not live_attrs and not live_content and tag[:2] != "x-"
+    if tag == "mj-include":
+        includes.append(el)
+        static = False
     for c in el.children:
-        if not isinstance(c, Comment) and not _plan_tree(c, plans):
+        if not isinstance(c, Comment) and not _plan_tree(c, plans, includes):
             static = False
     plans[id(el)] = (static, live_attrs, live_content)
     return static
-
-
-def _build_time(el: Element) -> bool:
-    """Whether anything in ``el`` is resolved at build time: a component, an include, a parameter or
-    theme token, an ``<x-each>`` in copy (which composing refuses)."""
-    if el.tag.startswith("x-") or el.tag == "mj-include":
-        return True
-    if any(isinstance(c, Param) for a in el.attrs.values() for c in a.value):
-        return True
-    if el.content is not None and any(isinstance(c, Param) or (isinstance(c, Lit) and "<x-each" in c.text)
-                                      for c in el.content):
-        return True
-    return any(isinstance(c, Element) and _build_time(c) for c in el.children)
 
 
 def resolve_includes(el: Element, base: Path, seen: list[str], inc: _Includes) -> Element:
