@@ -93,7 +93,7 @@ PIECES = ["<", ">", "/>", "</", '"', "'", "=", " ", "\n", "\t", "\r\n", "\r", "{
           "[[", "]]", "[[ a.b ]]", "[[ 'x' ]]", "[[ '[[' ]]", "{{ x }}", "{% if a < 3 %}", "<!--", "-->", "<?x ?>",
           '<mw-raw esp="klaviyo">', "</mw-raw>", "<mw-raw>", "<mj-text>", "</mj-text>", "<mj-column>",
           "</mj-column >", '<x-card a="1">', "</x-card>", ' a="1"', " a='{{ b }}'", " b", ' c="\nd\te"', "<p>", "x",
-          "<mj-style>", "</mj-style\n>", "&lt;", "<mj-raw/>", '<mw-if when="[[ x ]]">']
+          "<mj-style>", "</mj-style\n>", "&lt;", "\u00a0", "\u2028", "<mj-raw/>", '<mw-if when="[[ x ]]">']
 
 
 def test_the_repository_and_the_benchmark_templates_read_alike():
@@ -130,6 +130,7 @@ def test_small_documents_read_alike(pieces, fragment):
 
 @pytest.mark.parametrize("text", [
     '<mjml><mj-body a="1" a="2" b="{{ x }}" b=\'[[ y ]]\'/></mjml>',  # twice: a warning each, last wins
+    '<mjml><mj-body a="1" b="2" a="3"/></mjml>',  # the last one given goes last
     '<mjml a="1"b="2"\n  c = "3" />',  # no space between attributes; spaces around '='
     '<mjml><mj-text a="">x</mj-text><mj-text>\r\n{{ a }}\r</mj-text  ></mjml>',
     '<mjml><mw-if when="a [[ b ]] {{ c }}"></mw-if><mj-text href="a\n\tb {{ c }}\nd">[[ z</mj-text></mjml>',

@@ -182,18 +182,15 @@ def parse_chunks(src: SourceFile, start: int, end: int, *, sendtime: bool = True
     region with whitespace normalised (same length): literal copy is taken from it.
     """
     text = src.text
+    at = src.pos
+    search = _TAG_OPEN.search
+    copy = text if normalised is None else normalised
+    shift = 0 if normalised is None else start  # copy[k - shift] is the copy of text[k]
     out: list[Chunk] = []
-    i = start
-    lit_start = start
-
-    def flush(upto: int) -> None:
-        if upto > lit_start:
-            piece = text[lit_start:upto] if normalised is None else normalised[lit_start - start : upto - start]
-            out.append(Lit(piece, src.pos(lit_start)))
-
-    while i < end:
-        m = _TAG_OPEN.search(text, i, end)
-        if not m:
+    i = lit_start = start
+    while True:
+        m = search(text, i, end)
+        if m is None:
             break
         j = m.start()
         opener = m.group()
@@ -206,17 +203,18 @@ def parse_chunks(src: SourceFile, start: int, end: int, *, sendtime: bool = True
                 i = j + 2
                 continue
             inner = text[j + 2 : close].strip()
-            if re.fullmatch(r"'\[\['|\"\[\[\"", inner):
-                flush(j)
-                out.append(Lit("[[", src.pos(j)))
-            elif re.fullmatch(r"[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)?", inner):
-                flush(j)
-                out.append(Param(inner, src.pos(j), text[j : close + 2]))
+            if _QUOTED_OPEN.fullmatch(inner):
+                chunk: Chunk = Lit("[[", at(j))
+            elif _PARAM_NAME.fullmatch(inner):
+                chunk = Param(inner, at(j), text[j : close + 2])
             else:
                 src.warn(j, f"'[[ {inner} ]]' is not a parameter name or theme token: it is kept as copy",
                          "build-time-parameter")
                 i = close + 2
                 continue
+            if j > lit_start:
+                out.append(Lit(copy[lit_start - shift : j - shift], at(lit_start)))
+            out.append(chunk)
             i = lit_start = close + 2
             continue
         if not sendtime:
@@ -231,25 +229,36 @@ def parse_chunks(src: SourceFile, start: int, end: int, *, sendtime: bool = True
             esp = attrs.get("esp")
             if not esp:
                 raise src.error(j, '<mw-raw> needs esp="…" naming the ESP it is for')
-            flush(j)
-            out.append(InlineRaw(esp, text[tag_end + 1 : cm.start()], src.pos(j)))
+            if j > lit_start:
+                out.append(Lit(copy[lit_start - shift : j - shift], at(lit_start)))
+            out.append(InlineRaw(esp, text[tag_end + 1 : cm.start()], at(j)))
             i = lit_start = cm.end()
             continue
-        close_tok = {"{{": "}}", "{%": "%}", "{#": "#}"}[opener]
-        close = _find_close(text, j + 2, close_tok) if opener != "{#" else text.find("#}", j + 2)
+        close_tok = _CLOSE_TOK[opener]
+        if opener == "{#":
+            close = text.find("#}", j + 2)
+        else:
+            cm = _UPTO[close_tok](text, j + 2)  # see _find_close
+            close = cm.end() if text.startswith(close_tok, cm.end()) else -1
         if close < 0 or close + 2 > end:
             raise src.error(j, f"unclosed '{opener}': expected '{close_tok}'")
-        flush(j)
+        if j > lit_start:
+            out.append(Lit(copy[lit_start - shift : j - shift], at(lit_start)))
         if opener != "{#":  # comments are dropped at compile time
             raw = text[j + 2 : close]
-            lead = len(raw) - len(raw.lstrip())
-            kind = "out" if opener == "{{" else "stmt"
-            out.append(Tag(kind, raw.strip(), src.pos(j), src.pos(j + 2 + lead)))
+            inner = raw.lstrip()
+            out.append(Tag("out" if opener == "{{" else "stmt", inner.rstrip(), at(j),
+                           at(j + 2 + len(raw) - len(inner))))
         i = lit_start = close + 2
-    flush(end)
+    if end > lit_start:
+        out.append(Lit(copy[lit_start - shift : end - shift], at(lit_start)))
     return out
 
 
+_QUOTED_OPEN = re.compile(r"'\[\['|\"\[\[\"")
+_PARAM_NAME = re.compile(r"[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)?")
+_CLOSE_TOK = {"{{": "}}", "{%": "%}", "{#": "#}"}
+_UPTO = {close: _upto_close(close).match for close in ("}}", "%}")}
 _MW_RAW_CLOSE = re.compile(r"</mw-raw\s*>")
 
 
@@ -300,52 +309,65 @@ def parse_document(src: SourceFile, fragment: bool = False) -> Element:
     """
     text = src.text
     n = len(text)
+    at = src.pos
+    next_tag, start_tag, end_tag = _NEXT_TAG.match, _START_TAG.match, _END_TAG.match
     i = 0
-    root: Element | None = Element("#fragment", src.pos(0)) if fragment else None
-    stack: list[Element] = [root] if fragment else []
+    root: Element | None = Element("#fragment", at(0)) if fragment else None
+    stack: list[Element] = [root] if fragment else []  # type: ignore[list-item]
 
     while i < n:
-        lt = text.find("<", i)
-        if lt < 0:
-            lt = n
-        stray = text[i:lt]
-        if stray.strip():
-            off = i + (len(stray) - len(stray.lstrip()))
-            where = f"inside <{stack[-1].tag}>" if stack else "outside the root element"
-            raise src.error(off, f"text is not allowed {where}; put copy in <mj-text> or <mj-button>")
-        if lt >= n:
+        nm = next_tag(text, i)  # blanks, then '<': the way between two tags (anything else is below)
+        if nm is None:  # stray text, or blanks to the end (\s and str.strip() agree on what a blank is)
+            lt = text.find("<", i)
+            if lt < 0:
+                lt = n
+            stray = text[i:lt]
+            if stray.strip():
+                off = i + (len(stray) - len(stray.lstrip()))
+                where = f"inside <{stack[-1].tag}>" if stack else "outside the root element"
+                raise src.error(off, f"text is not allowed {where}; put copy in <mj-text> or <mj-button>")
             break
-        if text.startswith("<!--", lt):
+        lt = nm.end() - 1
+        # a well-formed start or end tag is one regex match; anything else (comments, errors) the slow way
+        sm = start_tag(text, lt)
+        if sm is not None:
+            el, selfclosing = _start_tag(src, lt, sm)
+            i = sm.end()
+        elif (em := end_tag(text, lt)) is not None or text.startswith("</", lt):
+            if em is None:
+                m = _NAME.match(text, lt + 2)
+                if not m:
+                    raise src.error(lt, "malformed closing tag")
+                name = m.group()
+                gm = _CLOSE_REST.match(text, m.end())  # '</mj-text\n  >' is a closing tag too
+                if gm is None:
+                    raise src.error(lt, f"malformed closing tag </{name}: expected '>'")
+                i = gm.end()
+            else:
+                name = em.group(1)
+                i = em.end()
+            if not stack or stack[-1].tag != name:  # a name never starts with "#": not the fragment
+                opened = f"; <{stack[-1].tag}> opened at {stack[-1].pos} is still open" if stack else ""
+                raise src.error(lt, f"unexpected </{name}>{opened}")
+            stack.pop()
+            continue
+        elif text.startswith("<!--", lt):
             end = text.find("-->", lt + 4)
             if end < 0:
                 raise src.error(lt, "unclosed comment '<!--'")
             if stack:
-                stack[-1].children.append(Comment(text[lt + 4 : end], src.pos(lt)))
+                stack[-1].children.append(Comment(text[lt + 4 : end], at(lt)))
             i = end + 3
             continue
-        if text.startswith("<?", lt):
+        elif text.startswith("<?", lt):
             end = text.find("?>", lt)
             i = n if end < 0 else end + 2
             continue
-        if text.startswith("</", lt):
-            m = _NAME.match(text, lt + 2)
+        else:
+            m = _NAME.match(text, lt + 1)
             if not m:
-                raise src.error(lt, "malformed closing tag")
-            name = m.group()
-            gm = _CLOSE_REST.match(text, m.end())  # '</mj-text\n  >' is a closing tag too
-            if gm is None:
-                raise src.error(lt, f"malformed closing tag </{name}: expected '>'")
-            gt = gm.end() - 1
-            if not stack or stack[-1].tag != name or stack[-1].tag == "#fragment":
-                opened = f"; <{stack[-1].tag}> opened at {stack[-1].pos} is still open" if stack else ""
-                raise src.error(lt, f"unexpected </{name}>{opened}")
-            stack.pop()
-            i = gt + 1
-            continue
-        m = _NAME.match(text, lt + 1)
-        if not m:
-            raise src.error(lt, "'<' does not start a tag; write &lt; for a literal '<'")
-        el, i, selfclosing = _parse_start_tag(src, lt, m)
+                raise src.error(lt, "'<' does not start a tag; write &lt; for a literal '<'")
+            el, i, selfclosing = _parse_start_tag(src, lt, m)
         if stack:
             stack[-1].children.append(el)
         elif root is None:
@@ -354,16 +376,16 @@ def parse_document(src: SourceFile, fragment: bool = False) -> Element:
             raise src.error(lt, f"a second root element <{el.tag}>; a file holds one")
         if selfclosing:
             continue
-        html_component = el.tag.startswith("x-") and el.tag != "x-component" and _html_children(text, i, el.tag)
-        if html_component or el.tag in ENDING_TAGS:
+        tag = el.tag
+        if tag in ENDING_TAGS or (tag[:2] == "x-" and tag != "x-component" and _html_children(text, i, tag)):
             # content is HTML (or CSS), up to the first closing tag of this name
-            cm = _closing(el.tag).search(text, i)
+            cm = _closing(tag).search(text, i)
             if cm is None:
-                raise src.error(lt, f"<{el.tag}> is never closed")
+                raise src.error(lt, f"<{tag}> is never closed")
             close = cm.start()
-            if el.tag in OPAQUE_TAGS:
+            if tag in OPAQUE_TAGS:
                 el.raw_content = text[i:close]
-                el.content = [Lit(el.raw_content, src.pos(i))]
+                el.content = [Lit(el.raw_content, at(i))]
             else:
                 el.raw_content = _normalise_html_attrs(text[i:close])
                 _check_html(src, i, close)
@@ -379,8 +401,50 @@ def parse_document(src: SourceFile, fragment: bool = False) -> Element:
     if stack:
         raise src.error(_offset(src, stack[-1].pos), f"<{stack[-1].tag}> is never closed")
     if root is None:
-        raise MailwrightError(src.pos(0), "the file is empty: expected an MJML document")
+        raise MailwrightError(at(0), "the file is empty: expected an MJML document")
     return root
+
+
+_NEXT_TAG = re.compile(r"\s*+<")
+# A start tag whose attributes are all name="value" (or 'value'), as _parse_start_tag reads them.
+_EACH_ATTR = re.compile(r"""\s*+([A-Za-z_:][\w.:-]*+)\s*+=\s*+("[^"]*+"|'[^']*+')""")
+_START_TAG = re.compile(r"""<([A-Za-z_][\w.:-]*+)((?:\s*+[A-Za-z_:][\w.:-]*+\s*+=\s*+(?:"[^"]*+"|'[^']*+'))*+)\s*+/?>""")
+_END_TAG = re.compile(r"</([A-Za-z_][\w.:-]*+)\s*+>")
+_NL_TAB = str.maketrans("\n\t", "  ")
+
+
+def _start_tag(src: SourceFile, lt: int, sm: re.Match) -> tuple[Element, bool]:
+    """A start tag _START_TAG matched: its element, and whether it closes itself."""
+    name = sm.group(1)
+    at = src.pos
+    el = Element(name, at(lt))
+    a0, a1 = sm.span(2)
+    if a0 < a1:
+        text = src.text
+        attrs = el.attrs
+        sendtime = not name.startswith("mw-")  # when=, each=, limit=, esp= are not copy
+        tag_open = _TAG_OPEN.search
+        for am in _EACH_ATTR.finditer(text, a0, a1):
+            aname = am.group(1)
+            if aname in attrs:
+                # the engine (mjml-python) renders it, the last value winning: so do we
+                src.warn(am.start(1), f"attribute '{aname}' is given twice in <{name}>: the last value is used",
+                         "duplicate-attribute")
+                del attrs[aname]
+            vstart, vend = am.start(2) + 1, am.end(2) - 1
+            raw = text[vstart:vend]
+            if "\n" in raw or "\t" in raw:
+                raw = raw.translate(_NL_TAB)
+            value_pos = at(vstart)
+            if tag_open(text, vstart, vend) is None:  # plain text, the common case: one literal
+                chunks: list[Chunk] = [Lit(raw, value_pos)] if raw else []
+            else:
+                chunks = parse_chunks(src, vstart, vend, sendtime=sendtime)
+                for c in chunks:
+                    if isinstance(c, Lit):
+                        c.text = _normalise_attr(c.text)
+            attrs[aname] = Attr(aname, chunks, at(am.start(1)), value_pos, raw)
+    return el, src.text[sm.end() - 2] == "/"
 
 
 _HTML_TAG = re.compile(r"<[A-Za-z][^<>]*>")
