@@ -167,10 +167,14 @@ class _Lowerer:
     def children(self, el: Element, scope: Scope) -> list[ir.Node]:
         out: list[ir.Node] = []
         kids = el.children
+        parent = el.tag
         i = 0
         while i < len(kids):
             c = kids[i]
             i += 1
+            if type(c) is Element and not c.tag.startswith("mw-"):  # most children: an MJML element
+                out.append(self.element(c, scope, parent))
+                continue
             if isinstance(c, Comment):
                 if not c.text.strip().startswith("mailwright:"):  # mailwright's own (check) are not sent
                     out.append(ir.Element("#comment", {}, [], c.pos, comment=c.text))
@@ -337,10 +341,11 @@ def _raw_esp(esp: str, pos: Pos) -> str:
     return esp
 
 
-def _known_esps() -> list[str]:
+def _known_esps() -> dict:
+    """The installed connectors by ESP name (read only: membership and the names)."""
     from .dialect import load_connectors
 
-    return list(load_connectors())
+    return load_connectors()
 
 
 def check_esp_names(e, pos: Pos) -> None:
