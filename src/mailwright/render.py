@@ -125,11 +125,6 @@ class Renderer:
         return True
 
     # -------------------------------------------------------------- structure
-    def element(self, e: ir.Element) -> str:
-        out: list[str] = []
-        self._element(e, out)
-        return "".join(out)
-
     def _element(self, e: ir.Element, out: list[str]) -> None:
         tag = e.tag
         if tag == "#comment":
@@ -157,11 +152,6 @@ class Renderer:
                 else:
                     self._structural(c, out)
         out.append(f"</{tag}>")
-
-    def structural(self, n: ir.Node) -> str:
-        out: list[str] = []
-        self._structural(n, out)
-        return "".join(out)
 
     def _structural(self, n: ir.Node, out: list[str]) -> None:
         if isinstance(n, ir.Element):
