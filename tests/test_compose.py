@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from mailwright.compose import Composer, load_component
+from mailwright.compose import Composer, default_theme, load_component
 from mailwright.errors import MailwrightError
 from mailwright.source import SourceFile, parse_document
 
@@ -110,3 +110,35 @@ def test_an_include_is_resolved_when_it_is_all_a_template_has_at_build_time(tmp_
     _, root = compose(tmp_path, '<mj-include path="part.mjml"/>', {"card": card})
     text = root.children[0].children[0].children[0].children[0]
     assert (text.tag, text_of(text), text.pos.path) == ("mj-text", "Hi Inc", str(tmp_path / "card.mjml"))
+
+
+def test_a_value_that_is_one_parameter_takes_the_given_chunks(tmp_path):
+    btn = component(tmp_path, "btn", '<x-component label="Go"><mj-button href="[[ label ]]">[[ label ]]</mj-button>'
+                                     '</x-component>')
+    _, root = compose(tmp_path, '<x-btn label="Hi {{ profile.name }}"/>', {"btn": btn})
+    button = root.children[0].children[0]
+    for chunks in (button.content, button.attrs["href"].value):
+        assert [(type(c).__name__, getattr(c, "text", getattr(c, "src", ""))) for c in chunks] == [
+            ("Lit", "Hi "), ("Tag", "profile.name")]
+
+
+def test_one_unknown_parameter_is_copy_in_a_template_and_an_error_in_a_component(tmp_path):
+    c, root = compose(tmp_path, '<mj-text css-class="[[ FirstName ]]">[[ FirstName ]]</mj-text>', {})
+    text = root.children[0].children[0]
+    assert text_of(text) == text.attrs["css-class"].value[0].text == "[[ FirstName ]]"
+    assert [w.message for w in c.warnings] == ["'[[ FirstName ]]' is not a build-time parameter here: it is kept "
+                                               "as copy"]
+    odd = component(tmp_path, "odd", '<x-component><mj-text css-class="[[ nope ]]">x</mj-text></x-component>')
+    with pytest.raises(MailwrightError) as e:
+        compose(tmp_path, '<x-odd/>', {"odd": odd})
+    d = e.value.diagnostics[0]
+    assert (d.message, d.pos.line, d.pos.col) == ("unknown parameter '[[ nope ]]'", 1, 34)
+    assert [(n.line, n.col, m) for n, m in d.notes] == [(1, 16, "in component 'odd' used here")]
+
+
+def test_theme_and_brand_win_over_a_parameter_of_the_same_name(tmp_path):
+    odd = component(tmp_path, "odd", '<x-component theme.text="param" brand.company="param">'
+                                     '<mj-text color="[[ theme.text ]]">[[ brand.company ]]</mj-text></x-component>')
+    _, root = compose(tmp_path, "<x-odd/>", {"odd": odd}, {"company": "Co"})
+    text = root.children[0].children[0]
+    assert (text.attrs["color"].value[0].text, text_of(text)) == (default_theme().tokens["text"], "Co")

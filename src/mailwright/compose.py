@@ -169,11 +169,14 @@ class Composer:
             roots = [p.resolve() for p in (allowed if allowed is not None else [base])]
             root = resolve_includes(root, base, [], _Includes(roots, self.warnings))
             _plan_tree(root, plans, includes)
-        return self._element(root, {}, [], None)[0]
+        out: list = []
+        self._element(root, {}, [], None, out)
+        return out[0]
 
-    # params: name -> chunks;  trail: the chain of component uses (for notes)
+    # params: name -> chunks;  trail: the chain of component uses (for notes);
+    # what ``el`` becomes (none, one or many nodes) is appended to ``out``
     def _element(self, el: Element, params: dict[str, list[Chunk]], trail: list[tuple[Pos, str]],
-                 slot: list | None) -> list:
+                 slot: list | Slot | None, out: list) -> None:
         tag = el.tag
         if tag[:2] == "x-" and tag != "x-component":
             if tag == "x-slot":
@@ -181,38 +184,44 @@ class Composer:
                     raise self._err(el.pos, "<x-slot/> is only meaningful inside a component", trail)
                 if isinstance(slot, Slot):
                     raise self._err(slot.pos, "this component's <x-slot/> takes MJML elements, not text", trail)
-                return slot
-            if tag == "x-each":
-                return self._each(el, params, trail, slot)
-            return self._use(el, params, trail, slot)
+                out.extend(slot)
+            elif tag == "x-each":
+                self._each(el, params, trail, slot, out)
+            else:
+                self._use(el, params, trail, slot, out)
+            return
         static, live_attrs, live_content = self._plans.get(id(el)) or self._plan(el)
         if static:  # nothing build-time below: shared, never changed
-            return [el]
-        new = _shallow(el)
+            out.append(el)
+            return
+        new = object.__new__(Element)  # a shallow copy (copy.copy's generic protocol is slow)
+        new.__dict__ = el.__dict__.copy()
         if live_attrs:  # only the attributes with [[ ]] are rebuilt; the rest (and their order) kept
             new.attrs = attrs = el.attrs.copy()
-            for k in live_attrs:
+            for k, sole in live_attrs:
                 a = attrs[k]
                 d = a.__dict__.copy()
-                d["value"] = self._chunks(a.value, params, trail)
+                # most are one parameter ("[[ url ]]"): its value as it is (chunk lists are never changed)
+                d["value"] = params[sole] if sole in params else self._chunks(a.value, params, trail)
                 attrs[k] = a = object.__new__(Attr)
                 a.__dict__ = d
-        if live_content:
-            new.content = self._chunks(el.content, params, trail, slot)
+        if live_content is not None:
+            sole = live_content
+            new.content = params[sole] if sole in params else self._chunks(el.content, params, trail, slot)
         new.children = children = []
         for c in el.children:
             if isinstance(c, Comment):
                 children.append(c)
             else:
-                children.extend(self._element(c, params, trail, slot))
-        return [new]
+                self._element(c, params, trail, slot, children)
+        out.append(new)
 
     def _plan(self, el: Element) -> _Plan:
         """For an element outside the trees expand() planned: worked out rather than trusted."""
         _plan_tree(el, self._plans, [])
         return self._plans[id(el)]
 
-    def _each(self, el: Element, params: dict, trail: list, slot) -> list:
+    def _each(self, el: Element, params: dict, trail: list, slot, out: list) -> None:
         """A static loop: ``<x-each var="color" in="red | green">…[[ color ]]…</x-each>``."""
         var, items = el.attrs.get("var"), el.attrs.get("in")
         if var is None or items is None:
@@ -229,7 +238,6 @@ class Composer:
                             trail)
         text = "".join(c.text for c in chunks)
         values = [v.strip() for v in text.split("|")] if text.strip() else []
-        out: list = []
         # one value from one place (a parameter, a [brand] key): its items keep that place
         where = chunks[0].pos if len(chunks) == 1 else items.value_pos
         for v in values:
@@ -238,10 +246,9 @@ class Composer:
                 if isinstance(c, Comment):
                     out.append(c)
                 else:
-                    out.extend(self._element(c, scope, trail, slot))
-        return out
+                    self._element(c, scope, trail, slot, out)
 
-    def _use(self, el: Element, params: dict, trail: list, slot: list | None) -> list:
+    def _use(self, el: Element, params: dict, trail: list, slot: list | Slot | None, out: list) -> None:
         name = el.tag[2:]
         comp = self.components.get(name)
         if comp is None:
@@ -280,17 +287,15 @@ class Composer:
                 if isinstance(c, Comment):
                     children.append(c)
                 else:
-                    children.extend(self._element(c, params, trail, slot))
+                    self._element(c, params, trail, slot, children)
         inner_trail = trail + [(el.pos, f"in component '{name}' used here")]
         if comp.path not in self.uses:
             self.uses[comp.path] = list(reversed(inner_trail))
-        out: list = []
         for c in comp.root.children:
             if isinstance(c, Comment):
                 out.append(c)
             else:
-                out.extend(self._element(c, scope, inner_trail, children))
-        return out
+                self._element(c, scope, inner_trail, children, out)
 
     def _chunks(self, chunks: list[Chunk], params: dict, trail: list, slot=None) -> list[Chunk]:
         out: list[Chunk] = []
@@ -392,13 +397,6 @@ def _brand_way_out(trail: list[tuple[Pos, str]]) -> str:
     return ", or give the parameter where the component is used" if trail else ""
 
 
-def _shallow(obj):
-    """copy.copy for our dataclasses, without its generic (and slow) protocol."""
-    new = object.__new__(type(obj))
-    new.__dict__ = obj.__dict__.copy()
-    return new
-
-
 @dataclass
 class _Includes:
     """Where ``<mj-include>`` may read from, and where the included files' warnings go."""
@@ -407,9 +405,10 @@ class _Includes:
     warnings: list[Diagnostic]
 
 
-# per element: (nothing build-time in its subtree, names of the attributes holding [[ ]],
-# whether its content needs resolving)
-_Plan = tuple[bool, tuple[str, ...], bool]
+# per element: (nothing build-time in its subtree, the attributes holding [[ ]] as (name, sole), what its
+# content needs). sole: the parameter's name when a value is just one "[[ name ]]" (not theme. or brand.),
+# else "" (never a parameter's name). content: None (nothing), "" (resolving) or its sole parameter.
+_Plan = tuple[bool, tuple[tuple[str, str], ...], str | None]
 
 
 def _live(chunks: list[Chunk]) -> bool:
@@ -421,18 +420,25 @@ def _live(chunks: list[Chunk]) -> bool:
     return False
 
 
+def _sole(chunks: list[Chunk]) -> str:
+    """The name when ``chunks`` is one parameter (not a theme token or [brand] key), else ""."""
+    if len(chunks) == 1 and type(c := chunks[0]) is Param and c.name[:6] not in ("theme.", "brand."):
+        return c.name
+    return ""
+
+
 def _plan_tree(el: Element, plans: dict[int, _Plan], includes: list[Element]) -> bool:
     """``plans[id(node)]`` for ``el`` and every element below it; returns whether ``el`` is static.
     ``<mj-include>`` elements are added to ``includes``."""
-    live_attrs: tuple[str, ...] = ()
+    live_attrs: tuple[tuple[str, str], ...] = ()
     for k, a in el.attrs.items():
         for c in a.value:
             if type(c) is Param:
-                live_attrs += (k,)
+                live_attrs += ((k, _sole(a.value)),)
                 break
-    live_content = el.content is not None and _live(el.content)
+    live_content = _sole(el.content) if el.content is not None and _live(el.content) else None
     tag = el.tag
-    static = not live_attrs and not live_content and tag[:2] != "x-"
+    static = not live_attrs and live_content is None and tag[:2] != "x-"
     if tag == "mj-include":
         includes.append(el)
         static = False
