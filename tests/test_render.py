@@ -153,6 +153,16 @@ def test_raw_copy_is_a_verbatim_slot_per_piece_around_literals():
     assert f"<mj-raw>{r.slots.comment(0)}{r.slots.comment(1)}{r.slots.comment(2)}</mj-raw>" in doc
 
 
+def test_raw_copy_without_literals_is_one_verbatim_slot():
+    t = _template([])
+    t.body.children[0].children[0].children = [
+        ir.Element("mj-raw", {}, [ir.Text("<canvas/><br/>", POS), ir.Text("", POS)], POS, ending=True)]
+    r = Renderer(t, None, LITERALS, "seed")
+    doc = r.mjml()
+    assert [(s.kind, s.node) for s in r.slots.items] == [("verbatim", "<canvas></canvas><br/>")]
+    assert f"<mj-raw>{r.slots.comment(0)}</mj-raw>" in doc
+
+
 @pytest.mark.parametrize("pats", [
     [r"\{\{|\{\Z", r"%(?=[A-Z])"],
     [r"(b)c", r"(a)\1"],         # groups: not joined (a number would change), searched one by one
