@@ -183,7 +183,7 @@ def parse_chunks(src: SourceFile, start: int, end: int, *, sendtime: bool = True
     """
     text = src.text
     at = src.pos
-    search = _TAG_OPEN.search
+    search = (_TAG_OR_OPEN if sendtime else _TAG_OPEN).search
     copy = text if normalised is None else normalised
     shift = 0 if normalised is None else start  # copy[k - shift] is the copy of text[k]
     out: list[Chunk] = []
@@ -193,6 +193,15 @@ def parse_chunks(src: SourceFile, start: int, end: int, *, sendtime: bool = True
         if m is None:
             break
         j = m.start()
+        kind = m.lastgroup
+        if kind is not None:  # a whole {{ }} or {% %} (most of them): one match, no search for its end
+            if j > lit_start:
+                out.append(Lit(copy[lit_start - shift : j - shift], at(lit_start)))
+            raw = m.group(kind)
+            inner = raw.lstrip()
+            out.append(Tag(kind, inner.rstrip(), at(j), at(j + 2 + len(raw) - len(inner))))
+            i = lit_start = m.end()
+            continue
         opener = m.group()
         if opener == "[[":
             close = text.find("]]", j + 2, end)
@@ -259,6 +268,10 @@ _QUOTED_OPEN = re.compile(r"'\[\['|\"\[\[\"")
 _PARAM_NAME = re.compile(r"[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)?")
 _CLOSE_TOK = {"{{": "}}", "{%": "%}", "{#": "#}"}
 _UPTO = {close: _upto_close(close).match for close in ("}}", "%}")}
+# _TAG_OPEN, but a well-formed {{ }} or {% %} (as _find_close reads them) matches whole, in group
+# 'out' or 'stmt'; within the region's end, so a tag it does not match is read (and refused) the slow way.
+_TAG_OR_OPEN = re.compile(r"\{\{(?P<out>" + _upto_close("}}").pattern + r")\}\}|\{%(?P<stmt>"
+                          + _upto_close("%}").pattern + r")%\}|" + _TAG_OPEN.pattern, re.S)
 _MW_RAW_CLOSE = re.compile(r"</mw-raw\s*>")
 
 
@@ -435,7 +448,12 @@ def _start_tag(src: SourceFile, lt: int, sm: re.Match) -> tuple[Element, bool]:
             raw = text[vstart:vend]
             if "\n" in raw or "\t" in raw:
                 raw = raw.translate(_NL_TAB)
-            value_pos = at(vstart)
+            value_pos = _new(_At)  # SourceFile.pos inline (a call saved per attribute)
+            _set_src(value_pos, src)
+            _set_off(value_pos, vstart)
+            name_pos = _new(_At)
+            _set_src(name_pos, src)
+            _set_off(name_pos, am.start(1))
             if tag_open(text, vstart, vend) is None:  # plain text, the common case: one literal
                 chunks: list[Chunk] = [Lit(raw, value_pos)] if raw else []
             else:
@@ -443,7 +461,7 @@ def _start_tag(src: SourceFile, lt: int, sm: re.Match) -> tuple[Element, bool]:
                 for c in chunks:
                     if isinstance(c, Lit):
                         c.text = _normalise_attr(c.text)
-            attrs[aname] = Attr(aname, chunks, at(am.start(1)), value_pos, raw)
+            attrs[aname] = Attr(aname, chunks, name_pos, value_pos, raw)
     return el, src.text[sm.end() - 2] == "/"
 
 
