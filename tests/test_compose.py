@@ -142,3 +142,14 @@ def test_theme_and_brand_win_over_a_parameter_of_the_same_name(tmp_path):
     _, root = compose(tmp_path, "<x-odd/>", {"odd": odd}, {"company": "Co"})
     text = root.children[0].children[0]
     assert (text.attrs["color"].value[0].text, text_of(text)) == (default_theme().tokens["text"], "Co")
+
+
+@pytest.mark.parametrize("root", ["<x-empty/>", "<x-note/>", '<x-each var="a" in="">x</x-each>'])
+def test_a_template_whose_root_gives_no_element_is_one_located_error(tmp_path, root):
+    comps = {"empty": component(tmp_path, "empty", "<x-component></x-component>"),
+             "note": component(tmp_path, "note", "<x-component><!-- hi --><mj-section></mj-section></x-component>")}
+    with pytest.raises(MailwrightError) as e:
+        Composer(comps, None).expand(parse(tmp_path / "t.mjml", root), [tmp_path])
+    d = e.value.diagnostics[0]
+    assert (Path(d.pos.path).name, d.pos.line, d.pos.col) == ("t.mjml", 1, 1)
+    assert d.message == f"a template's root element is <mjml>, not <{root[1:].split()[0].rstrip('/>')}>"

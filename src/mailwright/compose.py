@@ -171,6 +171,8 @@ class Composer:
             _plan_tree(root, plans, includes)
         out: list = []
         self._element(root, {}, [], None, out)
+        if not out or not isinstance(out[0], Element):  # a root <x-…> that gave no element: said as lower() would
+            raise MailwrightError(root.pos, f"a template's root element is <mjml>, not <{root.tag}>")
         return out[0]
 
     # params: name -> chunks;  trail: the chain of component uses (for notes);
