@@ -46,24 +46,24 @@ def guarded(e: Expr, expand_in: bool = False, negate: bool = False):
     and ``not`` is pushed down to the atoms. With ``expand_in``, ``x in [a, b]``
     becomes ``x == a or x == b`` (for engines without list literals).
     """
-    if isinstance(e, Not):
+    t = type(e)  # exact types (the IR classes are final): this runs for every condition, in every ESP
+    if t is Not:
         return guarded(e.expr, expand_in, not negate)
-    if isinstance(e, (And, Or)):
+    if t is And or t is Or:
         parts = (guarded(e.left, expand_in, negate), guarded(e.right, expand_in, negate))
-        conj = isinstance(e, And) != negate
-        return All(parts) if conj else Any_(parts)
-    if isinstance(e, Const):
+        return All(parts) if (t is And) != negate else Any_(parts)
+    if t is Const:
         return Const(bool(e.value) != negate)
-    if isinstance(e, Defined):
+    if t is Defined:
         return Atom("missing" if negate else "present", e.var)
-    if isinstance(e, Cmp):
-        if any(isinstance(x, Const) and x.value == "" for x in (e.left, e.right)):
+    if t is Cmp:
+        left, right = e.left, e.right
+        if (type(left) is Const and left.value == "") or (type(right) is Const and right.value == ""):
             return Const(negate)  # '' is missing: the comparison is false (language.md §7)
-        names = [x for x in (e.left, e.right) if isinstance(x, Var)]
         core = _cmp_atoms(e, expand_in, negate)
-        if negate:
-            return Any_(tuple(Atom("missing", v) for v in names) + (core,))
-        return All(tuple(Atom("present", v) for v in names) + (core,))
+        kind, join = ("missing", Any_) if negate else ("present", All)
+        guards = tuple(Atom(kind, v) for v in (left, right) if type(v) is Var)
+        return join(guards + (core,))
     raise AssertionError(e)
 
 
