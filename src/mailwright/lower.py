@@ -77,9 +77,9 @@ def lower(root: Element, name: str, path: str, segments: dict, esps: list[str]) 
 
 
 # Expressions already read, by the project's segments (which they may expand), then by
-# (parse, text, loop variables, segments being expanded): (result, the place it was read at, or None
-# when nothing in it is at that place). The same few expressions recur in every template; a hit is
-# only moved to its new place (:func:`relocated`). Everything a parse depends on is in the keys and
+# (parse, text, loop variables, segments being expanded): (result with its own place made _NOWHERE,
+# whether anything in it is at that place). The same few expressions recur in every template; a hit
+# is only moved to its new place (:func:`relocated`). No template's place (which holds its file) is kept. Everything a parse depends on is in the keys and
 # the results are frozen, so a long-running process (preview, watch) is never served a stale one.
 _PARSED: dict[tuple, dict[tuple, tuple]] = {}
 _PARSED_MAX = 4096
@@ -112,8 +112,8 @@ class _Lowerer:
         key = (parse, src, scope.loop_vars, scope.expanding)
         hit = self.parsed.get(key)
         if hit is not None:
-            e, at = hit
-            return e if at is None else relocated(e, at, pos)
+            e, placed = hit
+            return relocated(e, _NOWHERE, pos) if placed else e
         try:
             e = parse(src, pos, scope)
             if parse is parse_condition:
@@ -123,7 +123,8 @@ class _Lowerer:
             return fallback
         if len(self.parsed) >= _PARSED_MAX:
             self.parsed.clear()
-        self.parsed[key] = (e, None if relocated(e, pos, _NOWHERE) is e else pos)
+        nowhere = relocated(e, pos, _NOWHERE)
+        self.parsed[key] = (nowhere, nowhere is not e)
         return e
 
     def check_attr(self, tag: str, name: str, a) -> None:
