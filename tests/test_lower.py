@@ -151,3 +151,16 @@ def test_a_misspelt_esp_is_reported_at_each_condition_that_names_it():
         lowered(body)
     assert [(d.pos.col, d.message.split(" (")[0]) for d in e.value.diagnostics] == [
         (c, "unknown ESP 'klavyo'") for c in cols(body, "esp ==")]
+
+
+def test_the_expression_cache_stays_bounded(monkeypatch):
+    import mailwright.lower as lower_module
+
+    monkeypatch.setattr(lower_module, "_PARSED", {})
+    monkeypatch.setattr(lower_module, "_PARSED_MAX", 3)
+    body = column("<mj-text>" + " ".join(f"{{{{ event.p{i} }}}}" for i in range(7)) + "</mj-text>")
+    for n in range(10):  # ten projects' segments in one process
+        t = lowered(body, segments={"s": Segment("s", f"event.x == {n}", Pos("mailwright.toml", 1, 1))})
+        assert [o.expr.var.path for o in outputs(t)] == [(f"p{i}",) for i in range(7)]
+        assert len(lower_module._PARSED) <= 8
+        assert all(len(d) <= 3 for d in lower_module._PARSED.values())
