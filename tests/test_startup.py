@@ -149,7 +149,8 @@ def cli_compile(root) -> dict:
 
 def test_a_compile_without_flows_imports_no_yaml_nor_flow_modules(tmp_path):
     """PyYAML, mailwright.flows and the diagrams (≈ 15 ms of a start) load for a project that has flows
-    (or [signals]), not for one without."""
+    (or [signals]), not for one without; nor the [signals] reader without [signals], the build cache
+    with --no-cache, or importlib.resources to find the built-in components."""
     from tests.conftest import make_project, text_email
 
     lazy = ("yaml", "mailwright.flows", "mailwright.flowviz")
@@ -157,6 +158,7 @@ def test_a_compile_without_flows_imports_no_yaml_nor_flow_modules(tmp_path):
     loaded = cli_compile(root)["modules"]
     assert "mjml" in loaded and "mailwright.signals.contract" in loaded  # it did compile, with its plan
     assert [m for m in loaded if m.split(".")[0] == "yaml" or m in lazy] == []
+    assert [m for m in loaded if m in ("mailwright.signals.config", "mailwright.cache", "importlib.resources")] == []
     (root / "flows").mkdir()
     (root / "flows" / "f.yaml").write_text(FLOW)
     loaded = cli_compile(root)["modules"]
@@ -172,6 +174,7 @@ def test_signals_without_flows_import_the_flow_modules_but_not_yaml(tmp_path):
                         toml='[signals]\nviews = "count(product_viewed, 7d)"\n')
     loaded = cli_compile(root)["modules"]
     assert "mailwright.flows" in loaded and not [m for m in loaded if m.split(".")[0] == "yaml"]
+    assert "mailwright.signals.config" in loaded
 
 
 def test_the_console_entry_point_leaves_its_objects_to_the_exit(tmp_path):

@@ -127,11 +127,13 @@ def compile(project: Path, esps: tuple[str, ...], out: Path | None, as_json: boo
       mailwright compile examples/shop --esp klaviyo --out /tmp/build
       mailwright compile . --json | jq '.outputs[].html'
     """
-    from .cache import CACHE_DIR, BuildCache, find_root
-
     started = time.perf_counter()
-    root = None if no_cache else find_root(project)
-    cache = BuildCache(root, (out or root / "build") / CACHE_DIR) if root is not None else None
+    cache = None
+    if not no_cache:  # mailwright.cache imported only when a cache is read
+        from .cache import CACHE_DIR, BuildCache, find_root
+
+        root = find_root(project)
+        cache = BuildCache(root, (out or root / "build") / CACHE_DIR) if root is not None else None
     hit = cache.replay_project(esps) if cache is not None else None  # a clean compile of these very inputs
     try:
         manifest = hit.in_place(out or root / "build") if hit is not None else None

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 from . import ir
 from .batch import batch_gc
-from .cache import BuildCache
 from .compose import Composer, Theme, theme_head, theme_tokens
 from .dialect import Context, Dialect, FlowContext, load_connectors
 from .errors import Diagnostic, MailwrightError, Pos
@@ -24,6 +23,7 @@ from .source import SourceFile, parse_document
 from .text import html_to_text
 
 if TYPE_CHECKING:
+    from .cache import BuildCache
     from .flows import Flow
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import importlib
 import re
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +59,11 @@ class Project:
 
 
 def builtin_dir(kind: str) -> Path:
-    """Where the built-in components or themes live (shipped in the wheel)."""
-    return Path(str(resources.files(f"mailwright_{kind}")))
+    """Where the built-in components or themes live (shipped in the wheel).
+
+    Their package's folder, which is what ``importlib.resources.files`` gives for a package installed
+    as files, without importing importlib.resources (≈ 1.3 ms a start, with zipfile)."""
+    return Path(importlib.import_module(f"mailwright_{kind}").__file__).parent
 
 
 _KEY_PART = re.compile(r"""\s*(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|([A-Za-z0-9_-]+))\s*""")

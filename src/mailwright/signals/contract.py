@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING, Any
 from .. import ir
 from ..errors import Diagnostic, MailwrightError, MailwrightErrors, Pos
 from ..expr import And, Cmp, Const, Defined, Expr, ListLit, Not, Or, Var, fold, uses
-from .config import RESERVED, Signals, load_signals
 
 if TYPE_CHECKING:
     from ..flows import Flow
+    from .config import Signals
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 RULE = "contract.property-not-carried"
@@ -403,7 +403,6 @@ def signal_reads(signals: Signals) -> dict[str, list[Read]]:
 def build_plan(templates: dict[str, ir.Template], flows: list[Flow], signals: Signals | None,
                root: str = "") -> Plan:
     """The tracking plan of a project (templates already in the intermediate form), with its warnings."""
-    signals = signals or Signals()
     events: dict[str, EventPlan] = {}
 
     def ev(name: str) -> EventPlan:
@@ -418,18 +417,22 @@ def build_plan(templates: dict[str, ir.Template], flows: list[Flow], signals: Si
             if s.template in templates and (s.template, f.event) not in sent:
                 sent[(s.template, f.event)] = template_reads(templates[s.template], f.event)
                 ev(f.event).reads.extend(sent[(s.template, f.event)])
-    for name, reads in signal_reads(signals).items():
-        ev(name).reads.extend(reads)
-    for name, trig in signals.triggers.items():
-        ep = ev(name)
-        ep.emitted, ep.after = True, trig.after
-    derived: dict[str, frozenset[str] | None] = {
-        name: (frozenset({"number"}) if d.value_type == "number" else
-               frozenset({"string"}) if d.value_type == "string" else None)
-        for name, d in signals.derived.items()}
-    if signals.scoring:
-        derived.update({RESERVED[0]: frozenset({"number"}), RESERVED[1]: frozenset({"string"})})
-    _carry_types(signals, events, derived)
+    derived: dict[str, frozenset[str] | None] = {}
+    if signals is not None:  # None: no definitions (nor mailwright.signals.config to import)
+        for name, reads in signal_reads(signals).items():
+            ev(name).reads.extend(reads)
+        for name, trig in signals.triggers.items():
+            ep = ev(name)
+            ep.emitted, ep.after = True, trig.after
+        derived.update({
+            name: (frozenset({"number"}) if d.value_type == "number" else
+                   frozenset({"string"}) if d.value_type == "string" else None)
+            for name, d in signals.derived.items()})
+        if signals.scoring:
+            from .config import RESERVED
+
+            derived.update({RESERVED[0]: frozenset({"number"}), RESERVED[1]: frozenset({"string"})})
+        _carry_types(signals, events, derived)
     plan = Plan(events, derived, root, sent=sent)
     plan.warnings = _not_carried(plan, sent, flows)
     return plan
@@ -439,10 +442,14 @@ def project_plan(project: Any, templates: dict[str, ir.Template], flows: list[Fl
     """The plan of a loaded project, and what compile reports with it (its warnings, or the errors of
     ``[signals]``/``[scoring]``/``[triggers]``, which leave a plan without them)."""
     root = str(project.root)
-    try:
-        signals = load_signals(project)
-    except MailwrightError as e:
-        return build_plan(templates, flows, None, root), list(e.diagnostics)
+    signals = None
+    if any(k in project.config for k in ("signals", "scoring", "triggers")):
+        from .config import load_signals
+
+        try:
+            signals = load_signals(project)
+        except MailwrightError as e:
+            return build_plan(templates, flows, None, root), list(e.diagnostics)
     plan = build_plan(templates, flows, signals, root)
     return plan, list(plan.warnings)
 
