@@ -46,3 +46,25 @@ def test_a_passthrough_fragment_keeps_the_esps_syntax():
 def test_a_fragment_keeps_a_linked_image_only_and_drops_hidden_copy_however_written():
     fragment = '<a href="u"><img alt="Logo"></a> <img alt="Not linked"> <span STYLE="DISPLAY: none">hidden</span>shown'
     assert fragment_to_text(fragment) == " Logo (u)  shown"
+
+
+def test_hidden_however_written_and_elements_without_a_style():
+    body = ('<div style="DISPLAY : NONE">upper</div><p style="display:\tnone">tab</p>'
+            '<div class="k">classed</div><div style>bare</div><div style="color: navy">styled</div>')
+    assert text(body) == "tab\n\nclassed\n\nbare\n\nstyled\n"
+
+
+def test_copy_whitespace_of_every_kind_is_one_space():
+    body = "<p>a&nbsp;&nbsp;b</p><p>c\td\u2028e</p><p>f  g</p><p>plain copy</p>"
+    assert text(body) == "a b\n\nc d e\n\nf g\n\nplain copy\n"
+
+
+def test_empty_elements_still_count():
+    body = '<p>a</p><p></p><p><a href="https://e.test/"></a><br>b</p><div><a href="#x"></a></div>c<hr>d<div></div>e'
+    assert text(body) == "a\n\nhttps://e.test/\nb\n\nc\nd\n\ne\n"
+
+
+def test_foreign_content_and_a_hidden_root():
+    assert text('<svg><a href="u"><text>svg link</text></a><style>x</style></svg>') == "svg link (u)\n"
+    page = '<!--mwXn1x--><html style="display:none"><body><p>gone</p></body></html>'
+    assert html_to_text(page, SLOT, lambda i: f"<{i}>") == "<1>\n"
