@@ -119,14 +119,15 @@ def _link(parts: list[str], start: int, href: str, slot_re: re.Pattern, url_toke
         parts[start:] = [f"{lead}{label} ({href})" if label else href]
 
 
-def _ids(names: frozenset[str]) -> frozenset[int]:
-    """lexbor's ids of these (standard) tag names: an id is one C read per node, a name a string built."""
+def _tag_ids(names: frozenset[str]) -> dict[str, int]:
+    """lexbor's ids of these (standard) tag names: reading a node's id costs less than its name."""
     make = LexborHTMLParser("").create_node
-    return frozenset(make(n).tag_id for n in names)
+    return {n: make(n).tag_id for n in names}
 
 
-_BLOCK_IDS, _SKIP_IDS, _VOID_IDS = _ids(BLOCKS), _ids(SKIP), _ids(VOID)
-_A, _IMG, _BR, _HR = (LexborHTMLParser("").create_node(n).tag_id for n in ("a", "img", "br", "hr"))
+_ID = _tag_ids(BLOCKS | SKIP | VOID | {"a"})
+_BLOCK_IDS, _SKIP_IDS, _VOID_IDS = (frozenset(_ID[n] for n in names) for names in (BLOCKS, SKIP, VOID))
+_A, _IMG, _BR, _HR = _ID["a"], _ID["img"], _ID["br"], _ID["hr"]
 _KINDS = {n.tag: n.tag_id for n in LexborHTMLParser("<!doctype html><!--c-->t").root.parent.traverse(include_text=True)}
 _TEXT, _COMMENT = _KINDS["-text"], _KINDS["-comment"]
 _NOT_ELEMENT = frozenset({0, 1, _KINDS["-document"], _KINDS["-doctype"]})  # 0, 1: lexbor's "undefined", "end of file"
