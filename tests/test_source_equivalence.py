@@ -140,10 +140,19 @@ def test_small_documents_read_alike(pieces, fragment):
     '<mjml>\n  <mj-body>\n    text\n  </mj-body>\n</mjml>',
     "<mjml><mj-body></mj-column></mj-body></mjml>",
     "<mjml><mj-body>" + "<mj-wrapper>" * (MAX_NESTING + 1),
+    # a component's use holds MJML elements or HTML: comments, and what ending tags hold, do not count
+    '<mjml><mj-body><x-card><!-- a > b <p> --><mj-text>x</mj-text></x-card></mj-body></mjml>',
+    '<mjml><mj-body><x-card>\n<mw-raw esp="k">text <p></mw-raw></x-card></mj-body></mjml>',
+    '<mjml><mj-body><x-card> <mj-image src="x"/> <b>bold</b></x-card></mj-body></mjml>',
 ])
 def test_edge_cases_read_alike(text):
     same(text)
     same(text, fragment=True)
+
+
+def test_every_ending_tag_starts_with_m():
+    # _html_children looks for them only where '<m' stands
+    assert all(t.startswith(("mj-", "mw-")) for t in ENDING_TAGS)
 
 
 def test_a_lazy_position_is_the_position_it_names():
@@ -156,6 +165,8 @@ def test_a_lazy_position_is_the_position_it_names():
     assert [p] == [q] and q in {p}
     for c in (copy.copy(p), copy.deepcopy(p), pickle.loads(pickle.dumps(p))):
         assert type(c) is Pos and c == q  # a copy does not carry the file's text along
+    with pytest.raises(TypeError):
+        assert p < src.pos(5)  # a Pos has no order, nor has this one
     with pytest.raises(AttributeError):
         p.line = 3  # type: ignore[misc]
     with pytest.raises(AttributeError):

@@ -390,9 +390,17 @@ def parse_document(src: SourceFile, fragment: bool = False) -> Element:
         if selfclosing:
             continue
         tag = el.tag
-        if tag in ENDING_TAGS or (tag[:2] == "x-" and tag != "x-component" and _html_children(text, i, tag)):
-            # content is HTML (or CSS), up to the first closing tag of this name
+        # an ending tag's content is HTML (or CSS), up to the first closing tag of this name; so is that
+        # of a component's use when it holds HTML rather than MJML elements
+        if tag in ENDING_TAGS:
             cm = _closing(tag).search(text, i)
+            html = True
+        elif tag[:2] == "x-" and tag != "x-component":
+            cm = _closing(tag).search(text, i)
+            html = _html_children(text[i : cm.start() if cm else n])
+        else:
+            html = False
+        if html:
             if cm is None:
                 raise src.error(lt, f"<{tag}> is never closed")
             close = cm.start()
@@ -485,16 +493,21 @@ def _normalise_html_attrs(region: str) -> str:
     return _HTML_TAG.sub(lambda m: re.sub(r"[\n\t]", " ", m.group()), region)
 
 
-def _html_children(text: str, start: int, tag: str) -> bool:
-    """Does a component use hold HTML (text, <p>, …) rather than MJML elements?"""
-    cm = _closing(tag).search(text, start)
-    close = cm.start() if cm else -1
-    inner = re.sub(r"<!--.*?-->", "", text[start : close if close >= 0 else len(text)], flags=re.S)
-    # what stands inside MJML's own text-bearing elements is theirs, not this element's children
-    inner = _ENDING_RE.sub("", inner)
-    if re.sub(r"<[^>]*>", "", inner).strip():
-        return True
-    return any(not re.match(r"(mj-|mw-|x-)", t) for t in re.findall(r"</?([A-Za-z][\w:-]*)", inner))
+def _html_children(inner: str) -> bool:
+    """Does a component use (its content up to its closing tag) hold HTML (text, <p>, …) rather
+    than MJML elements?"""
+    if "<!--" in inner:
+        inner = _COMMENT.sub("", inner)
+    if "<m" in inner:  # (every ending tag is mj- or mw-)
+        # what stands inside MJML's own text-bearing elements is theirs, not this element's
+        inner = _ENDING_RE.sub("", inner)
+    # text outside the tags, or a tag that is not MJML's, ours or a component
+    return _TAGS_AND_BLANKS.match(inner).end() < len(inner) or _HTML_NAME.search(inner) is not None
+
+
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_TAGS_AND_BLANKS = re.compile(r"(?:<[^>]*>|\s)*+")
+_HTML_NAME = re.compile(r"</?(?!mj-|mw-|x-)[A-Za-z]")
 
 
 def _offset(src: SourceFile, pos: Pos) -> int:
