@@ -47,7 +47,7 @@ class Component:
     required: list[str]
     doc: str = ""
     # worked out once at load (the tree is never changed after): what each use must rebuild
-    plans: dict[int, _Plan] = field(default_factory=dict, repr=False, compare=False)
+    body: list[_Node] = field(default_factory=list, repr=False, compare=False)
     live_defaults: tuple[str, ...] = ()  # defaults that need resolving ([[ ]] in them)
     brand_defaults: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (default, [brand] keys it reads)
 
@@ -71,7 +71,7 @@ def load_component(path: Path) -> Component:
     required = (root.attr_text("required") or "").split()
     defaults = {k: a.value for k, a in root.attrs.items() if k not in RESERVED}
     comp = Component(path.stem, str(path), root, defaults, required, root.attr_text("doc") or "")
-    _plan_tree(root, comp.plans, [])
+    comp.body = _plan_tree(root, [])[4]
     comp.live_defaults = tuple(k for k, v in defaults.items() if _live(v))
     comp.brand_defaults = tuple(
         (k, keys) for k, v in defaults.items()
@@ -151,34 +151,35 @@ class Composer:
         self.uses: dict[str, list[tuple[Pos, str]]] = {}  # component file -> where it was used
         self.warnings: list[Diagnostic] = []
         self._literal_params: set[str] = set()
-        self._plans: dict[int, _Plan] = {}  # id(element) -> _Plan, for one expand()
 
     def expand(self, root: Element, allowed: list[Path] | None = None) -> Element:
         """Components, includes and theme tokens resolved. ``allowed``: the folders
         ``<mj-include>`` may read from (default: the template's own folder)."""
-        # what each node needs rebuilt: the components' worked out at load, this tree's now (for this
-        # call only: the keys are ids, only meaningful while these trees are alive)
-        self._plans = plans = {}
-        for comp in self.components.values():
-            plans.update(comp.plans)
+        # what each node needs rebuilt (the components' was worked out at load)
         includes: list[Element] = []
-        if _plan_tree(root, plans, includes):  # plain MJML: composing would only copy it
+        node = _plan_tree(root, includes)
+        if node[1]:  # plain MJML: composing would only copy it
             return root
         if includes:
             base = Path(root.pos.path).parent
             roots = [p.resolve() for p in (allowed if allowed is not None else [base])]
             root = resolve_includes(root, base, [], _Includes(roots, self.warnings))
-            _plan_tree(root, plans, includes)
+            node = _plan_tree(root, includes)
         out: list = []
-        self._element(root, {}, [], None, out)
+        self._element(node, {}, [], None, out)
         if not out or not isinstance(out[0], Element):  # a root <x-…> that gave no element: said as lower() would
             raise MailwrightError(root.pos, f"a template's root element is <mjml>, not <{root.tag}>")
         return out[0]
 
+    # node: an element (or comment) and what composing must do to it (_plan_tree);
     # params: name -> chunks;  trail: the chain of component uses (for notes);
-    # what ``el`` becomes (none, one or many nodes) is appended to ``out``
-    def _element(self, el: Element, params: dict[str, list[Chunk]], trail: list[tuple[Pos, str]],
+    # what the node becomes (none, one or many nodes) is appended to ``out``
+    def _element(self, node: _Node, params: dict[str, list[Chunk]], trail: list[tuple[Pos, str]],
                  slot: list | Slot | None, out: list) -> None:
+        el, static, live_attrs, live_content, kids = node
+        if static:  # nothing build-time in it or below: shared, never changed
+            out.append(el)
+            return
         tag = el.tag
         if tag[:2] == "x-" and tag != "x-component":
             if tag == "x-slot":
@@ -188,13 +189,9 @@ class Composer:
                     raise self._err(slot.pos, "this component's <x-slot/> takes MJML elements, not text", trail)
                 out.extend(slot)
             elif tag == "x-each":
-                self._each(el, params, trail, slot, out)
+                self._each(node, params, trail, slot, out)
             else:
-                self._use(el, params, trail, slot, out)
-            return
-        static, live_attrs, live_content = self._plans.get(id(el)) or self._plan(el)
-        if static:  # nothing build-time below: shared, never changed
-            out.append(el)
+                self._use(node, params, trail, slot, out)
             return
         new = object.__new__(Element)  # a shallow copy (copy.copy's generic protocol is slow)
         new.__dict__ = el.__dict__.copy()
@@ -211,20 +208,13 @@ class Composer:
             sole = live_content
             new.content = params[sole] if sole in params else self._chunks(el.content, params, trail, slot)
         new.children = children = []
-        for c in el.children:
-            if isinstance(c, Comment):
-                children.append(c)
-            else:
-                self._element(c, params, trail, slot, children)
+        for k in kids:
+            self._element(k, params, trail, slot, children)
         out.append(new)
 
-    def _plan(self, el: Element) -> _Plan:
-        """For an element outside the trees expand() planned: worked out rather than trusted."""
-        _plan_tree(el, self._plans, [])
-        return self._plans[id(el)]
-
-    def _each(self, el: Element, params: dict, trail: list, slot, out: list) -> None:
+    def _each(self, node: _Node, params: dict, trail: list, slot, out: list) -> None:
         """A static loop: ``<x-each var="color" in="red | green">…[[ color ]]…</x-each>``."""
+        el = node[0]
         var, items = el.attrs.get("var"), el.attrs.get("in")
         if var is None or items is None:
             raise self._err(el.pos, '<x-each> needs var="NAME" and in="A | B | C"', trail)
@@ -244,13 +234,11 @@ class Composer:
         where = chunks[0].pos if len(chunks) == 1 else items.value_pos
         for v in values:
             scope = {**params, name: [Lit(v, where)]}
-            for c in el.children:
-                if isinstance(c, Comment):
-                    out.append(c)
-                else:
-                    self._element(c, scope, trail, slot, out)
+            for k in node[4]:
+                self._element(k, scope, trail, slot, out)
 
-    def _use(self, el: Element, params: dict, trail: list, slot: list | Slot | None, out: list) -> None:
+    def _use(self, node: _Node, params: dict, trail: list, slot: list | Slot | None, out: list) -> None:
+        el = node[0]
         name = el.tag[2:]
         comp = self.components.get(name)
         if comp is None:
@@ -285,19 +273,13 @@ class Composer:
             children = Slot(self._chunks(el.content, params, trail), el.pos)
         else:
             children = []
-            for c in el.children:
-                if isinstance(c, Comment):
-                    children.append(c)
-                else:
-                    self._element(c, params, trail, slot, children)
+            for k in node[4]:
+                self._element(k, params, trail, slot, children)
         inner_trail = trail + [(el.pos, f"in component '{name}' used here")]
         if comp.path not in self.uses:
             self.uses[comp.path] = list(reversed(inner_trail))
-        for c in comp.root.children:
-            if isinstance(c, Comment):
-                out.append(c)
-            else:
-                self._element(c, scope, inner_trail, children, out)
+        for k in comp.body:
+            self._element(k, scope, inner_trail, children, out)
 
     def _chunks(self, chunks: list[Chunk], params: dict, trail: list, slot=None) -> list[Chunk]:
         out: list[Chunk] = []
@@ -407,10 +389,11 @@ class _Includes:
     warnings: list[Diagnostic]
 
 
-# per element: (nothing build-time in its subtree, the attributes holding [[ ]] as (name, sole), what its
-# content needs). sole: the parameter's name when a value is just one "[[ name ]]" (not theme. or brand.),
-# else "" (never a parameter's name). content: None (nothing), "" (resolving) or its sole parameter.
-_Plan = tuple[bool, tuple[tuple[str, str], ...], str | None]
+# An element as composing sees it: (the element, nothing build-time in it or below, the attributes holding
+# [[ ]] as (name, sole), what its content needs, its children's nodes). sole: the parameter's name when a
+# value is just one "[[ name ]]" (not theme. or brand.), else "" (never a parameter's name). content: None
+# (nothing), "" (resolving) or its sole parameter. A comment is (comment, True, (), None, ()).
+_Node = tuple[Element | Comment, bool, tuple[tuple[str, str], ...], str | None, list]
 
 
 def _live(chunks: list[Chunk]) -> bool:
@@ -429,9 +412,8 @@ def _sole(chunks: list[Chunk]) -> str:
     return ""
 
 
-def _plan_tree(el: Element, plans: dict[int, _Plan], includes: list[Element]) -> bool:
-    """``plans[id(node)]`` for ``el`` and every element below it; returns whether ``el`` is static.
-    ``<mj-include>`` elements are added to ``includes``."""
+def _plan_tree(el: Element, includes: list[Element]) -> _Node:
+    """The node of ``el`` and, in it, of everything below; ``<mj-include>`` elements are added to ``includes``."""
     live_attrs: tuple[tuple[str, str], ...] = ()
     for k, a in el.attrs.items():
         for c in a.value:
@@ -444,11 +426,16 @@ def _plan_tree(el: Element, plans: dict[int, _Plan], includes: list[Element]) ->
     if tag == "mj-include":
         includes.append(el)
         static = False
-    for c in el.children:
-        if not isinstance(c, Comment) and not _plan_tree(c, plans, includes):
-            static = False
-    plans[id(el)] = (static, live_attrs, live_content)
-    return static
+    kids = ()
+    if el.children:
+        kids = []
+        for c in el.children:
+            if isinstance(c, Comment):
+                kids.append((c, True, (), None, ()))
+            else:
+                kids.append(k := _plan_tree(c, includes))
+                static = static and k[1]
+    return (el, static, live_attrs, live_content, kids)
 
 
 def resolve_includes(el: Element, base: Path, seen: list[str], inc: _Includes) -> Element:
