@@ -153,3 +153,16 @@ def test_a_template_whose_root_gives_no_element_is_one_located_error(tmp_path, r
     d = e.value.diagnostics[0]
     assert (Path(d.pos.path).name, d.pos.line, d.pos.col) == ("t.mjml", 1, 1)
     assert d.message == f"a template's root element is <mjml>, not <{root[1:].split()[0].rstrip('/>')}>"
+
+
+@pytest.mark.parametrize("copy, text", [("Hi {{ profile.name }}", "Hi "), ("Hi [[ brand.company ]]", "Hi Co")])
+def test_html_given_to_a_slot_in_text_is_resolved_when_it_holds_build_time(tmp_path, copy, text):
+    box = component(tmp_path, "box", "<x-component><mj-text><x-slot/></mj-text></x-component>")
+    _, root = compose(tmp_path, f"<x-box>{copy}</x-box>", {"box": box}, {"company": "Co"})
+    assert text_of(root.children[0].children[0]) == text
+
+
+def test_x_each_in_html_given_to_a_slot_is_refused(tmp_path):
+    box = component(tmp_path, "box", "<x-component><mj-text><x-slot/></mj-text></x-component>")
+    with pytest.raises(MailwrightError, match="<x-each> repeats MJML elements"):
+        compose(tmp_path, '<x-box>Hi <x-each var="a" in="b">x</x-each></x-box>', {"box": box})

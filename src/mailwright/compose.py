@@ -18,6 +18,7 @@ import copy
 import functools
 import html
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,7 +48,7 @@ class Component:
     required: list[str]
     doc: str = ""
     # worked out once at load (the tree is never changed after): what each use must rebuild
-    body: list[_Node] = field(default_factory=list, repr=False, compare=False)
+    body: Sequence[_Node] = field(default=(), repr=False, compare=False)
     live_defaults: tuple[str, ...] = ()  # defaults that need resolving ([[ ]] in them)
     brand_defaults: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (default, [brand] keys it reads)
 
@@ -270,7 +271,8 @@ class Composer:
                 scope[k] = self._chunks(defaults[k], {}, trail)
         children: list | Slot
         if el.content is not None:  # HTML children: fill an <x-slot/> that stands in text
-            children = Slot(self._chunks(el.content, params, trail), el.pos)
+            live = node[3] is not None  # most copy holds send-time tags only: passed as it is
+            children = Slot(self._chunks(el.content, params, trail) if live else el.content, el.pos)
         else:
             children = []
             for k in node[4]:
@@ -393,7 +395,7 @@ class _Includes:
 # [[ ]] as (name, sole), what its content needs, its children's nodes). sole: the parameter's name when a
 # value is just one "[[ name ]]" (not theme. or brand.), else "" (never a parameter's name). content: None
 # (nothing), "" (resolving) or its sole parameter. A comment is (comment, True, (), None, ()).
-_Node = tuple[Element | Comment, bool, tuple[tuple[str, str], ...], str | None, list]
+_Node = tuple[Element | Comment, bool, tuple[tuple[str, str], ...], str | None, Sequence]
 
 
 def _live(chunks: list[Chunk]) -> bool:
