@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import functools
 import html
+import os.path
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -148,7 +149,7 @@ class Composer:
         self.components = components
         self.theme = theme
         self.brand = brand or {}  # [brand] of mailwright.toml: [[ brand.company ]] …
-        self.config_path = Path(config_path).name  # the project's own mailwright.toml
+        self.config_path = os.path.basename(config_path)  # the project's own mailwright.toml (no Path: per template)
         self.uses: dict[str, list[tuple[Pos, str]]] = {}  # component file -> where it was used
         self.warnings: list[Diagnostic] = []
         self._literal_params: set[str] = set()
