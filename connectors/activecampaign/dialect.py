@@ -70,6 +70,9 @@ class ActiveCampaignDialect(Dialect):
     ]
 
     def tag(self, v: Var) -> str:
+        return self.remember(v, self._tag)
+
+    def _tag(self, v: Var) -> str:
         if v.loop:
             raise self.unsupported("a loop variable", v.pos, NO_LOOPS)
         mapped = self.mapped("fields", v)

@@ -69,6 +69,9 @@ class HubSpotDialect(Dialect):
     ]
 
     def ref(self, v: Var) -> str:
+        return self.remember(v, self._ref)
+
+    def _ref(self, v: Var) -> str:
         if v.loop:
             raise self.unsupported("a loop variable", v.pos, LOOP_WAY_OUT)
         mapped = self.mapped("properties", v)

@@ -66,6 +66,9 @@ class KlaviyoDialect(Dialect):
 
     # ---------------------------------------------------------------- names
     def ref(self, v: Var) -> str:
+        return self.remember(v, self._ref)
+
+    def _ref(self, v: Var) -> str:
         if v.loop:
             self.require("loop", v.pos)
             return self._path(v.root, v.path)

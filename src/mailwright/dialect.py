@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any, ClassVar
@@ -31,6 +32,26 @@ class Support:
 
 
 _UNSUPPORTED = Support(UNSUPPORTED)  # what the table says of a construct it does not list
+
+
+def _typed(a: Any, b: Any) -> bool:
+    """Whether two equal expressions hold constants of the same types (and so are written alike)."""
+    t = type(a)
+    if t is Const:
+        return _same(a.value, b.value)
+    if t is Cmp or t is And or t is Or:
+        return _typed(a.left, b.left) and _typed(a.right, b.right)
+    if t is Not:
+        return _typed(a.expr, b.expr)
+    if t is ListLit:
+        return all(map(_same, a.values, b.values))
+    if t is OutputExpr:
+        return all(_same(x, y) for f, g in zip(a.filters, b.filters) for x, y in zip(f.args, g.args))
+    return True  # Var, Defined: names are text
+
+
+def _same(x: Any, y: Any) -> bool:
+    return type(x) is type(y)  # equal already; literals are never negative (no -0.0)
 
 
 @dataclass
@@ -56,18 +77,50 @@ class Dialect:
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
-        self._conditions: dict[tuple[Expr, Pos], str] = {}
-        # placeholder id -> (expression, pos, head, fallback, tail); the entry keeps both alive
-        self._outputs: dict[int, tuple] = {}
+        # Memos for the one template a dialect writes (see _once). What is written never depends
+        # on a position, only what require() says about it: a result serves another position only
+        # if writing it warned nothing, and an error is never kept.
+        self._conditions: tuple[dict, dict] = ({}, {})
+        self._outputs: tuple[dict, dict] = ({}, {})
+        self._names: dict[Var, str] = {}  # see remember()
+        self._approximated = 0  # warnings require() gave so far
         # what require() lets through without a look at the table (most calls)
         self._exact = frozenset(k for k, s in self.CAPABILITIES.items() if s.level == EXACT)
 
+    def _once(self, memo: tuple[dict, dict], node: Any, pos: Pos, write: Callable[[Any, Pos], Any]) -> Any:
+        """``write(node, pos)``, once per node: by identity first (the page and the text part hold the
+        same nodes, no hashing), then by value (an equal expression elsewhere in the template; equal
+        dataclasses may hold constants of other types, Const(1) == Const(True), hence _typed)."""
+        by_id, by_value = memo
+        hit = by_id.get(id(node))
+        if hit is not None and hit[0] is node and (hit[1] is pos or not hit[2]):
+            return hit[3]
+        same = by_value.get(node)
+        if same is not None and _typed(node, same[0]):
+            result, warned = same[1], False
+        else:
+            approximated = self._approximated
+            result = write(node, pos)
+            warned = approximated != self._approximated
+            if not warned:
+                by_value[node] = (node, result)
+        by_id[id(node)] = (node, pos, warned, result)  # the entry keeps the node alive: its id stays its own
+        return result
+
     def condition_text(self, e: Expr, pos: Pos) -> str:
         """:meth:`condition`, once per condition (the page and the text part share them)."""
-        key = (e, pos)
-        if key not in self._conditions:
-            self._conditions[key] = self.condition(e, pos)
-        return self._conditions[key]
+        return self._once(self._conditions, e, pos, self.condition)
+
+    def remember(self, v: Var, write: Callable[[Var], str]) -> str:
+        """``write(v)`` once per name (by value: a Var's fields are text, so equal names are written
+        alike), kept only if writing it warned nothing (see ``__init__``)."""
+        text = self._names.get(v)
+        if text is None:
+            approximated = self._approximated
+            text = write(v)
+            if approximated == self._approximated:
+                self._names[v] = text
+        return text
 
     # -- capability table --------------------------------------------------------
     def unsupported(self, construct: str, pos: Pos | None, way_out: str, detail: str = "",
@@ -84,6 +137,8 @@ class Dialect:
             raise UnsupportedError(self.label, construct, pos or Pos("?"),
                                    way_out or s.note or "branch on `esp` for another ESP",
                                    rule=rule_id(self.name, construct))
+        if s.level == APPROX:
+            self._approximated += 1
         if s.level == APPROX and pos is not None:
             self.ctx.warn(pos, f"{self.label}: {construct} is approximated: {s.note}", rule_id(self.name, construct))
 
@@ -93,12 +148,10 @@ class Dialect:
 
         :meth:`write_output` once per placeholder (the page and the text part share it);
         only a default's fallback copy is written per context."""
-        hit = self._outputs.get(id(o))
-        if hit is None or hit[0] is not o or hit[1] is not pos:
-            hit = self._outputs[id(o)] = (o, pos, *self.write_output(o, pos))
-        if hit[3] is None:
-            return hit[2]
-        return hit[2] + self.copy(hit[3], context) + hit[4]
+        head, fallback, tail = self._once(self._outputs, o, pos, self.write_output)
+        if fallback is None:
+            return head
+        return head + self.copy(fallback, context) + tail
 
     def write_output(self, o: OutputExpr, pos: Pos) -> tuple[str, str | None, str]:
         """``(head, fallback, tail)``: the output is ``head`` alone when ``fallback`` is None, else
