@@ -145,8 +145,9 @@ class _Writer:
     """Creates the files of a new build in ``tmp``, linking those equal to the old build's (``old``)."""
 
     def __init__(self, tmp: Path, old: Path | None):
-        self.tmp, self.old = tmp, old
+        self.tmp, self.old = str(tmp), None if old is None else str(old)
         self.digests: dict[str, str] = {}  # every file written, by relative path
+        self._dirs: set[str] = set()  # made already
         self.mode = 0o666 & ~_umask()
         self._uid = os.geteuid() if hasattr(os, "geteuid") else None
 
@@ -156,10 +157,11 @@ class _Writer:
             text = text.replace("\n", os.linesep)
         data = text.encode("utf-8")
         digest = digest or hashlib.sha256(data).hexdigest()
+        fresh = rel not in self.digests  # the first file of that name in the new folder: nothing to unlink
         self.digests[rel] = digest
         path = os.path.join(self.tmp, rel)
         if self.old is None or not self._link(os.path.join(self.old, rel), path, data):
-            _create(path, data)
+            _create(path, data, fresh)
         return digest
 
     def _link(self, old: str, new: str, data: bytes) -> bool:
@@ -173,9 +175,8 @@ class _Writer:
             if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1 or st.st_size != len(data) or \
                     stat.S_IMODE(st.st_mode) != self.mode or (self._uid is not None and st.st_uid != self._uid):
                 return False
-            with os.fdopen(os.dup(fd), "rb") as f:
-                if f.read(len(data) + 1) != data:
-                    return False
+            if _read_upto(fd, len(data) + 1) != data:
+                return False
             try:
                 os.link(old, new, follow_symlinks=False)
             except (OSError, NotImplementedError):
@@ -196,15 +197,41 @@ class _Writer:
             os.close(fd)
 
     def mkdir(self, rel: str) -> None:
-        os.makedirs(os.path.join(self.tmp, rel), exist_ok=True)
+        if rel not in self._dirs:
+            os.makedirs(os.path.join(self.tmp, rel), exist_ok=True)
+            self._dirs.add(rel)
 
 
-def _create(path: str, data: bytes) -> None:
-    """A new file holding ``data``; never a write into an existing file (it may be linked)."""
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
-    with open(path, "xb") as f:
-        f.write(data)
+def _read_upto(fd: int, n: int) -> bytes:
+    """Up to ``n`` bytes of ``fd`` from where it stands (fewer at its end)."""
+    parts, left = [], n
+    while left:
+        chunk = os.read(fd, left)
+        if not chunk:
+            break
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
+
+
+_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+def _create(path: str, data: bytes, fresh: bool = False) -> None:
+    """A new file holding ``data``; never a write into an existing file (it may be linked).
+
+    ``fresh``: no file of that name can be there yet. Written with ``os.write`` (what ``open(path, "xb")``
+    does, without a file object per file)."""
+    if not fresh:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+    fd = os.open(path, _NEW, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
 
 
 def _write(result: Any, w: _Writer) -> None:
