@@ -138,7 +138,12 @@ class KlaviyoDialect(Dialect):
     # ---------------------------------------------------------------- conditions
     def condition(self, e: Expr, pos: Pos) -> str:
         self.require("condition", pos)
-        clauses = dnf(_split_presence(guarded(e, expand_in=True)))
+        f = guarded(e, expand_in=True)
+        if _conjunction(f):  # most conditions: one clause, without building the DNF
+            atoms: list[Atom] = []
+            _clause(f, atoms)
+            return " and ".join(self._atom(a, pos) for a in atoms)
+        clauses = dnf(_split_presence(f))
         if clauses is None:
             raise self.unsupported("this condition", pos, "split it into nested <mw-if> blocks or segments",
                                    "it needs more than 256 terms without parentheses")
@@ -147,11 +152,10 @@ class KlaviyoDialect(Dialect):
         return " or ".join(" and ".join(self._atom(a, pos) for a in c) or "True" for c in clauses)
 
     def _atom(self, a: Atom, pos: Pos) -> str:
-        if a.kind in ("none", "notnone", "empty", "notempty"):
+        test = _PRESENCE.get(a.kind)
+        if test is not None:
             self.require("is defined", pos)
-            r = self.ref(a.a)
-            return {"none": f"{r} is None", "notnone": f"{r} is not None",
-                    "empty": f'{r} == ""', "notempty": f'{r} != ""'}[a.kind]
+            return self.ref(a.a) + test
         op = a.op
         if op in ("in", "not in"):
             self.require("in string" if not isinstance(a.b, ListLit) else "in list", pos)
@@ -188,6 +192,31 @@ class KlaviyoDialect(Dialect):
 
     def literal(self, text: str, context: str) -> str:
         return "{{ " + _string(text) + " }}"
+
+
+# the presence atoms of _split_presence, written after the name
+_PRESENCE = {"none": " is None", "notnone": " is not None", "empty": ' == ""', "notempty": ' != ""'}
+
+
+def _conjunction(f) -> bool:
+    """Whether ``f`` is atoms joined by 'and' only (and so ``dnf(_split_presence(f))`` one clause)."""
+    if type(f) is All:
+        for x in f.items:
+            if not _conjunction(x):
+                return False
+        return True
+    return type(f) is Atom and f.kind != "missing"
+
+
+def _clause(f, out: list[Atom]) -> None:
+    """The one clause of a :func:`_conjunction`, as the DNF has it: presence split, each atom once, in order."""
+    if type(f) is All:
+        for x in f.items:
+            _clause(x, out)
+        return
+    for a in (Atom("notnone", f.a), Atom("notempty", f.a)) if f.kind == "present" else (f,):
+        if a not in out:
+            out.append(a)
 
 
 def _split_presence(f):
