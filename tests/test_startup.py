@@ -191,3 +191,27 @@ def test_the_console_entry_point_leaves_its_objects_to_the_exit(tmp_path):
     before = gc.get_threshold(), gc.get_freeze_count()
     assert CliRunner().invoke(main, ["compile", str(root), "--esp", "klaviyo", "--no-cache"]).exit_code == 0
     assert gc.isenabled() and (gc.get_threshold(), gc.get_freeze_count()) == before
+
+
+def test_the_built_in_components_are_read_when_a_template_uses_one(tmp_path, monkeypatch):
+    """load_project reads the project's own components (their mistakes are its errors) and none of the
+    built-in ones; a compile reads those its templates use; the project's own win over a built-in name."""
+    import mailwright.project as project_module
+    from mailwright.compile import compile_project
+    from mailwright.dialect import load_connectors
+    from mailwright.project import builtin_dir, load_project
+    from tests.conftest import make_project, text_email
+
+    read: list[str] = []
+    real = project_module.load_component
+    monkeypatch.setattr(project_module, "load_component", lambda f: read.append(f.stem) or real(f))
+    own = '<x-component title="T"><mj-section><mj-column><mj-text>[[ title ]]</mj-text></mj-column></mj-section></x-component>'
+    root = make_project(tmp_path / "p", {"welcome": text_email("Hi")}, components={"hero": own, "card": own})
+    proj = load_project(root, list(load_connectors()))
+    assert read == ["card", "hero"]
+    builtin = sorted(f.stem for f in builtin_dir("components").glob("*.mjml"))
+    assert list(proj.components) == [*builtin, "card"] and len(proj.components) == len(builtin) + 1
+    assert proj.components["hero"].path == str(root / "components" / "hero.mjml") and "nope" not in proj.components
+    result = compile_project(proj, ["klaviyo"])
+    assert result.outputs and not result.errors
+    assert read[2:] == ["footer"]  # the one text_email ends with, read once

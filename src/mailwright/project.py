@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,28 @@ class Segment:
     pos: Pos
 
 
+class Components(Mapping[str, Component]):
+    """The components by name: the project's own read when it loads (a mistake in one is the project's
+    error), the built-in ones (shipped, read by the tests) when a template first uses one."""
+
+    def __init__(self, builtin: list[Path], own: list[Component]):
+        self._files = {f.stem: f for f in builtin}
+        self._files.update((c.name, Path(c.path)) for c in own)  # the project's own win
+        self._loaded = {c.name: c for c in own}
+
+    def __getitem__(self, name: str) -> Component:
+        c = self._loaded.get(name)
+        if c is None:
+            c = self._loaded[name] = load_component(self._files[name])
+        return c
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._files)
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+
 @dataclass
 class Project:
     root: Path
@@ -46,7 +69,7 @@ class Project:
     config: dict[str, Any]
     segments: dict[str, Segment]
     theme: Theme | None
-    components: dict[str, Component]
+    components: Mapping[str, Component]
     templates: dict[str, Path] = field(default_factory=dict)
     places: dict[tuple[str, ...], tuple[Pos, Pos]] = field(default_factory=dict, repr=False)
 
@@ -245,11 +268,9 @@ def load_project(path: Path, available_esps: list[str]) -> Project:
     if errors:
         raise errors[0] if len(errors) == 1 else MailwrightErrors([e.diagnostic for e in errors])
 
-    components: dict[str, Component] = {}
-    for d in (builtin_dir("components"), root / "components"):
-        if d.is_dir():
-            for f in sorted(d.glob("*.mjml")):
-                components[f.stem] = load_component(f)  # the project's own win
+    own_dir = root / "components"
+    components = Components(sorted(builtin_dir("components").glob("*.mjml")),
+                            [load_component(f) for f in sorted(own_dir.glob("*.mjml"))] if own_dir.is_dir() else [])
     theme = None
     if theme_name:
         for d in (root / "themes", builtin_dir("themes")):
