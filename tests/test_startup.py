@@ -215,3 +215,17 @@ def test_the_built_in_components_are_read_when_a_template_uses_one(tmp_path, mon
     result = compile_project(proj, ["klaviyo"])
     assert result.outputs and not result.errors
     assert read[2:] == ["footer"]  # the one text_email ends with, read once
+
+
+def test_an_entry_points_file_longer_than_one_read_is_read_whole(tmp_path, monkeypatch):
+    from importlib.metadata import entry_points as metadata_entry_points
+
+    from mailwright.entrypoints import entry_points
+
+    info = tmp_path / "big-1.0.dist-info"
+    info.mkdir()
+    filler = "".join(f"x{i} = pkg.x{i}\n" for i in range(10_000))  # ≈ 150 KB before the group
+    (info / "entry_points.txt").write_text(f"[other]\n{filler}[g]\nlast = pkg.last\n")
+    monkeypatch.setattr(sys, "path", [str(tmp_path)])
+    assert [(e.name, e.value) for e in entry_points("g")] == [("last", "pkg.last")]
+    assert [(e.name, e.value) for e in metadata_entry_points(group="g")] == [("last", "pkg.last")]

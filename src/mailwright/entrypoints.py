@@ -65,15 +65,27 @@ def _scan(group: str) -> list[EntryPoint] | None:
             if dist in seen:
                 continue
             seen.add(dist)
-            out.extend(_read(os.path.join(where, name, "entry_points.txt"), group))
+            out.extend(_read(f"{where}{os.sep}{name}{os.sep}entry_points.txt", group))  # no os.path.join: ≈ 75 a start
     return out
 
 
 def _read(path: str, group: str) -> list[EntryPoint]:
+    # os.open/os.read: most distributions have no entry_points.txt, and no text file object is
+    # needed for the others (a start reads some 25 of them)
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
+        return []
+    try:
+        chunks = [os.read(fd, 65536)]
+        while len(chunks[-1]) == 65536:  # a regular file reads whole up to the size asked
+            chunks.append(os.read(fd, 65536))
+    except OSError:
+        return []
+    finally:
+        os.close(fd)
+    text = b"".join(chunks).decode("utf-8")
+    if group not in text:  # no section of that name (most): nothing to parse
         return []
     out, current = [], None
     for line in text.splitlines():
