@@ -229,3 +229,27 @@ def test_an_entry_points_file_longer_than_one_read_is_read_whole(tmp_path, monke
     monkeypatch.setattr(sys, "path", [str(tmp_path)])
     assert [(e.name, e.value) for e in entry_points("g")] == [("last", "pkg.last")]
     assert [(e.name, e.value) for e in metadata_entry_points(group="g")] == [("last", "pkg.last")]
+
+
+def test_compliance_tokens_are_found_anywhere_in_the_page_as_a_whole_page_search_finds_them():
+    """check_compliance searches the page's end first (where the footer is), then the whole page: a token
+    near the top still counts, and an anchored pattern reads the page, not its end alone."""
+    from types import SimpleNamespace
+
+    from mailwright.compile import _TAIL, check_compliance
+    from mailwright.errors import MailwrightError, Pos
+
+    d = SimpleNamespace(label="X", name="x", COMPLIANCE=[(r"\{%\s*unsubscribe\b", "the unsubscribe tag"),
+                                                        (r"^<!doctype", "a doctype first")])
+    t = SimpleNamespace(pos=Pos("t.mjml", 1, 1))
+    filler = "<p>copy</p>" * (_TAIL // 5)
+    check_compliance(d, t, "<!doctype html>{% unsubscribe %}" + filler)  # both far from the end
+    check_compliance(d, t, "<!doctype html>" + filler + "{% unsubscribe %}")
+    page = "z" * _TAIL + "<!doctype html>" + "z" * (_TAIL - 15 - 17) + "{% unsubscribe %}"
+    assert len(page) - _TAIL == _TAIL  # the end searched first starts right at that doctype: not the page's start
+    with pytest.raises(MailwrightError) as e:
+        check_compliance(d, t, page)
+    assert "lacks a doctype first;" in e.value.diagnostic.message
+    with pytest.raises(MailwrightError) as e:
+        check_compliance(d, t, filler)
+    assert "lacks the unsubscribe tag and a doctype first;" in e.value.diagnostic.message
