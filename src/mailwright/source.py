@@ -53,11 +53,7 @@ class SourceFile:
         return i + 1, offset - starts[i] + 1
 
     def pos(self, offset: int) -> Pos:
-        # object.__new__ and the slot setters: the fastest way to make one (≈ 17,000 per 100 templates)
-        p = _new(_At)
-        _set_src(p, self)
-        _set_off(p, offset)
-        return p
+        return _At((self, offset))
 
     def error(self, offset: int, message: str) -> MailwrightError:
         return MailwrightError(self.pos(offset), message)
@@ -66,35 +62,44 @@ class SourceFile:
         self.warnings.append(Diagnostic(self.pos(offset), message, "warning", rule=rule))
 
 
-class _At(Pos):
-    """A place in a SourceFile kept as its offset: line and column are worked out when read, which
+class _At(tuple, Pos):
+    """A place in a SourceFile kept as (file, offset): line and column are worked out when read, which
     for most nodes is never (diagnostics and a few checks read them). It is equal to, hashes as,
-    prints as and copies as the ``Pos`` of the same place."""
+    prints as and copies as the ``Pos`` of the same place. It is a tuple only because making one is
+    then a single C call (≈ 15,000 per 100 templates): do not read it as one."""
 
-    __slots__ = ("_src", "_off")
-    _src: SourceFile
-    _off: int
+    __slots__ = ()
+    __init__ = object.__init__  # not Pos's: the tuple is all there is
 
-    @property  # type: ignore[override]
+    @property
     def path(self) -> str:
-        return self._src.path
+        return self[0].path
 
-    @property  # type: ignore[override]
+    @property
     def line(self) -> int:
-        return self._src.line_col(self._off)[0]
+        return self[0].line_col(self[1])[0]
 
-    @property  # type: ignore[override]
+    @property
     def col(self) -> int:
-        return self._src.line_col(self._off)[1]
+        return self[0].line_col(self[1])[1]
 
     def resolved(self) -> Pos:
-        return Pos(self._src.path, *self._src.line_col(self._off))
+        return Pos(self[0].path, *self[0].line_col(self[1]))
 
     # Pos's own (dataclass) __eq__ wants the same class; as a subclass ours is asked first, both ways
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Pos):
             return (self.path, self.line, self.col) == (other.path, other.line, other.col)
         return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
+    def _unordered(self, other: object) -> bool:
+        return NotImplemented
+
+    __lt__ = __le__ = __gt__ = __ge__ = _unordered  # a Pos has no order; a tuple's would compare files
 
     def __hash__(self) -> int:
         return hash((self.path, self.line, self.col))
@@ -110,11 +115,6 @@ class _At(Pos):
 
     def __delattr__(self, name: str) -> None:
         raise FrozenInstanceError(f"cannot delete field {name!r}")
-
-
-_new = object.__new__
-_set_src = _At._src.__set__  # type: ignore[attr-defined]
-_set_off = _At._off.__set__  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------- chunks
@@ -196,10 +196,10 @@ def parse_chunks(src: SourceFile, start: int, end: int, *, sendtime: bool = True
         kind = m.lastgroup
         if kind is not None:  # a whole {{ }} or {% %} (most of them): one match, no search for its end
             if j > lit_start:
-                out.append(Lit(copy[lit_start - shift : j - shift], at(lit_start)))
+                out.append(Lit(copy[lit_start - shift : j - shift], _At((src, lit_start))))
             raw = m.group(kind)
             inner = raw.lstrip()
-            out.append(Tag(kind, inner.rstrip(), at(j), at(j + 2 + len(raw) - len(inner))))
+            out.append(Tag(kind, inner.rstrip(), _At((src, j)), _At((src, j + 2 + len(raw) - len(inner)))))
             i = lit_start = m.end()
             continue
         opener = m.group()
@@ -260,7 +260,7 @@ def parse_chunks(src: SourceFile, start: int, end: int, *, sendtime: bool = True
                            at(j + 2 + len(raw) - len(inner))))
         i = lit_start = close + 2
     if end > lit_start:
-        out.append(Lit(copy[lit_start - shift : end - shift], at(lit_start)))
+        out.append(Lit(copy[lit_start - shift : end - shift], _At((src, lit_start))))
     return out
 
 
@@ -326,7 +326,7 @@ def parse_document(src: SourceFile, fragment: bool = False) -> Element:
     next_tag, start_tag, end_tag = _NEXT_TAG.match, _START_TAG.match, _END_TAG.match
     i = 0
     root: Element | None = Element("#fragment", at(0)) if fragment else None
-    stack: list[Element] = [root] if fragment else []  # type: ignore[list-item]
+    stack: list[Element] = [root] if fragment else []
 
     while i < n:
         nm = next_tag(text, i)  # blanks, then '<': the way between two tags (anything else is below)
@@ -437,8 +437,7 @@ _NL_TAB = str.maketrans("\n\t", "  ")
 def _start_tag(src: SourceFile, lt: int, sm: re.Match) -> tuple[Element, bool]:
     """A start tag _START_TAG matched: its element, and whether it closes itself."""
     name = sm.group(1)
-    at = src.pos
-    el = Element(name, at(lt))
+    el = Element(name, _At((src, lt)))
     a0, a1 = sm.span(2)
     if a0 < a1:
         text = src.text
@@ -456,12 +455,7 @@ def _start_tag(src: SourceFile, lt: int, sm: re.Match) -> tuple[Element, bool]:
             raw = text[vstart:vend]
             if "\n" in raw or "\t" in raw:
                 raw = raw.translate(_NL_TAB)
-            value_pos = _new(_At)  # SourceFile.pos inline (a call saved per attribute)
-            _set_src(value_pos, src)
-            _set_off(value_pos, vstart)
-            name_pos = _new(_At)
-            _set_src(name_pos, src)
-            _set_off(name_pos, am.start(1))
+            value_pos = _At((src, vstart))
             if tag_open(text, vstart, vend) is None:  # plain text, the common case: one literal
                 chunks: list[Chunk] = [Lit(raw, value_pos)] if raw else []
             else:
@@ -469,7 +463,7 @@ def _start_tag(src: SourceFile, lt: int, sm: re.Match) -> tuple[Element, bool]:
                 for c in chunks:
                     if isinstance(c, Lit):
                         c.text = _normalise_attr(c.text)
-            attrs[aname] = Attr(aname, chunks, name_pos, value_pos, raw)
+            attrs[aname] = Attr(aname, chunks, _At((src, am.start(1))), value_pos, raw)
     return el, src.text[sm.end() - 2] == "/"
 
 
