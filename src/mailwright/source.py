@@ -243,12 +243,9 @@ def parse_chunks(src: SourceFile, start: int, end: int, *, sendtime: bool = True
             out.append(InlineRaw(esp, text[tag_end + 1 : cm.start()], at(j)))
             i = lit_start = cm.end()
             continue
+        # {# #}, or a {{ or {% that is not closed within the region (the search matched any other whole)
         close_tok = _CLOSE_TOK[opener]
-        if opener == "{#":
-            close = text.find("#}", j + 2)
-        else:
-            cm = _UPTO[close_tok](text, j + 2)  # see _find_close
-            close = cm.end() if text.startswith(close_tok, cm.end()) else -1
+        close = _find_close(text, j + 2, close_tok) if opener != "{#" else text.find("#}", j + 2)
         if close < 0 or close + 2 > end:
             raise src.error(j, f"unclosed '{opener}': expected '{close_tok}'")
         if j > lit_start:
@@ -267,7 +264,6 @@ def parse_chunks(src: SourceFile, start: int, end: int, *, sendtime: bool = True
 _QUOTED_OPEN = re.compile(r"'\[\['|\"\[\[\"")
 _PARAM_NAME = re.compile(r"[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)?")
 _CLOSE_TOK = {"{{": "}}", "{%": "%}", "{#": "#}"}
-_UPTO = {close: _upto_close(close).match for close in ("}}", "%}")}
 # _TAG_OPEN, but a well-formed {{ }} or {% %} (as _find_close reads them) matches whole, in group
 # 'out' or 'stmt'; within the region's end, so a tag it does not match is read (and refused) the slow way.
 _TAG_OR_OPEN = re.compile(r"\{\{(?P<out>" + _upto_close("}}").pattern + r")\}\}|\{%(?P<stmt>"
@@ -311,7 +307,10 @@ class Comment:
 def _normalise_attr(value: str) -> str:
     # XML attribute-value normalisation: a newline or tab in a value is a space
     # (mjml-python would copy the newline into the HTML and break style="…").
-    return re.sub(r"[\n\t]", " ", value)
+    return value.translate(_NL_TAB)
+
+
+_NL_TAB = str.maketrans("\n\t", "  ")
 
 
 def parse_document(src: SourceFile, fragment: bool = False) -> Element:
@@ -431,7 +430,6 @@ _NEXT_TAG = re.compile(r"\s*+<")
 _EACH_ATTR = re.compile(r"""\s*+([A-Za-z_:][\w.:-]*+)\s*+=\s*+("[^"]*+"|'[^']*+')""")
 _START_TAG = re.compile(r"""<([A-Za-z_][\w.:-]*+)((?:\s*+[A-Za-z_:][\w.:-]*+\s*+=\s*+(?:"[^"]*+"|'[^']*+'))*+)\s*+/?>""")
 _END_TAG = re.compile(r"</([A-Za-z_][\w.:-]*+)\s*+>")
-_NL_TAB = str.maketrans("\n\t", "  ")
 
 
 def _start_tag(src: SourceFile, lt: int, sm: re.Match) -> tuple[Element, bool]:
@@ -484,7 +482,7 @@ def _normalise_html_attrs(region: str) -> str:
     positions stay true), as an XML parser normalises attribute values."""
     if "\n" not in region and "\t" not in region:
         return region
-    return _HTML_TAG.sub(lambda m: re.sub(r"[\n\t]", " ", m.group()), region)
+    return _HTML_TAG.sub(lambda m: m.group().translate(_NL_TAB), region)
 
 
 def _html_children(inner: str) -> bool:
