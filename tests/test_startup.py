@@ -253,3 +253,27 @@ def test_compliance_tokens_are_found_anywhere_in_the_page_as_a_whole_page_search
     with pytest.raises(MailwrightError) as e:
         check_compliance(d, t, filler)
     assert "lacks the unsubscribe tag and a doctype first;" in e.value.diagnostic.message
+
+
+def test_what_a_compile_keeps_goes_to_the_oldest_generation_unwalked(tmp_path):
+    """Each template's outputs move to the oldest generation when it is done (no young collection walks
+    them); objects a caller froze stay frozen."""
+    import gc
+
+    from mailwright.compile import compile_project
+    from mailwright.dialect import load_connectors
+    from mailwright.project import load_project
+    from tests.conftest import make_project, text_email
+
+    root = make_project(tmp_path / "p", {"a": text_email("Hi"), "b": text_email("Hello")})
+    proj = load_project(root, list(load_connectors()))
+    result = compile_project(proj, ["klaviyo"])
+    oldest = {id(o) for o in gc.get_objects(generation=2)}
+    assert len(result.outputs) == 2 and all(id(o) in oldest for o in result.outputs)
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        compile_project(proj, ["klaviyo"])
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()

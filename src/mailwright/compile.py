@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import re
 from dataclasses import dataclass, field
@@ -233,6 +234,7 @@ def _compile_project(project: Project, esps: list[str] | None, cache: BuildCache
             if project.theme is not None:
                 inputs.append(project.theme.path)
             cache.store(key, name, inputs, t.components_used, result.outputs[n_out:], result.diagnostics[n_diag:])
+        _kept()
     compile_flows(project, flows, esps, connectors, result, cache)
     key = cache.plan_key(project, flows, [n for n in triggers if n in project.templates], connectors) \
         if cache is not None else None
@@ -244,6 +246,15 @@ def _compile_project(project: Project, esps: list[str] | None, cache: BuildCache
         if key is not None:
             cache.store_plan(key, result.plan, found)
     return result
+
+
+def _kept() -> None:
+    """What a template's compile built is kept to the end of the compile (its temporaries are gone by
+    refcount): moved to the oldest generation at once, where a young collection would walk each of
+    these objects first (one per 50,000, ≈ 15 ms per 100 templates)."""
+    if gc.get_freeze_count() == 0:  # what a caller froze stays frozen
+        gc.freeze()  # every tracked object to the permanent generation, the young count reset …
+        gc.unfreeze()  # … and all of them into the oldest generation
 
 
 class _Parsed(dict):
