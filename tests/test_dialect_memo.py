@@ -93,3 +93,51 @@ def test_an_error_is_raised_at_every_place(esp):
         with pytest.raises(UnsupportedError) as e:
             d.output(out("event.total", pos), pos, "html")
         assert e.value.diagnostic.pos == pos
+
+
+def test_the_templates_of_a_compile_share_what_was_written_clean():
+    calls = []
+
+    class Counting(load_connectors()["klaviyo"].dialect):
+        def write_output(self, o, pos):
+            calls.append(pos)
+            return super().write_output(o, pos)
+
+    config = {"properties": {}}
+    first = dialect("klaviyo", cls=Counting, config=config).output(out("profile.first_name", A), A, "html")
+    again = dialect("klaviyo", cls=Counting, config=dict(config)).output(out("profile.first_name", B), B, "html")
+    assert first == again and calls == [A]  # an equal table: the second template reuses the first's text
+
+
+def test_a_table_changed_in_place_is_not_served_stale():
+    config = {"properties": {"event.total": "sum"}}
+    assert dialect("klaviyo", config=config).output(out("event.total"), A, "html") == "{{ event.sum }}"
+    config["properties"]["event.total"] = "amount"  # a watch session's project, or a test, edits its table
+    assert dialect("klaviyo", config=config).output(out("event.total"), A, "html") == "{{ event.amount }}"
+    del config["properties"]["event.total"]
+    assert dialect("klaviyo", config=config).output(out("event.total"), A, "html") == "{{ event.total }}"
+
+
+def test_another_dialect_class_does_not_see_what_a_first_wrote():
+    base = load_connectors()["klaviyo"].dialect
+
+    class Approximating(base):
+        CAPABILITIES = {**base.CAPABILITIES, "profile property": Support(APPROX, "a test")}
+
+    dialect("klaviyo").output(out("profile.zip", A), A, "html")  # clean in Klaviyo's table: kept
+    warnings = []
+    dialect("klaviyo", warnings, cls=Approximating).output(out("profile.zip", B), B, "html")
+    assert [p for p, _ in warnings] == [B]
+
+
+def test_what_is_shared_stays_bounded(monkeypatch):
+    import mailwright.dialect as dialect_module
+
+    class Fresh(load_connectors()["hubspot"].dialect):
+        pass
+
+    monkeypatch.setattr(dialect_module, "_SHARED_LIMIT", 10)
+    for i in range(40):
+        dialect("hubspot", cls=Fresh).output(out(f"profile.p{i}"), A, "html")
+        # checked as a template starts: the limit, plus what one template added (an output and its name)
+        assert sum(map(len, dialect_module._SHARED[Fresh][1:])) <= 12

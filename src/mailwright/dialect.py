@@ -8,6 +8,7 @@ names the ESP, the construct, the place and the way out.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Callable
@@ -54,6 +55,20 @@ def _same(x: Any, y: Any) -> bool:
     return type(x) is type(y)  # equal already; literals are never negative (no -0.0)
 
 
+# Results by value shared by the dialects of one class and one [esp.X] table: the templates of a
+# compile. The table is compared by content with a copy taken when the entry was made, so another
+# project's table, or one changed in place (watch, preview, tests), starts afresh.
+_SHARED: dict[type, tuple[dict[str, Any], dict, dict, dict]] = {}
+_SHARED_LIMIT = 5000  # results kept per class before starting afresh (a long watch session)
+
+
+def _shared(cls: type, config: dict[str, Any]) -> tuple[dict, dict, dict]:
+    entry = _SHARED.get(cls)
+    if entry is None or entry[0] != config or len(entry[1]) + len(entry[2]) + len(entry[3]) > _SHARED_LIMIT:
+        entry = _SHARED[cls] = (copy.deepcopy(config), {}, {}, {})
+    return entry[1], entry[2], entry[3]
+
+
 @dataclass
 class Context:
     """Where an emission happens: the project's mappings and compile-time facts."""
@@ -65,7 +80,11 @@ class Context:
 
 
 class Dialect:
-    """Base class: one subclass per ESP, in that ESP's connector package."""
+    """Base class: one subclass per ESP, in that ESP's connector package.
+
+    What :meth:`condition`, :meth:`write_output` and a name's writer (:meth:`remember`) return
+    must depend on the node's value and ``ctx.config`` only: it is reused for equal nodes in every
+    template of a compile (warnings and errors still stand at each place)."""
 
     name: ClassVar[str]
     label: ClassVar[str]
@@ -77,20 +96,23 @@ class Dialect:
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
-        # Memos for the one template a dialect writes (see _once). What is written never depends
-        # on a position, only what require() says about it: a result serves another position only
-        # if writing it warned nothing, and an error is never kept.
-        self._conditions: tuple[dict, dict] = ({}, {})
-        self._outputs: tuple[dict, dict] = ({}, {})
-        self._names: dict[Var, str] = {}  # see remember()
+        # Memos (see _once). What is written depends on the node's value and ctx.config only,
+        # never on a position: only what require() says about it does. So a result serves
+        # another position only if writing it warned nothing, and an error is never kept. By
+        # identity for this template; by value for every template of this class and config.
+        by_condition, by_output, names = _shared(type(self), ctx.config)
+        self._conditions: tuple[dict, dict] = ({}, by_condition)
+        self._outputs: tuple[dict, dict] = ({}, by_output)
+        self._names: dict[Var, str] = names  # see remember()
         self._approximated = 0  # warnings require() gave so far
         # what require() lets through without a look at the table (most calls)
         self._exact = frozenset(k for k, s in self.CAPABILITIES.items() if s.level == EXACT)
 
     def _once(self, memo: tuple[dict, dict], node: Any, pos: Pos, write: Callable[[Any, Pos], Any]) -> Any:
         """``write(node, pos)``, once per node: by identity first (the page and the text part hold the
-        same nodes, no hashing), then by value (an equal expression elsewhere in the template; equal
-        dataclasses may hold constants of other types, Const(1) == Const(True), hence _typed)."""
+        same nodes, no hashing), then by value (an equal expression elsewhere in this template or another
+        of the compile; equal dataclasses may hold constants of other types, Const(1) == Const(True),
+        hence _typed)."""
         by_id, by_value = memo
         hit = by_id.get(id(node))
         if hit is not None and hit[0] is node and (hit[1] is pos or not hit[2]):
