@@ -67,8 +67,9 @@ class Result:
         return [d for d in self.diagnostics if d.severity == "error"]
 
 
-def parse_template(project: Project, name: str) -> ir.Template:
-    """Read, compose and lower one template into the intermediate form."""
+def parse_template(project: Project, name: str, roots: list[Path] | None = None) -> ir.Template:
+    """Read, compose and lower one template into the intermediate form (``roots``: the project's
+    :func:`include_roots`, when the caller has them)."""
     path = project.templates[name]
     src = SourceFile(str(path), read_text(path, what="template"))
     root = parse_document(src)
@@ -77,7 +78,7 @@ def parse_template(project: Project, name: str) -> ir.Template:
     brand = project.config.get("brand", {})
     composer = Composer(project.components, theme, brand if isinstance(brand, dict) else {},
                         str(project.config_path))
-    root = composer.expand(root, include_roots(project))
+    root = composer.expand(root, include_roots(project) if roots is None else roots)
     try:
         t = lower(root, name, str(path), dict(project.segments), project.esps)
         t.source = src.text
@@ -213,6 +214,7 @@ def _compile_project(project: Project, esps: list[str] | None, cache: BuildCache
     triggers = triggers_by_template(flows)
     head = theme_head(project.theme) if project.theme else ""
     parsed = _Parsed(project)
+    roots = include_roots(project)  # once, not per template
     for name in project.templates:
         if cache is not None:
             key = cache.template_key(project, name, esps, triggers.get(name, [None]), connectors)
@@ -221,7 +223,7 @@ def _compile_project(project: Project, esps: list[str] | None, cache: BuildCache
                 continue
             n_out, n_diag, n_read = len(result.outputs), len(result.diagnostics), len(cache.reads)
         try:
-            t = parse_template(project, name)
+            t = parse_template(project, name, roots)
         except MailwrightError as e:
             result.diagnostics.extend(e.diagnostics)
             continue
