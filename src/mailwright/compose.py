@@ -195,17 +195,13 @@ class Composer:
             else:
                 self._use(node, params, trail, slot, out)
             return
-        new = object.__new__(Element)  # a shallow copy (copy.copy's generic protocol is slow)
-        new.__dict__ = el.__dict__.copy()
+        new = el.shallow()  # (copy.copy's generic protocol is slow)
         if live_attrs:  # only the attributes with [[ ]] are rebuilt; the rest (and their order) kept
             new.attrs = attrs = el.attrs.copy()
             for k, sole in live_attrs:
                 a = attrs[k]
-                d = a.__dict__.copy()
                 # most are one parameter ("[[ url ]]"): its value as it is (chunk lists are never changed)
-                d["value"] = params[sole] if sole in params else self._chunks(a.value, params, trail)
-                attrs[k] = a = object.__new__(Attr)
-                a.__dict__ = d
+                attrs[k] = a.with_value(params[sole] if sole in params else self._chunks(a.value, params, trail))
         if live_content is not None:
             sole = live_content
             new.content = params[sole] if sole in params else self._chunks(el.content, params, trail, slot)

@@ -49,7 +49,7 @@ CMP_OPS = {"eq": "==", "ne": "!=", "lt": "<", "lteq": "<=", "gt": ">", "gteq": "
 
 # ---------------------------------------------------------------- IR
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Var:
     """A name: ``root`` is profile, event, a loop variable, trigger or esp."""
 
@@ -66,41 +66,41 @@ class Var:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Const:
     value: Any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ListLit:
     values: tuple
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Cmp:
     op: str  # one of CMP_OPS values
     left: Expr
     right: Expr
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class And:
     left: Expr
     right: Expr
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Or:
     left: Expr
     right: Expr
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Not:
     expr: Expr
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Defined:
     var: Var
 
@@ -108,14 +108,14 @@ class Defined:
 Expr = Var | Const | ListLit | Cmp | And | Or | Not | Defined
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Filter:
     name: str
     args: tuple = ()
     pos: Pos | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OutputExpr:
     var: Var
     filters: tuple[Filter, ...] = ()
@@ -123,7 +123,7 @@ class OutputExpr:
 
 # ---------------------------------------------------------------- parsing
 
-@dataclass
+@dataclass(slots=True)
 class Scope:
     """What names an expression may use where it stands."""
 

@@ -9,7 +9,7 @@ from .errors import Pos
 from .expr import Expr, OutputExpr, Var
 
 
-@dataclass
+@dataclass(slots=True)
 class Text:
     """Literal copy, as the designer typed it (HTML source in HTML contexts)."""
 
@@ -17,27 +17,27 @@ class Text:
     pos: Pos
 
 
-@dataclass
+@dataclass(slots=True)
 class Output:
     expr: OutputExpr
     pos: Pos
 
 
-@dataclass
+@dataclass(slots=True)
 class Branch:
     cond: Expr | None  # None: the else branch
     body: list[Node]
     pos: Pos
 
 
-@dataclass
+@dataclass(slots=True)
 class If:
     branches: list[Branch]
     pos: Pos
     structural: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class For:
     var: str
     iterable: Var
@@ -47,7 +47,7 @@ class For:
     structural: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class Raw:
     """Vendor passthrough: emitted verbatim for ``esp``, dropped for the others."""
 
@@ -56,7 +56,7 @@ class Raw:
     pos: Pos
 
 
-@dataclass
+@dataclass(slots=True)
 class Element:
     """An MJML element. For ending tags (mj-text, …) ``children`` is inline content."""
 
@@ -71,7 +71,7 @@ class Element:
 Node = Text | Output | If | For | Raw | Element
 
 
-@dataclass
+@dataclass  # one per template, so no slots: callers may add to it (compile sets components_used)
 class Template:
     name: str
     path: str

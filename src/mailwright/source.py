@@ -119,7 +119,7 @@ class _At(tuple, Pos):
 
 # ---------------------------------------------------------------- chunks
 
-@dataclass
+@dataclass(slots=True)
 class Lit:
     """Literal copy."""
 
@@ -127,7 +127,7 @@ class Lit:
     pos: Pos
 
 
-@dataclass
+@dataclass(slots=True)
 class Tag:
     """A send-time tag: kind is 'out' ({{ }}), 'stmt' ({% %})."""
 
@@ -137,7 +137,7 @@ class Tag:
     src_pos: Pos  # where its expression text starts
 
 
-@dataclass
+@dataclass(slots=True)
 class Param:
     """A build-time parameter or theme token: ``[[ name ]]``."""
 
@@ -146,7 +146,7 @@ class Param:
     raw: str = ""  # as typed: copy again where no parameter of that name is in scope
 
 
-@dataclass
+@dataclass(slots=True)
 class InlineRaw:
     """``<mw-raw esp="X">…</mw-raw>`` inside text."""
 
@@ -273,7 +273,7 @@ _MW_RAW_CLOSE = re.compile(r"</mw-raw\s*>")
 
 # ---------------------------------------------------------------- elements
 
-@dataclass
+@dataclass(slots=True)
 class Attr:
     name: str
     value: list[Chunk]
@@ -281,8 +281,12 @@ class Attr:
     value_pos: Pos
     raw: str  # the value as typed (normalised whitespace)
 
+    def with_value(self, value: list[Chunk]) -> Attr:
+        """This attribute with another value (the rest shared)."""
+        return Attr(self.name, value, self.pos, self.value_pos, self.raw)
 
-@dataclass
+
+@dataclass(slots=True)
 class Element:
     tag: str
     pos: Pos
@@ -291,6 +295,10 @@ class Element:
     content: list[Chunk] | None = None  # for ending tags
     raw_content: str = ""  # ending tags: the content as typed
 
+    def shallow(self) -> Element:
+        """A shallow copy: every field shared (add a new field here too)."""
+        return Element(self.tag, self.pos, self.attrs, self.children, self.content, self.raw_content)
+
     def attr_text(self, name: str, default: str | None = None) -> str | None:
         a = self.attrs.get(name)
         if a is None:
@@ -298,7 +306,7 @@ class Element:
         return "".join(c.text for c in a.value if isinstance(c, Lit))
 
 
-@dataclass
+@dataclass(slots=True)
 class Comment:
     text: str
     pos: Pos
