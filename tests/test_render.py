@@ -11,7 +11,7 @@ import pytest
 
 from mailwright import ir
 from mailwright.errors import Pos
-from mailwright.render import PFor, PIf, Renderer, Slot, Slots, _any_of, parse_stream
+from mailwright.render import PFor, PIf, Renderer, Slot, Slots, _any_of, parse_stream, placeholders
 
 POS = Pos("t.mjml", 1, 1)
 
@@ -101,6 +101,25 @@ def test_random_pages_split_as_the_regex_splits_them():
     for _ in range(3000):
         page = "".join(rnd.choice(bits) for _ in range(rnd.randint(0, 12)))
         assert _flat(parse_stream(page, slots), slots) == _by_regex(page, slots), page
+        assert list(placeholders(page, p)) == [(m.start(), m.end(), int(m.group(1) or m.group(2)))
+                                               for m in slots.re.finditer(page)], page
+
+
+def test_a_compile_never_compiles_the_placeholder_regex(monkeypatch):
+    """Placeholders in copy, in a link's URL (text part) and around mj-raw copy are all found by
+    their prefix: the per-template regex compile was most of making a Renderer."""
+    from tests.conftest import compile_sources, email
+
+    monkeypatch.setattr(Slots, "re", property(lambda self: pytest.fail("Slots.re compiled")))
+    src = email('<mj-section><mj-column><mj-text>Hi {{ profile.first_name }} '
+                '<a href="https://s.test/?u={{ profile.email }}&amp;k=%41">go</a></mj-text>'
+                '<mj-raw><canvas class="k"/></mj-raw></mj-column></mj-section>',
+                head='<mj-style inline="inline">.k { color: red }</mj-style>')
+    res = compile_sources({"t": src}, esps=("klaviyo",))
+    assert not res.diagnostics
+    (o,) = res.outputs
+    assert o.text.startswith("Hi {{ person.first_name }} go (https://s.test/?u={{ person.email }}&k=%41)\n")
+    assert '<canvas class="k" style="color: red;"></canvas>' in o.html  # the inliner saw the mj-raw copy
 
 
 # ------------------------------------------------------------------ the renderer's MJML

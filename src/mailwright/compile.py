@@ -334,7 +334,7 @@ def compile_one(project: Project, t: ir.Template, trigger: str | None, dialects:
         page = to_html(mjml_src, r, t)
         subject = r.inline_string(t.subject)
         preheader = r.inline_string(t.preview) if t.preview else ""
-        text = html_to_text(page, r.slots.re, r.slots.token, r.slots.url_token)
+        text = html_to_text(page, r.slots.prefix, r.slots.token, r.slots.url_token)
         trees = [parse_stream(s, r.slots) for s in (page, text, subject, preheader)]
     except MailwrightError as e:
         result.diagnostics.append(e.diagnostic)

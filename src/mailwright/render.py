@@ -15,6 +15,7 @@ import hashlib
 import html as htmllib
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import css_inline
@@ -41,7 +42,13 @@ class Slots:
             nonce = hashlib.sha256(nonce.encode()).hexdigest()[:8]
         self.prefix = f"mw{nonce}n"
         self.items: list[Slot] = []
-        self.re = re.compile(rf"<!--{self.prefix}(\d+)x-->|{self.prefix}(\d+)x")
+
+    @cached_property
+    def re(self) -> re.Pattern:
+        """Both placeholder forms. Compiled only when asked for (the pattern is unique per template,
+        its compile was most of a Renderer's making): the compiler finds placeholders by
+        :func:`placeholders` and :func:`parse_stream` instead."""
+        return re.compile(rf"<!--{self.prefix}(\d+)x-->|{self.prefix}(\d+)x")
 
     def add(self, slot: Slot) -> int:
         self.items.append(slot)
@@ -340,13 +347,15 @@ def to_html(mjml_src: str, r: Renderer, t: ir.Template) -> str:
     except ValueError as e:  # mjml-python reports a byte offset into what we gave it
         raise MailwrightError(t.pos, f"MJML could not render this template: {e}") from None
     # put mj-raw copy back (mjml-python cannot take '<' inside mj-raw)
-    def verbatim(m: re.Match) -> str:
-        i = int(m.group(1) or m.group(2))
-        s = r.slots.items[i]
-        return s.node if s.kind == "verbatim" else m.group()
-
-    if any(s.kind == "verbatim" for s in r.slots.items):
-        out = r.slots.re.sub(verbatim, out)
+    items = r.slots.items
+    if any(s.kind == "verbatim" for s in items):
+        pieces, last = [], 0
+        for start, end, i in placeholders(out, r.slots.prefix):
+            if items[i].kind == "verbatim":
+                pieces += (out[last:start], items[i].node)
+                last = end
+        pieces.append(out[last:])
+        out = "".join(pieces)
     if r.html_attributes:
         out = _apply_html_attributes(out, r.html_attributes)
     inliner = css_inline.CSSInliner(
@@ -390,6 +399,23 @@ class PFor:
 
 
 _SLOT_NUMBER = re.compile(r"(\d+)x")
+
+
+def placeholders(s: str, prefix: str):
+    """(start, end, slot number) of each placeholder in ``s``, in order: what ``Slots.re``
+    finds, found by the literal prefix (as :func:`parse_stream` does, inline there)."""
+    find, number, n = s.find, _SLOT_NUMBER.match, len(prefix)
+    i = find(prefix)
+    while i >= 0:
+        m = number(s, i + n)
+        if m is None:
+            i = find(prefix, i + 1)
+            continue
+        start, end = i, m.end()
+        if i >= 4 and s.startswith("<!--", i - 4) and s.startswith("-->", end):
+            start, end = i - 4, end + 3
+        yield start, end, int(m.group(1))
+        i = find(prefix, end)
 
 
 def parse_stream(s: str, slots: Slots) -> list:

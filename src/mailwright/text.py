@@ -15,6 +15,8 @@ from html import unescape
 
 from selectolax.lexbor import LexborHTMLParser
 
+from .render import placeholders
+
 BLOCKS = frozenset({"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table", "li", "ul", "ol",
                     "blockquote", "section", "article", "header", "footer", "hr"})
 SKIP = frozenset({"head", "style", "script", "title", "noscript"})
@@ -35,8 +37,9 @@ def _attrs(raw: str) -> dict[str, str]:
 
 
 class _Text:
-    def __init__(self, slot_re: re.Pattern, token, url_token=None):
-        self.slot_re, self.token, self.url_token = slot_re, token, url_token
+    """The rules over a fragment's tokens (a fragment holds no placeholder)."""
+
+    def __init__(self) -> None:
         self.parts: list[str] = []
         self.stack: list[tuple[str, bool, int, str | None]] = []  # tag, hidden, parts index, href
         self.open: dict[str, int] = {}  # how many of each tag the stack holds
@@ -72,7 +75,7 @@ class _Text:
             self.open[t] -= 1
             if not self.hidden:
                 if t == "a" and href:
-                    _link(self.parts, start, href, self.slot_re, self.url_token)
+                    _link(self.parts, start, href, "", None)
                 if t in BLOCKS:
                     self.parts.append("\n")
             if hide:
@@ -101,19 +104,21 @@ class _Text:
                         self.end(tag)
                     elif tag in ("style", "script"):
                         raw = True
-            elif comment is not None and not self.hidden:
-                c = self.slot_re.fullmatch(f"<!--{comment}-->")
-                if c:
-                    parts.append(self.token(int(c.group(1))))
 
 
-def _link(parts: list[str], start: int, href: str, slot_re: re.Pattern, url_token) -> None:
-    """A link's text (``parts[start:]``) becomes ``text (URL)``."""
+def _link(parts: list[str], start: int, href: str, prefix: str, url_token) -> None:
+    """A link's text (``parts[start:]``) becomes ``text (URL)``; ``url_token(i, after)`` writes
+    placeholder ``i`` of the URL (``after``: the URL after it)."""
     inner = "".join(parts[start:])
     label = " ".join(inner.split())
     href = href.strip()
-    if url_token is not None:
-        href = slot_re.sub(lambda m: url_token(int(m.group(1) or m.group(2)), m.string[m.end():]), href)
+    if url_token is not None and prefix in href:
+        out, last = [], 0
+        for s, e, i in placeholders(href, prefix):
+            out += (href[last:s], url_token(i, href[e:]))
+            last = e
+        out.append(href[last:])
+        href = "".join(out)
     if not href.startswith("#") and href != label:
         lead = " " if inner[:1].isspace() else ""
         parts[start:] = [f"{lead}{label} ({href})" if label else href]
@@ -134,11 +139,11 @@ _NOT_ELEMENT = frozenset({0, 1, _KINDS["-document"], _KINDS["-doctype"]})  # 0, 
 _UNENTERED = _NOT_ELEMENT | _SKIP_IDS
 
 
-def _tree_text(root, slot_re: re.Pattern, token, url_token=None) -> list[str]:  # noqa: ANN001 - a lexbor node
+def _tree_text(root, prefix: str, token, url_token=None) -> list[str]:  # noqa: ANN001 - a lexbor node
     """The same rules over a parsed document, walked without recursion (any depth): an element's
     start, its children, its end. What is hidden is never entered."""
     parts: list[str] = []
-    append, ws, slot = parts.append, _WS.sub, slot_re.fullmatch
+    append, ws, n = parts.append, _WS.sub, len(prefix)
     # locals, not globals, in the loop below: it runs about 350 times a page
     text, comment, void, img, a_, br, hr = _TEXT, _COMMENT, _VOID_IDS, _IMG, _A, _BR, _HR
     unentered, blocks = _UNENTERED, _BLOCK_IDS
@@ -160,7 +165,7 @@ def _tree_text(root, slot_re: re.Pattern, token, url_token=None) -> list[str]:  
             links -= 1
             start, href, block = end
             if href:
-                _link(parts, start, href, slot_re, url_token)
+                _link(parts, start, href, prefix, url_token)
             if block:
                 append("\n")
             continue
@@ -170,8 +175,10 @@ def _tree_text(root, slot_re: re.Pattern, token, url_token=None) -> list[str]:  
             # most copy has no whitespace but single spaces (every other whitespace is unprintable)
             append(t if t.isprintable() and "  " not in t else ws(" ", t))
         elif tid == comment:
-            if m := slot(f"<!--{c.comment_content}-->"):
-                append(token(int(m.group(1))))
+            # a placeholder is exactly prefix, digits, "x"; most comments are mjml's <!--[if mso | IE]>
+            t = c.comment_content
+            if t.startswith(prefix) and t.endswith("x") and t[n:-1].isdecimal():
+                append(token(int(t[n:-1])))
         elif tid in void:
             if tid == img:
                 if links:
@@ -209,10 +216,11 @@ def _tree_text(root, slot_re: re.Pattern, token, url_token=None) -> list[str]:  
         c = c.next
 
 
-def html_to_text(doc: str, slot_re: re.Pattern, token, url_token=None) -> str:
-    """``url_token(i)``: the token for placeholder ``i`` when it stands in a link's URL."""
+def html_to_text(doc: str, prefix: str, token, url_token=None) -> str:
+    """``prefix``: what each placeholder starts with (``Slots.prefix``); ``token(i)``: what
+    placeholder ``i`` becomes; ``url_token(i, after)``: the same when it stands in a link's URL."""
     root = LexborHTMLParser(doc).root
-    parts = _tree_text(root.parent or root, slot_re, token, url_token) if root is not None else []
+    parts = _tree_text(root.parent or root, prefix, token, url_token) if root is not None else []
     out: list[str] = []
     for ln in "".join(parts).split("\n"):
         ln = ln.strip()
@@ -221,12 +229,9 @@ def html_to_text(doc: str, slot_re: re.Pattern, token, url_token=None) -> str:
     return "\n".join(out).strip() + "\n"
 
 
-_NO_SLOTS = re.compile(r"(?!)")
-
-
 def fragment_to_text(html: str) -> str:
     """An HTML fragment (an ESP's passthrough) as plain text within a line: links as
     ``text (URL)``, tags dropped, the ESP's own syntax kept."""
-    p = _Text(_NO_SLOTS, str)
+    p = _Text()
     p.feed(html)
     return "".join(p.parts)
