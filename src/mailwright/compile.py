@@ -215,28 +215,15 @@ def _compile_project(project: Project, esps: list[str] | None, cache: BuildCache
     head = theme_head(project.theme) if project.theme else ""
     parsed = _Parsed(project)
     roots = include_roots(project)  # once, not per template
-    for name in project.templates:
-        if cache is not None:
-            key = cache.template_key(project, name, esps, triggers.get(name, [None]), connectors)
-            if cache.replay(key, name, project.components, result, Output):
-                parsed.lazy.add(name)
-                continue
-            n_out, n_diag, n_read = len(result.outputs), len(result.diagnostics), len(cache.reads)
-        try:
-            t = parse_template(project, name, roots)
-        except MailwrightError as e:
-            result.diagnostics.extend(e.diagnostics)
-            continue
-        result.diagnostics.extend(t.warnings)
-        parsed[name] = t
-        for trigger in triggers.get(name, [None]):
-            compile_one(project, t, trigger, dialects, head, result)
-        if cache is not None:
-            inputs = [str(project.templates[name]), *(p for p, _ in cache.reads[n_read:])]
-            if project.theme is not None:
-                inputs.append(project.theme.path)
-            cache.store(key, name, inputs, t.components_used, result.outputs[n_out:], result.diagnostics[n_diag:])
-        _kept()
+    names = list(project.templates)
+    for i in range(0, len(names), _BATCH):
+        batch = [_start_template(project, name, esps, triggers, connectors, dialects, head, parsed, roots, cache)
+                 for name in names[i:i + _BATCH]]
+        for job in batch:  # the engine back to back: its working set stays in the CPU caches
+            for rd in job.renders:
+                _engine(rd, job.t)
+        for job in batch:
+            _finish_template(project, job, dialects, result, cache)
     compile_flows(project, flows, esps, connectors, result, cache)
     key = cache.plan_key(project, flows, [n for n in triggers if n in project.templates], connectors) \
         if cache is not None else None
@@ -248,6 +235,71 @@ def _compile_project(project: Project, esps: list[str] | None, cache: BuildCache
         if key is not None:
             cache.store_plan(key, result.plan, found)
     return result
+
+
+_BATCH = 32  # templates whose engine calls run back to back (memory stays bounded for large projects)
+
+
+@dataclass
+class _Job:
+    """One template between its stages: parsed and written as MJML, rendered, then emitted."""
+
+    name: str
+    key: str = ""
+    replayed: Result | None = None  # what the build cache gave back, added in the template's turn
+    errors: list[Diagnostic] = field(default_factory=list)  # why it could not be parsed
+    t: Any = None
+    warnings: list[Diagnostic] = field(default_factory=list)
+    renders: list[_Render] = field(default_factory=list)
+    reads: tuple[int, int] = (0, 0)  # its span of cache.reads
+
+
+def _start_template(project: Project, name: str, esps: list[str], triggers: dict, connectors: dict,
+                    dialects: dict[str, type[Dialect]], head: str, parsed: _Parsed, roots: list[Path],
+                    cache: BuildCache | None) -> _Job:
+    job = _Job(name)
+    if cache is not None:
+        job.key = cache.template_key(project, name, esps, triggers.get(name, [None]), connectors)
+        replayed = Result()
+        if cache.replay(job.key, name, project.components, replayed, Output):
+            parsed.lazy.add(name)
+            job.replayed = replayed
+            return job
+        n_read = len(cache.reads)
+    try:
+        t = parse_template(project, name, roots)
+    except MailwrightError as e:
+        job.errors = e.diagnostics
+        return job
+    job.t, job.warnings = t, list(t.warnings)
+    parsed[name] = t
+    job.renders = [_start(project, t, trigger, dialects, head) for trigger in triggers.get(name, [None])]
+    if cache is not None:
+        job.reads = (n_read, len(cache.reads))
+    return job
+
+
+def _finish_template(project: Project, job: _Job, dialects: dict[str, type[Dialect]], result: Result,
+                     cache: BuildCache | None) -> None:
+    if job.replayed is not None:
+        result.outputs.extend(job.replayed.outputs)
+        result.diagnostics.extend(job.replayed.diagnostics)
+        return
+    if job.t is None:
+        result.diagnostics.extend(job.errors)
+        return
+    n_out, n_diag = len(result.outputs), len(result.diagnostics)
+    result.diagnostics.extend(job.warnings)
+    for rd in job.renders:
+        _finish(project, job.t, rd, dialects, result)
+    if cache is not None:
+        start, end = job.reads
+        inputs = [str(project.templates[job.name]), *(p for p, _ in cache.reads[start:end])]
+        if project.theme is not None:
+            inputs.append(project.theme.path)
+        cache.store(job.key, job.name, inputs, job.t.components_used, result.outputs[n_out:],
+                    result.diagnostics[n_diag:])
+    _kept()
 
 
 def _kept() -> None:
@@ -323,15 +375,55 @@ def compile_one(project: Project, t: ir.Template, trigger: str | None, dialects:
 
     Each ESP's output is what compiling for that ESP alone gives (its own literal
     patterns only), so the ESPs of one run cannot affect each other."""
+    rd = _start(project, t, trigger, dialects, head)
+    _engine(rd, t)
+    _finish(project, t, rd, dialects, result)
+
+
+@dataclass
+class _Render:
+    """One template for one trigger on its way: its MJML, then its page, or the error that stopped it."""
+
+    trigger: str | None
+    r: Renderer
+    mjml: str = ""
+    page: str = ""
+    error: Diagnostic | None = None
+
+
+def _start(project: Project, t: ir.Template, trigger: str | None, dialects: dict[str, type[Dialect]],
+           head: str) -> _Render:
     r = Renderer(t, trigger, {esp: cls.LITERAL for esp, cls in dialects.items()}, t.source)
     theme = t.theme if t.theme_override else project.theme
     if t.theme_override:
         head = theme_head(theme) if theme else ""
+    rd = _Render(trigger, r)
     try:
-        mjml_src = r.mjml(head)
+        rd.mjml = r.mjml(head)
         if theme and "mj-body" in theme.attributes:
-            mjml_src = _body_attrs(mjml_src, theme.attributes["mj-body"], theme)
-        page = to_html(mjml_src, r, t)
+            rd.mjml = _body_attrs(rd.mjml, theme.attributes["mj-body"], theme)
+    except MailwrightError as e:
+        rd.error = e.diagnostic
+    return rd
+
+
+def _engine(rd: _Render, t: ir.Template) -> None:
+    """MJML and the inliner (render.to_html) for one prepared render."""
+    if rd.error is None:
+        try:
+            rd.page = to_html(rd.mjml, rd.r, t)
+        except MailwrightError as e:
+            rd.error = e.diagnostic
+        rd.mjml = ""
+
+
+def _finish(project: Project, t: ir.Template, rd: _Render, dialects: dict[str, type[Dialect]],
+            result: Result) -> None:
+    if rd.error is not None:
+        result.diagnostics.append(rd.error)
+        return
+    r, page, trigger = rd.r, rd.page, rd.trigger
+    try:
         subject = r.inline_string(t.subject)
         preheader = r.inline_string(t.preview) if t.preview else ""
         text = html_to_text(page, r.slots.prefix, r.slots.token, r.slots.url_token)
