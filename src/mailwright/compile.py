@@ -6,6 +6,7 @@ import contextlib
 import gc
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ from .inputs import read_text
 from .lower import lower
 from .output import write_outputs  # noqa: F401 - moved to output.py; kept importable from here
 from .project import Project
-from .render import Renderer, emit, parse_stream, to_html
+from .render import Renderer, emit, inline_html, mjml_html, parse_stream, to_html
 from .source import SourceFile, parse_document
 from .text import html_to_text
 
@@ -219,9 +220,13 @@ def _compile_project(project: Project, esps: list[str] | None, cache: BuildCache
     for i in range(0, len(names), _BATCH):
         batch = [_start_template(project, name, esps, triggers, connectors, dialects, head, parsed, roots, cache)
                  for name in names[i:i + _BATCH]]
-        for job in batch:  # the engine back to back: its working set stays in the CPU caches
+        # each engine's calls back to back (MJML's, then the inliner's): its working set stays in the CPU caches
+        for job in batch:
             for rd in job.renders:
-                _engine(rd, job.t)
+                _engine(rd, mjml_html, rd.html, job.t)
+        for job in batch:
+            for rd in job.renders:
+                _engine(rd, inline_html, rd.html, rd.r, job.t)
         for job in batch:
             _finish_template(project, job, dialects, result, cache)
     compile_flows(project, flows, esps, connectors, result, cache)
@@ -376,7 +381,7 @@ def compile_one(project: Project, t: ir.Template, trigger: str | None, dialects:
     Each ESP's output is what compiling for that ESP alone gives (its own literal
     patterns only), so the ESPs of one run cannot affect each other."""
     rd = _start(project, t, trigger, dialects, head)
-    _engine(rd, t)
+    _engine(rd, to_html, rd.html, rd.r, t)
     _finish(project, t, rd, dialects, result)
 
 
@@ -386,8 +391,7 @@ class _Render:
 
     trigger: str | None
     r: Renderer
-    mjml: str = ""
-    page: str = ""
+    html: str = ""  # its MJML, then the engines' HTML: the page
     error: Diagnostic | None = None
 
 
@@ -399,22 +403,21 @@ def _start(project: Project, t: ir.Template, trigger: str | None, dialects: dict
         head = theme_head(theme) if theme else ""
     rd = _Render(trigger, r)
     try:
-        rd.mjml = r.mjml(head)
+        rd.html = r.mjml(head)
         if theme and "mj-body" in theme.attributes:
-            rd.mjml = _body_attrs(rd.mjml, theme.attributes["mj-body"], theme)
+            rd.html = _body_attrs(rd.html, theme.attributes["mj-body"], theme)
     except MailwrightError as e:
         rd.error = e.diagnostic
     return rd
 
 
-def _engine(rd: _Render, t: ir.Template) -> None:
-    """MJML and the inliner (render.to_html) for one prepared render."""
+def _engine(rd: _Render, step: Callable[..., str], *args: Any) -> None:
+    """An engine step of render.to_html (or all of it) on a render not stopped yet: its result is ``rd.html``."""
     if rd.error is None:
         try:
-            rd.page = to_html(rd.mjml, rd.r, t)
+            rd.html = step(*args)
         except MailwrightError as e:
             rd.error = e.diagnostic
-        rd.mjml = ""
 
 
 def _finish(project: Project, t: ir.Template, rd: _Render, dialects: dict[str, type[Dialect]],
@@ -422,7 +425,7 @@ def _finish(project: Project, t: ir.Template, rd: _Render, dialects: dict[str, t
     if rd.error is not None:
         result.diagnostics.append(rd.error)
         return
-    r, page, trigger = rd.r, rd.page, rd.trigger
+    r, page, trigger = rd.r, rd.html, rd.trigger
     try:
         subject = r.inline_string(t.subject)
         preheader = r.inline_string(t.preview) if t.preview else ""

@@ -342,10 +342,20 @@ def _attr_escape(s: str) -> str:
 
 def to_html(mjml_src: str, r: Renderer, t: ir.Template) -> str:
     """Run MJML and the one inlining pass; placeholders come through unchanged."""
+    return inline_html(mjml_html(mjml_src, t), r, t)
+
+
+def mjml_html(mjml_src: str, t: ir.Template) -> str:
+    """to_html's first engine: MJML."""
     try:
         out = mjml2html(mjml_src)
     except ValueError as e:  # mjml-python reports a byte offset into what we gave it
         raise MailwrightError(t.pos, f"MJML could not render this template: {e}") from None
+    return out
+
+
+def inline_html(out: str, r: Renderer, t: ir.Template) -> str:
+    """The rest of to_html: mj-raw copy back, <mj-html-attributes>, the inliner."""
     # put mj-raw copy back (mjml-python cannot take '<' inside mj-raw)
     items = r.slots.items
     if any(s.kind == "verbatim" for s in items):
