@@ -246,7 +246,7 @@ def compile_seconds(project: Path, warm: Path, repeat: int, env: dict, esps: tup
             "from mailwright.project import load_project\n"
             "def run(d):\n"
             "    p = load_project(pathlib.Path(d), list(load_connectors()))\n"
-            "    r = compile_project(p, sys.argv[3].split(','))\n"
+            "    r = compile_project(p, sys.argv[3].split(','), keep_trees=False)  # as mailwright compile\n"
             "    assert not r.errors, [d.format() for d in r.errors]\n"
             "    write_outputs(r, pathlib.Path(tempfile.mkdtemp()) / 'build')\n"
             "run(sys.argv[2])\n"

@@ -82,3 +82,14 @@ def test_each_template_of_a_batch_depends_on_its_own_reads(tmp_path: Path, monke
         part.write_text(part.read_text() + "<!-- edited -->\n")
         cache = build()
         assert (cache.rebuilt, sorted(cache.replayed)) == ([n], sorted({"a", "b", "c"} - {n}))
+
+
+def test_without_trees_the_outputs_are_the_same_text_and_keep_no_trees(tmp_path: Path) -> None:
+    """``mailwright compile`` asks for no placeholder trees (it writes only text): the same outputs and
+    diagnostics, and no output holds its trees (they are freed template by template)."""
+    root = make_project(tmp_path / "p", TEMPLATES)
+    proj = load_project(root, list(load_connectors()))
+    full, lean = compile_project(proj), compile_project(proj, keep_trees=False)
+    assert _seen(lean) == _seen(full) and lean.outputs
+    assert all(o.rendered is not None for o in full.outputs)
+    assert all(o.rendered is None for o in lean.outputs)

@@ -217,7 +217,7 @@ def _compile_fresh(project: Path, esps: tuple[str, ...], as_json: bool, cache: B
     with cache.recording() if cache is not None else contextlib.nullcontext():  # load_project's reads too
         proj = load_project(project, available)
         _compiling(project, len(proj.templates), esps or proj.esps, as_json)
-        return proj, compile_project(proj, list(esps) or None, cache)
+        return proj, compile_project(proj, list(esps) or None, cache, keep_trees=False)  # only text is written
 
 
 def _mapping_block(diags: list[Diagnostic], config: dict) -> str:
