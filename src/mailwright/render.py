@@ -413,32 +413,9 @@ _SLOT_NUMBER = re.compile(r"(\d+)x")
 
 def placeholders(s: str, prefix: str):
     """(start, end, slot number) of each placeholder in ``s``, in order: what ``Slots.re``
-    finds, found by the literal prefix (as :func:`parse_stream` does, inline there)."""
+    finds, found by the literal prefix (one C search between placeholders; the regex's
+    alternation made the engine try every character)."""
     find, number, n = s.find, _SLOT_NUMBER.match, len(prefix)
-    i = find(prefix)
-    while i >= 0:
-        m = number(s, i + n)
-        if m is None:
-            i = find(prefix, i + 1)
-            continue
-        start, end = i, m.end()
-        if i >= 4 and s.startswith("<!--", i - 4) and s.startswith("-->", end):
-            start, end = i - 4, end + 3
-        yield start, end, int(m.group(1))
-        i = find(prefix, end)
-
-
-def parse_stream(s: str, slots: Slots) -> list:
-    """A placeholder document as a tree of strings, slots and blocks.
-
-    Finds what ``slots.re`` finds, but by the literal prefix (one C search between
-    placeholders; the regex's alternation made the engine try every character)."""
-    prefix, items = slots.prefix, slots.items
-    find, number, n = s.find, _SLOT_NUMBER.match, len(prefix)
-    pos = 0
-    root: list = []
-    cur = root
-    stack: list[tuple[Any, list]] = [(None, root)]
     i = find(prefix)
     while i >= 0:
         m = number(s, i + n)
@@ -449,9 +426,23 @@ def parse_stream(s: str, slots: Slots) -> list:
         # the comment form; "<!--" holds no 'x' or '>', so it never overlaps the previous placeholder
         if i >= 4 and s.startswith("<!--", i - 4) and s.startswith("-->", end):
             start, end = i - 4, end + 3
+        yield start, end, int(m.group(1))
+        i = find(prefix, end)
+
+
+def parse_stream(s: str, slots: Slots) -> list:
+    """A placeholder document as a tree of strings, slots and blocks.
+
+    Finds what ``slots.re`` finds, by the literal prefix (:func:`placeholders`)."""
+    items = slots.items
+    pos = 0
+    root: list = []
+    cur = root
+    stack: list[tuple[Any, list]] = [(None, root)]
+    for start, end, k in placeholders(s, slots.prefix):
         cur.append(s[pos:start])
         pos = end
-        slot = items[int(m.group(1))]
+        slot = items[k]
         kind = slot.kind
         if kind == "if":
             blk = PIf(slot, [[]])
@@ -473,7 +464,6 @@ def parse_stream(s: str, slots: Slots) -> list:
             cur = stack[-1][1]
         else:
             cur.append(slot)
-        i = find(prefix, end)
     cur.append(s[pos:])
     if len(stack) != 1:  # an engine moved a marker: never emit a broken template
         raise AssertionError("placeholder markers out of order after rendering")
