@@ -433,6 +433,22 @@ def test_eviction_keeps_what_the_last_build_used(project: Path, monkeypatch: pyt
     assert rebuilt(project) == (set(), set())
 
 
+
+def test_an_entry_read_counts_as_recently_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Eviction is least recently *used*: reading an entry renews it, so the oldest-written entry that a
+    build still reads outlives newer ones that nothing reads."""
+    folder = tmp_path / "cache"
+    writer = BuildCache(tmp_path, folder)
+    for name in ("t-a.json", "t-b.json", "t-c.json"):
+        writer._write(name, {"name": name})
+    writer.flush()
+    for age, name in enumerate(("t-a.json", "t-b.json", "t-c.json")):  # a written first, c last
+        os.utime(folder / name, (1_000 + age, 1_000 + age))
+    assert BuildCache(tmp_path, folder)._read("t-a.json") == {"name": "t-a.json", "blobs": []}
+    monkeypatch.setattr(cache_mod, "MIN_KEEP", 1)
+    BuildCache(tmp_path, folder).evict()  # a run that used nothing: only the most recently used stays
+    assert sorted(p.name for p in folder.iterdir()) == ["t-a.json"]
+
 WRITER = """
 import sys
 from pathlib import Path
