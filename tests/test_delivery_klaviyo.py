@@ -10,6 +10,7 @@ import pytest
 
 from mailwright.dialect import load_connectors
 from mailwright.signals.relay.model import Dead, Delivered, Retry
+from mailwright.transport import RemoteError
 from tests.fakes import KlaviyoFake
 from tests.test_delivery_common import SECRETS, again, context, item, no_secret
 
@@ -125,6 +126,29 @@ def test_jobs_hold_at_most_the_limit(fake, monkeypatch):
     its = [item(n) for n in range(25)]
     assert delivery(fake).deliver(its) == [Delivered(i.id) for i in its]
     assert [j["events"] for j in fake.bulk_jobs] == [10, 10, 5] and len(fake.events) == 25
+
+
+def test_the_fake_refuses_a_job_over_5mb_or_with_a_string_over_100kb(fake):
+    """Klaviyo's rules for a bulk job the delivery must keep (Bulk Create Events: "The maximum allowed
+    payload size is 5MB. A single string cannot exceed 100KB.")."""
+    d = delivery(fake)
+    big = [item(n, note="x" * 90_000) for n in range(60)]  # 5.4 MB
+    with pytest.raises(RemoteError) as e:
+        d._post("/api/event-bulk-create-jobs", d._job(big), "events-bulk")
+    assert e.value.status == 413
+    with pytest.raises(RemoteError) as e:
+        d._post("/api/event-bulk-create-jobs", d._job([item(1, note="x" * 102_401)]), "events-bulk")
+    assert e.value.status == 400
+    assert fake.bulk_jobs == [] and fake.events == []
+
+
+def test_a_backlog_over_5mb_goes_as_several_jobs_each_under_it(fake):
+    its = [item(n, note="x" * 90_000) for n in range(120)]  # 10.8 MB in all
+    assert delivery(fake).deliver(its) == [Delivered(i.id) for i in its]
+    jobs = fake.writes()
+    assert len(jobs) > 2 and {r.path for r in jobs} == {"/api/event-bulk-create-jobs"}
+    assert all(len(r.body) <= 5 * 1024 * 1024 for r in jobs) and sum(j["events"] for j in fake.bulk_jobs) == 120
+    assert [e["unique_id"] for e in fake.events] == [i.id for i in its]
 
 
 def test_a_refused_job_is_sent_event_by_event_so_only_the_bad_item_is_dead(fake):

@@ -14,6 +14,7 @@ what the templates read under another name.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from mailwright.signals.relay.delivery import failure, mapped
@@ -29,6 +30,7 @@ from .flows import DEFAULT_METRICS
 # each counted by Klaviyo in its own window (paced exactly by relay.pacing, not by token buckets)
 LIMITS = {"events": [(350, 1), (3500, 60)], "events-bulk": [(10, 1), (150, 60)]}
 BULK_MAX = 1000  # events per job (Klaviyo's limit)
+PAYLOAD_MAX = 5 * 1024 * 1024  # bytes per job (Klaviyo's limit: "The maximum allowed payload size is 5MB.")
 RETRIES = 2  # in-line retries of one request (Retry-After honoured) before the item is offered again later
 
 
@@ -74,10 +76,9 @@ class KlaviyoEvents:
             first.setdefault(item.id, item)
         unique = list(first.values())
         outcomes: dict[str, Outcome] = {}
-        for start in range(0, len(unique), BULK_MAX):
-            chunk = unique[start:start + BULK_MAX]
+        for chunk, job in self._jobs(unique):
             try:
-                self._post("/api/event-bulk-create-jobs", self._job(chunk), "events-bulk")
+                self._send("/api/event-bulk-create-jobs", job, "events-bulk")
                 outcomes.update({i.id: Delivered(i.id) for i in chunk})
             except RemoteError as e:
                 if e.status is not None and 400 <= e.status < 500 and e.status not in (401, 403, 408, 429):
@@ -86,6 +87,18 @@ class KlaviyoEvents:
                 else:
                     outcomes.update({i.id: failure(i, e) for i in chunk})
         return [outcomes[item.id] for item in items]
+
+    def _jobs(self, items: list[OutboxItem]) -> Iterator[tuple[list[OutboxItem], str]]:
+        """The items in order as bulk jobs' bodies of at most BULK_MAX events and PAYLOAD_MAX bytes (a chunk
+        too large is halved until it fits; one event too large goes alone, to be refused and sent by itself)."""
+        pending = [items[start:start + BULK_MAX] for start in range(0, len(items), BULK_MAX)]
+        while pending:
+            chunk = pending.pop(0)
+            body = json.dumps(self._job(chunk))  # ASCII (ensure_ascii): its length is its size in bytes
+            if len(body) > PAYLOAD_MAX and len(chunk) > 1:
+                pending[:0] = [chunk[:len(chunk) // 2], chunk[len(chunk) // 2:]]
+                continue
+            yield chunk, body
 
     def _job(self, items: list[OutboxItem]) -> dict:
         profiles: dict[str, tuple[dict, list[dict]]] = {}
@@ -100,9 +113,11 @@ class KlaviyoEvents:
         return {"data": {"type": "event-bulk-create-job", "attributes": {"events-bulk-create": {"data": entries}}}}
 
     def _post(self, path: str, body: dict, limit: str) -> None:
+        self._send(path, json.dumps(body), limit)
+
+    def _send(self, path: str, data: str, limit: str) -> None:
         # no `creates`: a repeat after a lost answer is what unique_id makes harmless
-        self.transport.request("POST", path, data=json.dumps(body), headers={"Content-Type": JSONAPI},
-                               limit=limit, shape=EMPTY)
+        self.transport.request("POST", path, data=data, headers={"Content-Type": JSONAPI}, limit=limit, shape=EMPTY)
 
     def sync(self, plan: Any) -> list:
         """``mailwright relay sync``: nothing to set up in Klaviyo (a metric appears with its first event,

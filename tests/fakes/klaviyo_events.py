@@ -28,6 +28,8 @@ from .base import Recorded, Reply
 from .ratelimit_events import RateLimits, limited
 
 BULK_MAX = 1000
+PAYLOAD_MAX = 5 * 1024 * 1024  # bytes of one bulk job ("The maximum allowed payload size is 5MB.")
+STRING_MAX = 100 * 1024  # characters of one string in a bulk job ("A single string cannot exceed 100KB.")
 IDENTIFIERS = ("email", "external_id", "anonymous_id", "phone_number")
 
 
@@ -65,6 +67,10 @@ class KlaviyoEvents:
         return Reply(202, None, content_type="application/vnd.api+json")
 
     def bulk_create_events(self, req: Recorded) -> Reply:
+        if len(req.body) > PAYLOAD_MAX:
+            raise self.refuse(413, f"The payload is {len(req.body)} bytes; at most 5MB is allowed.")  # type: ignore
+        if any(len(s) > STRING_MAX for s in _strings(req.json)):
+            raise self.refuse(400, "A single string cannot exceed 100KB.")  # type: ignore[attr-defined]
         entries = req.json["data"]["attributes"]["events-bulk-create"]["data"]
         total = sum(len(e["attributes"]["events"]["data"]) for e in entries)
         if total > BULK_MAX:
@@ -128,3 +134,14 @@ class KlaviyoEvents:
         self.events.append({"metric": metric, "profile": profile, "unique_id": attrs.get("unique_id"), "key": key,
                             "properties": dict(attrs.get("properties") or {}), "time": when,
                             "value": attrs.get("value")})
+
+
+def _strings(node: Any) -> list[str]:
+    """Every string of a JSON document, keys included."""
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [s for k, v in node.items() for s in (k, *_strings(v))]
+    if isinstance(node, list):
+        return [s for v in node for s in _strings(v)]
+    return []
