@@ -115,6 +115,29 @@ def test_an_esp_back_from_an_outage_gets_what_waits_out_its_backoff_at_once(tmp_
         core.close()
 
 
+def claimed_views(core: Core, n: int) -> list:
+    """``n`` product views of as many profiles, processed into the outbox and claimed for Klaviyo."""
+    core.send([track("product_viewed", f"v{i}") for i in range(n)])
+    while core.store.process(core.relay.processor, 200):
+        pass
+    return core.store.claim("klaviyo", time.time(), 100)
+
+
+def test_resume_on_sqlite_makes_what_waits_out_an_outage_due_and_nothing_else(tmp_path):
+    """The SQLite store's twin of test_relay_redis's: a 429's backoff is the ESP's to set, not an outage's."""
+    core = Core(tmp_path, {"klaviyo": Recording()})
+    try:
+        held = claimed_views(core, 6)
+        reasons = ["503: Service Unavailable", "no answer (timeout)", "429: Too Many Requests"] * 2
+        core.store.settle("klaviyo", held, [Retry(i.id, 300.0, r) for i, r in zip(held, reasons)], time.time())
+        assert core.store.claim("klaviyo", time.time(), 100) == []
+        assert core.store.resume("klaviyo", time.time()) == 4
+        due = {i.id for i in core.store.claim("klaviyo", time.time(), 100)}
+        assert due == {i.id for i, r in zip(held, reasons) if not r.startswith("429")}
+    finally:
+        core.close()
+
+
 def test_a_relay_killed_between_the_post_and_its_outcome_sends_no_second_activecampaign_event(tmp_path):
     """ActiveCampaign has no idempotency key: after a crash, only its tracking logs say whether a post
     landed, and the delivery reads them only for an item that was tried before. An item whose request

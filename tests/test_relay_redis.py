@@ -22,6 +22,7 @@ from tests.test_relay_core import (
     wait_for,
 )
 from tests.test_relay_kill import Load, check_exactly_once
+from tests.test_relay_pacing import claimed_views
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server (.ci/run installs it)")
 
@@ -198,10 +199,7 @@ def test_an_item_sent_before_a_crash_is_offered_again_as_tried(tmp_path, redis_u
     delivery without an idempotency key (ActiveCampaign) looks before sending it again."""
     a = RedisCore(tmp_path, {"klaviyo": Recording()}, redis_url)
     try:
-        a.send([track("product_viewed", f"v{n}") for n in range(4)])
-        while a.store.process(a.relay.processor, 200):
-            pass
-        held = a.store.claim("klaviyo", time.time(), 100)
+        held = claimed_views(a, 4)
         assert len(held) == 4 and {i.attempts for i in held} == {0}
         a.store.tried("klaviyo", held[:2])
         a.store._entries.clear()  # the process died here: nothing in memory survives
@@ -216,10 +214,7 @@ def test_resume_makes_what_waits_out_an_outage_due_and_nothing_else(tmp_path, re
 
     a = RedisCore(tmp_path, {"klaviyo": Recording()}, redis_url)
     try:
-        a.send([track("product_viewed", f"v{n}") for n in range(6)])
-        while a.store.process(a.relay.processor, 200):
-            pass
-        held = a.store.claim("klaviyo", time.time(), 100)
+        held = claimed_views(a, 6)
         reasons = ["503: Service Unavailable", "no answer (timeout)", "429: Too Many Requests"] * 2
         a.store.settle("klaviyo", held, [Retry(i.id, 300.0, r) for i, r in zip(held, reasons)], time.time())
         assert a.store.claim("klaviyo", time.time(), 100) == []
