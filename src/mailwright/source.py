@@ -446,31 +446,34 @@ def _start_tag(src: SourceFile, lt: int, sm: re.Match) -> tuple[Element, bool]:
     el = Element(name, _At((src, lt)))
     a0, a1 = sm.span(2)
     if a0 < a1:
-        text = src.text
-        attrs = el.attrs
         sendtime = not name.startswith("mw-")  # when=, each=, limit=, esp= are not copy
-        tag_open = _TAG_OPEN.search
-        for am in _EACH_ATTR.finditer(text, a0, a1):
-            aname = am.group(1)
-            if aname in attrs:
-                # the engine (mjml-python) renders it, the last value winning: so do we
-                src.warn(am.start(1), f"attribute '{aname}' is given twice in <{name}>: the last value is used",
-                         "duplicate-attribute")
-                del attrs[aname]
-            vstart, vend = am.start(2) + 1, am.end(2) - 1
-            raw = text[vstart:vend]
-            if "\n" in raw or "\t" in raw:
-                raw = raw.translate(_NL_TAB)
-            value_pos = _At((src, vstart))
-            if tag_open(text, vstart, vend) is None:  # plain text, the common case: one literal
-                chunks: list[Chunk] = [Lit(raw, value_pos)] if raw else []
-            else:
-                chunks = parse_chunks(src, vstart, vend, sendtime=sendtime)
-                for c in chunks:
-                    if isinstance(c, Lit):
-                        c.text = _normalise_attr(c.text)
-            attrs[aname] = Attr(aname, chunks, _At((src, am.start(1))), value_pos, raw)
+        for am in _EACH_ATTR.finditer(src.text, a0, a1):
+            _add_attr(src, el, am.group(1), am.start(1), am.start(2) + 1, am.end(2) - 1, sendtime)
     return el, src.text[sm.end() - 2] == "/"
+
+
+def _add_attr(src: SourceFile, el: Element, aname: str, name_at: int, vstart: int, vend: int,
+              sendtime: bool) -> None:
+    """The attribute ``aname`` (its name at ``name_at``, its value text[vstart:vend]) added to ``el``."""
+    attrs = el.attrs
+    if aname in attrs:
+        # the engine (mjml-python) renders it, the last value winning: so do we
+        src.warn(name_at, f"attribute '{aname}' is given twice in <{el.tag}>: the last value is used",
+                 "duplicate-attribute")
+        del attrs[aname]
+    text = src.text
+    raw = text[vstart:vend]
+    if "\n" in raw or "\t" in raw:
+        raw = raw.translate(_NL_TAB)
+    value_pos = _At((src, vstart))
+    if _TAG_OPEN.search(text, vstart, vend) is None:  # plain text, the common case: one literal
+        chunks: list[Chunk] = [Lit(raw, value_pos)] if raw else []
+    else:
+        chunks = parse_chunks(src, vstart, vend, sendtime=sendtime)
+        for c in chunks:
+            if isinstance(c, Lit):
+                c.text = _normalise_attr(c.text)
+    attrs[aname] = Attr(aname, chunks, _At((src, name_at)), value_pos, raw)
 
 
 _HTML_TAG = re.compile(r"<[A-Za-z][^<>]*>")
@@ -532,21 +535,7 @@ def _parse_start_tag(src: SourceFile, lt: int, m: re.Match) -> tuple[Element, in
         aname, aval = am.group(1), am.group(2)
         if aval is None:
             raise src.error(am.start(1), f"attribute '{aname}' needs a quoted value")
-        if aname in el.attrs:
-            # the engine (mjml-python) renders it, the last value winning: so do we
-            src.warn(am.start(1), f"attribute '{aname}' is given twice in <{name}>: the last value is used",
-                     "duplicate-attribute")
-            del el.attrs[aname]
-        vstart = am.start(2) + 1
-        vend = am.end(2) - 1
-        sendtime = not name.startswith("mw-")  # when=, each=, limit=, esp= are not copy
-        chunks = parse_chunks(src, vstart, vend, sendtime=sendtime)
-        for c in chunks:
-            if isinstance(c, Lit):
-                c.text = _normalise_attr(c.text)
-        el.attrs[aname] = Attr(
-            aname, chunks, src.pos(am.start(1)), src.pos(vstart), _normalise_attr(text[vstart:vend])
-        )
+        _add_attr(src, el, aname, am.start(1), am.start(2) + 1, am.end(2) - 1, not name.startswith("mw-"))
         j = am.end()
 
 
