@@ -161,6 +161,15 @@ def test_copy_in_text_carries_literals_as_comments():
     assert [s.node.text for s in r.slots.items] == ["{{", "{"]
 
 
+def test_an_attribute_of_several_pieces_escapes_its_quotes_in_each():
+    # a value of more than one piece is walked (not the one-piece shortcut): each piece escaped
+    t = _image(alt="x")
+    t.body.children[0].children[0].children[0].attrs = {
+        "alt": [ir.Text('say "a" ', POS), ir.Text('"b"', POS)], "css-class": [ir.Text('c"', POS), ir.Text("d", POS)]}
+    doc = Renderer(t, None, LITERALS, "seed").mjml()
+    assert '<mj-image alt="say &quot;a&quot; &quot;b&quot;" css-class="c&quot;d">' in doc
+
+
 def test_raw_copy_is_a_verbatim_slot_per_piece_around_literals():
     t = _template([])
     t.body.children[0].children[0].children = [
@@ -187,9 +196,10 @@ def test_raw_copy_without_literals_is_one_verbatim_slot():
     [r"(b)c", r"(a)\1"],         # groups: not joined (a number would change), searched one by one
     [r"ab", r"(?i)CD"],
     [r"(?i)ab", r"(?i)CD"],      # inline flags do not join
+    [r"ab", re.compile("cd", re.IGNORECASE)],  # nor do flags given to re.compile
 ])
 def test_any_literal_is_true_exactly_when_some_pattern_matches(pats):
-    compiled = {str(i): re.compile(p) for i, p in enumerate(pats)}
+    compiled = {str(i): p if isinstance(p, re.Pattern) else re.compile(p) for i, p in enumerate(pats)}
     found = _any_of(compiled)
     for text in ["", "{", "x{", "{x", "{{", "%A", "%a", "aa", "a", "b", "cd", "CD", "xab", "aB"]:
         assert bool(found(text)) == any(p.search(text) for p in compiled.values()), text
