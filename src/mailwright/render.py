@@ -493,7 +493,7 @@ def emit(tree: list, d: Dialect, context: str, known: dict[str, Any],
                 else:
                     append(_slot(item, d, context))
             else:
-                append(_item(item, d, context, known, errors))
+                append(_block(item, d, context, known, errors))
         except MailwrightError as e:
             if errors is None:
                 raise
@@ -504,9 +504,8 @@ def emit(tree: list, d: Dialect, context: str, known: dict[str, Any],
 _KNOWN_ROOTS = ("trigger", "esp")  # names compile time knows (see _slot)
 
 
-def _item(item, d: Dialect, context: str, known: dict[str, Any], errors: list | None) -> str:
-    if isinstance(item, str):
-        return _escape_plain(item, d) if context == "text" else item
+def _block(item: PIf | PFor, d: Dialect, context: str, known: dict[str, Any], errors: list | None) -> str:
+    """A block of the tree (emit writes its strings and slots itself)."""
     if isinstance(item, PIf):
         live = live_branches(zip(item.slot.conds, item.bodies), known)
         if not live:
@@ -514,11 +513,9 @@ def _item(item, d: Dialect, context: str, known: dict[str, Any], errors: list | 
         if live[0][0] is None:
             return emit(live[0][1], d, context, known, errors)
         return d.if_block([(c, emit(b, d, context, known, errors)) for c, b in live], item.slot.pos)
-    if isinstance(item, PFor):
-        n = item.slot.node
-        d.require("loop", n.pos)  # say so before anything inside the loop does
-        return d.for_block(n.var, n.iterable, n.limit, emit(item.body, d, context, known, errors), n.pos)
-    return _slot(item, d, context)
+    n = item.slot.node
+    d.require("loop", n.pos)  # say so before anything inside the loop does
+    return d.for_block(n.var, n.iterable, n.limit, emit(item.body, d, context, known, errors), n.pos)
 
 
 def _slot(s: Slot, d: Dialect, context: str) -> str:
