@@ -170,23 +170,24 @@ def test_an_attribute_of_several_pieces_escapes_its_quotes_in_each():
     assert '<mj-image alt="say &quot;a&quot; &quot;b&quot;" css-class="c&quot;d">' in doc
 
 
-def test_raw_copy_is_a_verbatim_slot_per_piece_around_literals():
+def _raw(*pieces: str) -> tuple[Renderer, str]:
+    """A renderer of one <mj-raw> of these text pieces, and its MJML."""
     t = _template([])
     t.body.children[0].children[0].children = [
-        ir.Element("mj-raw", {}, [ir.Text("<canvas/>{{x", POS), ir.Text("", POS)], POS, ending=True)]
+        ir.Element("mj-raw", {}, [ir.Text(p, POS) for p in pieces], POS, ending=True)]
     r = Renderer(t, None, LITERALS, "seed")
-    doc = r.mjml()
+    return r, r.mjml()
+
+
+def test_raw_copy_is_a_verbatim_slot_per_piece_around_literals():
+    r, doc = _raw("<canvas/>{{x", "")
     assert [(s.kind, s.node if s.kind == "verbatim" else s.node.text) for s in r.slots.items] == \
         [("verbatim", "<canvas></canvas>"), ("lit", "{{"), ("verbatim", "x")]
     assert f"<mj-raw>{r.slots.comment(0)}{r.slots.comment(1)}{r.slots.comment(2)}</mj-raw>" in doc
 
 
 def test_raw_copy_without_literals_is_one_verbatim_slot():
-    t = _template([])
-    t.body.children[0].children[0].children = [
-        ir.Element("mj-raw", {}, [ir.Text("<canvas/><br/>", POS), ir.Text("", POS)], POS, ending=True)]
-    r = Renderer(t, None, LITERALS, "seed")
-    doc = r.mjml()
+    r, doc = _raw("<canvas/><br/>", "")
     assert [(s.kind, s.node) for s in r.slots.items] == [("verbatim", "<canvas></canvas><br/>")]
     assert f"<mj-raw>{r.slots.comment(0)}</mj-raw>" in doc
 
