@@ -77,7 +77,7 @@ class KlaviyoPush(PushClient):
         return sorted(out, key=_age)
 
     def _template_by_name(self, name: str) -> dict | None:
-        if self._listings is not None:  # planning: the whole list is read once anyway (orphans, duplicates)
+        if self.planning:  # planning: the whole list is read once anyway (orphans, duplicates)
             found = [t for t in self._all("/api/templates", {}, "templates") if t["attributes"]["name"] == name]
         else:
             found = self._all("/api/templates", {"filter": f'equals(name,"{_q(name)}")'}, "templates")

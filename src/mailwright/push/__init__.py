@@ -110,6 +110,11 @@ class PushClient:
         finally:
             self._listings = None
 
+    @property
+    def planning(self) -> bool:
+        """Inside ``read_plan()``: listings are read once and shared."""
+        return self._listings is not None
+
     def listing(self, key: Any, fetch: Callable[[], list]) -> list:
         """``fetch()``'s list, read once per ``read_plan()`` under ``key`` (outside a plan: every time)."""
         if self._listings is None:
