@@ -394,6 +394,16 @@ def main() -> None:
         report.ratio("cold 1 ESP / engine floor", c1.cpu / floor.cpu, 3.0)
         print(f"  {'cold 1 ESP / engine floor as one process':44} {c1.cpu / floor_proc.cpu:9.2f} x  "
               "(like for like: both whole processes)")
+        # Where the first goal stands: the engine run as a process (Python's start, the engines' imports and
+        # first use, the work) is already part of any compile; what 3x leaves beyond it is mailwright's own.
+        left = 3.0 * floor.cpu - floor_proc.cpu
+        own_start = c1.cpu - t_n.cpu - (floor_proc.cpu - floor.cpu)
+        own_work = t_n.cpu - floor.cpu
+        print(f"  {'  3x the floor leaves for mailwright':44} {left * 1e3:9.1f} ms  ({left / n * 1e3:.2f} ms a template, "
+              f"beyond the engine as a process: {floor_proc.cpu / floor.cpu:.2f}x the floor)")
+        print(f"  {'  mailwright takes':44} {(own_start + own_work) * 1e3:9.1f} ms  (its start-up and imports "
+              f"{own_start * 1e3:.0f} ms; compile work beyond the engine {own_work * 1e3:.0f} ms, "
+              f"{own_work / n * 1e3:.2f} ms a template)")
         report.ratio("cold 3 ESPs / cold 1 ESP", c3.cpu / c1.cpu, 1.3)
         if node is not None:
             print(f"  {'node mjml / mailwright cold 1 ESP':44} {node.cpu / c1.cpu:9.2f} x  "
