@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from ..timefmt import iso
 MAX_EVENT = 32 * 1024  # Segment's limits
 MAX_BATCH = 500 * 1024
 KINDS = {"track", "identify", "page"}
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # \ud800-\udfff: paired (an emoji) or not
 
 
 class Refused(Exception):
@@ -64,9 +66,21 @@ def parse(raw: bytes, kind: str | None, now: float) -> list[Message]:
     if len(raw) > limit:
         raise Refused(f"the body is larger than {limit // 1024} KB", 400, "too_large")
     try:
-        doc = json.loads(raw)
+        text = raw.decode("utf-8-sig")  # JSON between systems is UTF-8 (RFC 8259); json.loads would let more in
+    except UnicodeDecodeError:
+        raise Refused("the body is not UTF-8 text") from None
+    try:
+        doc = json.loads(text)
     except (ValueError, RecursionError):
         raise Refused("the body is not JSON") from None
+    if _SURROGATE_ESCAPE.search(text):
+        # a lone surrogate (\ud800 without its pair) is no character: neither SQLite nor Redis can store
+        # it, and an event carrying one would stop the relay's engine at every start
+        try:
+            json.dumps(doc, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise Refused("the body holds a lone UTF-16 surrogate (\\ud800-\\udfff without its pair), "
+                          "which is not text") from None
     if not isinstance(doc, dict):
         raise Refused("the body is not a JSON object")
     if kind is not None:

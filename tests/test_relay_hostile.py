@@ -1,0 +1,53 @@
+"""Hostile input to the relay, from the outside: bodies that are not text, never stop arriving or carry
+what no store can hold get a 4xx with a reason, and the relay keeps acknowledging and delivering."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+
+from tests.test_relay_core import Recorder, RelayProcess, make_project, track, wait_for
+
+
+@pytest.fixture(scope="module")
+def relay(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("hostile")
+    rec = Recorder()
+    r = RelayProcess(tmp, make_project(tmp / "proj"), rec.url, "sqlite:.mailwright/relay.sqlite3")
+    r.recorder = rec
+    yield r
+    r.stop()
+    rec.close()
+
+
+def _still_delivers(relay, mid: str) -> None:
+    assert relay.post("/v1/track", track("still", mid=mid)).status_code == 200
+    wait_for(lambda: any(i["id"] == f"{mid}:klaviyo" for i in relay.recorder.accepted("klaviyo")),
+             what=f"{mid} delivered")
+    assert json.loads(requests.get(relay.url + "/healthz", timeout=5).text) == {"ok": True}
+
+
+LONE = [b'{"type":"track","event":"x","anonymousId":"a\\ud800","messageId":"s1"}',  # the engine's aliases
+        b'{"type":"track","event":"x","anonymousId":"a","messageId":"s\\uDFFF2"}',  # the inbox's dedup key
+        b'{"batch":[{"type":"track","event":"x\\udc00","anonymousId":"a","messageId":"s3"}]}']
+
+
+def test_a_lone_surrogate_is_refused_and_stops_nothing(relay):
+    for n, body in enumerate(LONE):
+        r = relay.post("/v1/batch" if body.startswith(b'{"batch"') else "/v1/track", body)
+        assert r.status_code == 400 and "lone UTF-16 surrogate" in r.json()["error"], r.text
+        _still_delivers(relay, f"after-lone-{n}")
+
+
+def test_unicode_that_is_text_is_kept_as_sent(relay):
+    body = json.dumps(track("café_viewed", "ánon-😀", props={"name": "naïve \U0001F600 \u2028"}, mid="uni"))
+    assert relay.post("/v1/track", body.encode()).status_code == 200  # ensure_ascii: a surrogate *pair*
+    assert relay.post("/v1/track", json.dumps(track("y", mid="uni2"), ensure_ascii=False).encode()).status_code == 200
+    wait_for(lambda: any(i["id"] == "uni:klaviyo" for i in relay.recorder.accepted("klaviyo")))
+    got = next(i for i in relay.recorder.accepted("klaviyo") if i["id"] == "uni:klaviyo")
+    assert got["event"] == "café_viewed" and got["properties"]["name"] == "naïve \U0001F600 \u2028"
+    r = relay.post("/v1/track", "{\"event\": \"x\"}".encode("utf-16"))
+    assert r.status_code == 400 and r.json()["error"] == "the body is not UTF-8 text"
+    assert relay.post("/v1/track", b"\xef\xbb\xbf" + json.dumps(track("bom", mid="bom")).encode()).status_code == 200
