@@ -3,12 +3,13 @@ what no store can hold get a 4xx with a reason, and the relay keeps acknowledgin
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
 import requests
 
-from tests.test_relay_core import Recorder, RelayProcess, make_project, track, wait_for
+from tests.test_relay_core import Core, Recorder, Recording, RelayProcess, make_project, track, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -51,3 +52,20 @@ def test_unicode_that_is_text_is_kept_as_sent(relay):
     r = relay.post("/v1/track", "{\"event\": \"x\"}".encode("utf-16"))
     assert r.status_code == 400 and r.json()["error"] == "the body is not UTF-8 text"
     assert relay.post("/v1/track", b"\xef\xbb\xbf" + json.dumps(track("bom", mid="bom")).encode()).status_code == 200
+
+
+def test_a_write_that_fails_fails_its_own_request_only(tmp_path):
+    """The store's writer outlives an append it cannot store (here a key SQLite cannot encode, which the
+    ingest refuses before; a full disk fails the same way): the next request is acknowledged."""
+    from mailwright.signals.relay.ingest import Message
+
+    c = Core(tmp_path, {"klaviyo": Recording()})
+
+    async def go():
+        with pytest.raises(UnicodeEncodeError):
+            await asyncio.wait_for(c.store.append([Message("m\ud800", track("x"), "a1")]), 5)
+        return await asyncio.wait_for(c.store.append([Message("ok", track("x", mid="ok"), "a1")]), 5)
+    try:
+        assert asyncio.run(go()) == 1
+    finally:
+        c.close()

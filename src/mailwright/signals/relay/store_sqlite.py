@@ -106,7 +106,7 @@ class SQLiteStore:
                                         (m.id, now, json.dumps(m.body, separators=(",", ":")))).rowcount
                     counts.append(n)
                 db.execute("COMMIT")
-            except sqlite3.Error as e:
+            except Exception as e:  # not only sqlite3.Error: the writer must outlive any one group's failure
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 for _msgs, f in waiting:
