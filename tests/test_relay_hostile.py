@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import time
 
 import pytest
 import requests
@@ -69,3 +71,55 @@ def test_a_write_that_fails_fails_its_own_request_only(tmp_path):
         assert asyncio.run(go()) == 1
     finally:
         c.close()
+
+
+@pytest.fixture
+def inproc(tmp_path):
+    """The relay's app served by uvicorn in a thread of this process, with a short body deadline."""
+    import threading
+
+    import uvicorn
+
+    from mailwright.signals.relay.app import build_app
+    from mailwright.signals.relay.metrics import Metrics
+    from tests.test_relay_core import WRITE_KEY, _quiet_log, free_port
+
+    c = Core(tmp_path, {"klaviyo": Recording()})
+    port = free_port()
+    app = build_app(c.relay, [WRITE_KEY.encode()], _quiet_log(), Metrics(), body_seconds=0.5)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
+    t = threading.Thread(target=server.run, daemon=True)
+    t.start()
+    wait_for(lambda: server.started, what="uvicorn")
+    yield port
+    server.should_exit = True
+    t.join(10)
+    c.close()
+
+
+def test_a_body_that_trickles_in_gets_408_and_the_connection_is_not_held(inproc):
+    import base64
+
+    from tests.test_relay_core import WRITE_KEY
+
+    auth = base64.b64encode(f"{WRITE_KEY}:".encode()).decode()
+    with socket.create_connection(("127.0.0.1", inproc), timeout=5) as s:
+        s.sendall(f"POST /v1/track HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\n"
+                  "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n".encode())
+        started = time.monotonic()
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            s.sendall(b" ")  # one byte every 0.1 s: never finishes
+            time.sleep(0.1)
+            s.setblocking(False)
+            try:
+                answer += s.recv(4096)
+            except BlockingIOError:
+                pass
+            s.setblocking(True)
+            assert time.monotonic() - started < 4, "the relay kept waiting for the body"
+    assert answer.startswith(b"HTTP/1.1 408"), answer
+    assert b"the body took longer than 0.5 s to arrive" in answer
+    r = requests.post(f"http://127.0.0.1:{inproc}/v1/track", data=json.dumps(track("x", mid="fast")),
+                      auth=(WRITE_KEY, ""), timeout=5)
+    assert r.status_code == 200

@@ -6,6 +6,7 @@ a JSON reason and is counted; it never reaches the store.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import time
@@ -22,22 +23,30 @@ from .logs import Log
 from .metrics import Metrics
 from .runner import Relay
 
+BODY_SECONDS = 10.0  # a body still arriving after this is refused: a trickling sender holds no connection
 
-async def _body(request: Request, limit: int) -> bytes:
-    """The body, read no further than the limit (a sender cannot make the relay hold more)."""
+
+async def _body(request: Request, limit: int, seconds: float = BODY_SECONDS) -> bytes:
+    """The body, read no further than the limit and no longer than ``seconds`` (a sender cannot make the
+    relay hold more, or hold it longer)."""
     size = request.headers.get("content-length")
     if size and size.isdigit() and int(size) > limit:
         raise Refused(f"the body is larger than {limit // 1024} KB", 400, "too_large")
     chunks, total = [], 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > limit:
-            raise Refused(f"the body is larger than {limit // 1024} KB", 400, "too_large")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(seconds):
+            async for chunk in request.stream():
+                total += len(chunk)
+                if total > limit:
+                    raise Refused(f"the body is larger than {limit // 1024} KB", 400, "too_large")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise Refused(f"the body took longer than {seconds:g} s to arrive", 408, "too_slow") from None
     return b"".join(chunks)
 
 
-def build_app(relay: Relay, write_keys: list[bytes], log: Log, metrics: Metrics) -> Starlette:
+def build_app(relay: Relay, write_keys: list[bytes], log: Log, metrics: Metrics,
+              body_seconds: float = BODY_SECONDS) -> Starlette:
     store = relay.store
 
     async def not_a_route(request: Request, _exc: Any) -> Response:
@@ -51,7 +60,7 @@ def build_app(relay: Relay, write_keys: list[bytes], log: Log, metrics: Metrics)
         kind = None if kind == "batch" else kind
         started = time.perf_counter()
         try:
-            raw = await _body(request, MAX_BATCH if kind is None else MAX_EVENT)
+            raw = await _body(request, MAX_BATCH if kind is None else MAX_EVENT, body_seconds)
             if not write_keys:
                 raise Refused("the relay has no write keys (MAILWRIGHT_WRITE_KEYS)", 401, "unauthorised")
             header = request.headers.get("authorization")
