@@ -123,3 +123,18 @@ def test_a_body_that_trickles_in_gets_408_and_the_connection_is_not_held(inproc)
     r = requests.post(f"http://127.0.0.1:{inproc}/v1/track", data=json.dumps(track("x", mid="fast")),
                       auth=(WRITE_KEY, ""), timeout=5)
     assert r.status_code == 200
+
+
+NOT_JSON_NUMBERS = [(b'{"event":"x","anonymousId":"a","properties":{"v":NaN}}', "NaN is not a JSON number"),
+                    (b'{"event":"x","anonymousId":"a","properties":{"v":-Infinity}}', "-Infinity is not a JSON number"),
+                    (b'{"batch":[{"type":"track","event":"x","anonymousId":"a","properties":{"v":1e400}}]}',
+                     "the number 1e400 is out of range")]
+
+
+def test_numbers_that_json_has_not_are_refused_not_passed_to_the_esps(relay):
+    """Python's json reads NaN, Infinity and 1e400 (inf); the ESPs' JSON parsers do not, so an event carrying
+    one would be sent as a body no ESP reads (or poison a bulk job, or a sum() for its whole window)."""
+    for body, reason in NOT_JSON_NUMBERS:
+        r = relay.post("/v1/batch" if body.startswith(b'{"batch"') else "/v1/track", body)
+        assert (r.status_code, r.json()["error"]) == (400, reason), r.text
+    assert relay.post("/v1/track", {**track("y", mid="num"), "properties": {"v": 1e308, "w": -0.0}}).status_code == 200

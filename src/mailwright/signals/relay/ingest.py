@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+import math
 import re
 import uuid
 from dataclasses import dataclass
@@ -70,7 +71,7 @@ def parse(raw: bytes, kind: str | None, now: float) -> list[Message]:
     except UnicodeDecodeError:
         raise Refused("the body is not UTF-8 text") from None
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except (ValueError, RecursionError):
         raise Refused("the body is not JSON") from None
     if _SURROGATE_ESCAPE.search(text):
@@ -96,6 +97,18 @@ def parse(raw: bytes, kind: str | None, now: float) -> list[Message]:
             seen.add(m.id)
             unique.append(m)
     return unique
+
+
+def _no_constant(name: str) -> Any:
+    # Python reads NaN and Infinity; no JSON does, so an ESP would refuse the request carrying one
+    raise Refused(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise Refused(f"the number {text[:40]} is out of range")
+    return value
 
 
 def _message(msg: Any, kind: str | None, now: float, index: int | None) -> Message:
