@@ -478,6 +478,9 @@ def run() -> None:
         # compile) to free what the process is about to drop; atexit handlers still run.
         gc.freeze()
         raise
+    except MailwrightError as e:  # met outside a command's own handling: a broken connector package
+        _report(e.diagnostics)
+        sys.exit(1)
     except Exception as e:  # a bug in mailwright, not in the user's input
         if os.environ.get("MAILWRIGHT_DEBUG"):
             raise

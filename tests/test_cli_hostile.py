@@ -1,0 +1,131 @@
+"""The command line against a hostile environment: broken connector packages, malformed entry_points.txt,
+Ctrl-C, bad options. Each failure is a clear message and an exit status of cli.md, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from importlib.metadata import entry_points as metadata_entry_points
+from pathlib import Path
+
+import pytest
+
+from mailwright import dialect
+from mailwright.entrypoints import BrokenEntryPoint, entry_points
+from tests.conftest import make_project, text_email
+
+
+def fake_dist(site: Path, folder: str, entry_points_txt: str | bytes) -> Path:
+    """An installed distribution as pip leaves it: NAME-VERSION.dist-info with METADATA and entry_points.txt."""
+    info = site / folder
+    info.mkdir(parents=True)
+    name, _, version = folder.rsplit(".", 1)[0].partition("-")
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    data = entry_points_txt.encode() if isinstance(entry_points_txt, str) else entry_points_txt
+    (info / "entry_points.txt").write_bytes(data)
+    return info / "entry_points.txt"
+
+
+@pytest.fixture
+def fresh_connectors(monkeypatch):
+    """load_connectors reads the installed packages afresh (and the cache is restored after)."""
+    monkeypatch.setattr(dialect, "_cache", None)
+
+
+def mailwright(args: list[str], site: Path, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    env.pop("MAILWRIGHT_DEBUG", None)
+    return subprocess.run([sys.executable, "-m", "mailwright", *args], capture_output=True, text=True, env=env,
+                          cwd=cwd, timeout=60)
+
+
+# ------------------------------------------------------------------ connector packages
+
+
+@pytest.mark.parametrize("command", [["compile"], ["check"], ["push", "--dry-run", "--esp", "klaviyo"]])
+def test_a_connector_package_that_does_not_import_is_an_error_naming_it(command, tmp_path):
+    site = tmp_path / "site"
+    fake_dist(site, "badconn-1.0.dist-info", "[mailwright.esps]\n\nbadesp = badconn_missing:connector\n")
+    root = make_project(tmp_path / "p", {"welcome": text_email("Hi")})
+    p = mailwright([*command, str(root)], site, tmp_path)
+    assert p.returncode == 1, p.stderr
+    assert "Traceback" not in p.stderr and "internal error" not in p.stderr
+    assert "entry_points.txt:3:1: error: entry point 'badesp = badconn_missing:connector' of badconn 1.0 " \
+           "does not load: ModuleNotFoundError" in p.stderr
+    assert "uninstall badconn" in p.stderr
+    assert not (root / "build").exists()
+
+
+def test_a_connector_line_without_a_value_names_its_package_and_line(tmp_path, monkeypatch, fresh_connectors):
+    site = tmp_path / "site"
+    path = fake_dist(site, "halfconn-2.1.dist-info", "[console_scripts]\nx = y:z\n[mailwright.esps]\nhalfesp\n")
+    monkeypatch.syspath_prepend(str(site))
+    with pytest.raises(BrokenEntryPoint) as e:
+        dialect.load_connectors()
+    assert e.value.diagnostic.pos.path == str(path) and e.value.diagnostic.pos.line == 4
+    assert "halfconn 2.1 declares 'halfesp' in [mailwright.esps]" in str(e.value)
+
+
+def test_an_entry_point_that_does_not_load_names_its_package(tmp_path, monkeypatch, fresh_connectors):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "notconn.py").write_text("connector = 'a string'\n")
+    fake_dist(site, "notconn-0.3.dist-info", "[mailwright.esps]\nodd = notconn:nothing\n")
+    monkeypatch.syspath_prepend(str(site))
+    with pytest.raises(BrokenEntryPoint, match="of notconn 0.3 does not load: AttributeError"):
+        dialect.load_connectors()
+    (site / "notconn-0.3.dist-info" / "entry_points.txt").write_text("[mailwright.esps]\nodd = not conn!\n")
+    with pytest.raises(BrokenEntryPoint, match="is not 'module:object'"):
+        dialect.load_connectors()
+
+
+# ------------------------------------------------------------------ entry_points.txt, against importlib.metadata
+
+WELL_FORMED = {
+    "plain": "[g]\na = pkg.a:f\n",
+    "spaces and tabs": "[g]  \n\t a\t=\tpkg.a : f [extra]  \n",
+    "header with spaces is another group": "[ g ]\na = pkg.a:f\n",
+    "doubled brackets": "[[g]]\na = pkg.a:f\n",
+    "semicolon is no comment": "[g]\n;a = pkg.a:f\n# b = pkg.b\nc = pkg.c\n",
+    "CRLF": "[g]\r\na = pkg.a:f\r\n",
+    "value with =": "[g]\na = pkg.a:f=1\n",
+    "empty name": "[g]\n= pkg.a:f\n",
+    "group named in another's value": "[h]\nx = g:g\n",
+    "later section of the same name": "[g]\na = pkg.a\n[h]\nb = pkg.b\n[g]\nc = pkg.c\n",
+}
+
+
+@pytest.mark.parametrize("text", WELL_FORMED.values(), ids=WELL_FORMED.keys())
+@pytest.mark.parametrize("folder", ["thing-1.0.dist-info", "Thing-1.0.DIST-INFO", "thing-1.0-py3.11.egg-info"])
+def test_a_well_formed_file_reads_as_importlib_metadata_reads_it(text, folder, tmp_path, monkeypatch):
+    fake_dist(tmp_path, folder, text)
+    monkeypatch.setattr(sys, "path", [str(tmp_path)])
+    want = [(e.name, e.value) for e in metadata_entry_points(group="g")]
+    assert [(e.name, e.value) for e in entry_points("g")] == want
+
+
+MALFORMED = {
+    "a line without '='": (b"[g]\na = pkg.a\njunk\n", 3, "thing 1.0 declares 'junk' in [g]"),
+    "not UTF-8": (b"[g]\na = pkg.a\nb = caf\xe9:x\n", 3, "thing 1.0's entry points are not UTF-8"),
+}
+
+
+@pytest.mark.parametrize("data,line,message", MALFORMED.values(), ids=MALFORMED.keys())
+def test_a_malformed_file_fails_where_importlib_metadata_fails_but_names_the_package(data, line, message, tmp_path,
+                                                                                     monkeypatch):
+    path = fake_dist(tmp_path, "thing-1.0.dist-info", data)
+    monkeypatch.setattr(sys, "path", [str(tmp_path)])
+    with pytest.raises(Exception):  # noqa: B017 (a bare TypeError or UnicodeDecodeError)
+        list(metadata_entry_points(group="g"))
+    with pytest.raises(BrokenEntryPoint) as e:
+        entry_points("g")
+    assert (e.value.diagnostic.pos.path, e.value.diagnostic.pos.line) == (str(path), line)
+    assert message in e.value.diagnostic.message and "uninstall thing" in e.value.diagnostic.message
+
+
+def test_a_malformed_line_of_another_group_does_not_stop_this_one(tmp_path, monkeypatch):
+    """importlib.metadata refuses the whole file; a package's broken console script is not mailwright's concern."""
+    fake_dist(tmp_path, "thing-1.0.dist-info", "[h]\njunk\n[g]\na = pkg.a\n")
+    monkeypatch.setattr(sys, "path", [str(tmp_path)])
+    assert [(e.name, e.value, e.dist) for e in entry_points("g")] == [("a", "pkg.a", "thing 1.0")]
