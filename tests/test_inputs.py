@@ -119,6 +119,23 @@ def test_toml_brackets_inside_strings_do_not_count():
     assert load_toml("m.toml", 'a = "' + "[" * 500 + '"\n# ' + "{" * 500 + "\n") == {"a": "[" * 500}
 
 
+@pytest.mark.parametrize("text,where", [
+    ("[check." + ".".join(["a"] * 200_000) + "]\n", "1:207"),  # tomllib alone: minutes, then a dict JSON cannot encode
+    ("[signals]\n" + ".".join(["a"] * 5000) + " = 1\n", "2:202"),
+    ("[" + ".".join(["a"] * 60) + "]\nb = " + "{c.d = " * 30 + "1" + "}" * 30 + "\n", "2:"),
+])
+def test_toml_deep_dotted_keys_are_a_located_error(text, where):
+    started = time.perf_counter()
+    assert error(load_toml, "m.toml", text).startswith(f"m.toml:{where}")
+    assert time.perf_counter() - started < 1
+
+
+def test_toml_many_dots_that_do_not_nest_are_fine():
+    text = ("a = [" + ", ".join(["1.5"] * 300) + "]\nurl = '" + "a." * 300 + "'\n"
+            + "".join(f"[t{i}." + ".".join(["a"] * 90) + "]\nx.y = {z = 1}\n" for i in range(50)))
+    assert load_toml("m.toml", text)["t49"]["a"]["a"]
+
+
 # ---------------------------------------------------------------- YAML
 
 def billion_laughs(levels: int = 9) -> str:
@@ -229,6 +246,11 @@ def test_config_wrong_types_and_unknown_keys_all_at_their_lines(tmp_path):
         f"{c}:11:1: error: unknown key 'property' in [esp.hubspot]: did you mean 'properties'? "
         "(known: events, properties)",
     ]
+
+
+def test_config_nested_by_dotted_keys_is_an_input_error_not_an_internal_one(tmp_path):
+    root = project(tmp_path, GOOD + "[check." + ".".join(["a"] * 2000) + "]\n")  # was exit 70 (RecursionError)
+    assert compile_errors(root) == [f"{root}/mailwright.toml:5:207: error: nested more than 100 levels deep"]
 
 
 def test_project_that_is_not_a_table(tmp_path):

@@ -173,12 +173,26 @@ def load_toml(path: Path | str, text: str | None = None, *, what: str = "TOML fi
         raise MailwrightError(Pos(p), f"nested more than {MAX_DEPTH} levels deep") from None
 
 
+_TOML_STOP = re.compile(r"""["'#\[\]{}.=,\n]""")
+
+
 def _too_deep_toml(text: str) -> int | None:
-    """Index where ``[``/``{`` nesting passes MAX_DEPTH (strings and comments skipped), else None."""
-    if text.count("[") + text.count("{") <= MAX_DEPTH:
+    """Index where nesting passes MAX_DEPTH (strings and comments skipped), else None.
+
+    Nesting comes from ``[``/``{`` and from dotted keys and headers (``[a.b.c]``, ``a.b.c = 1``): a key
+    of 200,000 parts is a dict 200,000 deep, which tomllib takes minutes to build (quadratic) and JSON
+    cannot encode. A float's dot counts too: an over-estimate of one level."""
+    if text.count("[") + text.count("{") + text.count(".") <= MAX_DEPTH:
         return None
-    depth, i, n = 0, 0, len(text)
-    while i < n:
+    stack: list[int] = []  # for each open [ or { of a value: the dots of the key before it
+    header = run = nested = 0  # dots of the current [table] header, of the key being read, sum(stack)
+    in_header = after_eq = False
+    i, n = 0, len(text)
+    while True:
+        m = _TOML_STOP.search(text, i)
+        if m is None:
+            return None
+        i = m.start()
         c = text[i]
         if c in "\"'":
             triple = text.startswith(c * 3, i)
@@ -191,14 +205,32 @@ def _too_deep_toml(text: str) -> int | None:
             j = text.find("\n", i)
             i = n if j < 0 else j
             continue
-        if c in "[{":
-            depth += 1
-            if depth > MAX_DEPTH:
-                return i
+        if c == ".":
+            run += 1
+        elif c == "[" and not stack and not after_eq and not in_header:
+            in_header, header, run = True, 0, 0
+            if text.startswith("[[", i):
+                i += 1
+        elif c == "]" and in_header:
+            in_header, header, run = False, run, 0
+            if text.startswith("]]", i):
+                i += 1
+        elif c in "[{":
+            stack.append(run)
+            nested += run
+            run = 0
         elif c in "]}":
-            depth = max(0, depth - 1)
+            nested -= stack.pop() if stack else 0
+            run = 0
+        elif c == "=":
+            after_eq = True
+        else:  # newline or comma: the next key starts
+            run = 0
+            if c == "\n":
+                after_eq = False
+        if header + len(stack) + nested + run > MAX_DEPTH:
+            return i
         i += 1
-    return None
 
 
 def _escaped(text: str, i: int) -> bool:
