@@ -67,17 +67,42 @@ def test_a_connector_line_without_a_value_names_its_package_and_line(tmp_path, m
     assert "halfconn 2.1 declares 'halfesp' in [mailwright.esps]" in str(e.value)
 
 
-def test_an_entry_point_that_does_not_load_names_its_package(tmp_path, monkeypatch, fresh_connectors):
+def test_an_entry_point_that_is_no_connector_names_its_package(tmp_path, monkeypatch, fresh_connectors):
     site = tmp_path / "site"
-    site.mkdir()
+    (site / "notconn.py").parent.mkdir(parents=True)
     (site / "notconn.py").write_text("connector = 'a string'\n")
-    fake_dist(site, "notconn-0.3.dist-info", "[mailwright.esps]\nodd = notconn:nothing\n")
+    fake_dist(site, "notconn-0.3.dist-info", "[mailwright.esps]\nodd = notconn:connector\n")
     monkeypatch.syspath_prepend(str(site))
-    with pytest.raises(BrokenEntryPoint, match="of notconn 0.3 does not load: AttributeError"):
+    with pytest.raises(BrokenEntryPoint, match="of notconn 0.3 is not a mailwright Connector"):
+        dialect.load_connectors()
+    # an attribute the module lacks, or a value that is no 'module:object', likewise
+    (site / "notconn-0.3.dist-info" / "entry_points.txt").write_text("[mailwright.esps]\nodd = notconn:nothing\n")
+    with pytest.raises(BrokenEntryPoint, match="does not load: AttributeError"):
         dialect.load_connectors()
     (site / "notconn-0.3.dist-info" / "entry_points.txt").write_text("[mailwright.esps]\nodd = not conn!\n")
     with pytest.raises(BrokenEntryPoint, match="is not 'module:object'"):
         dialect.load_connectors()
+
+
+def test_two_packages_claiming_one_esp_is_an_error_naming_both(tmp_path, monkeypatch, fresh_connectors):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "rivalconn.py").write_text("import dataclasses\nfrom mailwright_connectors.klaviyo import connector "
+                                       "as k\nconnector = dataclasses.replace(k, label='Rival')\n")
+    fake_dist(site, "rivalconn-1.0.dist-info", "[mailwright.esps]\nklaviyo = rivalconn:connector\n")
+    monkeypatch.syspath_prepend(str(site))
+    with pytest.raises(BrokenEntryPoint) as e:
+        dialect.load_connectors()
+    assert "claims the ESP 'klaviyo', which rivalconn 1.0 has already" in str(e.value)
+    assert "of mailwright " in str(e.value)  # the other claimant, named too
+
+
+def test_one_connector_object_found_twice_is_no_conflict(tmp_path, monkeypatch, fresh_connectors):
+    """A stale dist-info of another name pointing at the very same connector: the same ESP, nothing to choose."""
+    site = tmp_path / "site"
+    fake_dist(site, "oldname-0.1.dist-info", "[mailwright.esps]\nklaviyo = mailwright_connectors.klaviyo:connector\n")
+    monkeypatch.syspath_prepend(str(site))
+    assert "klaviyo" in dialect.load_connectors()
 
 
 # ------------------------------------------------------------------ entry_points.txt, against importlib.metadata

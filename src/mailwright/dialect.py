@@ -359,10 +359,14 @@ def load_connectors() -> dict[str, Connector]:
     global _cache
     if _cache is None:
         found: dict[str, Connector] = {}
+        claimed: dict[str, str] = {}  # ESP name -> the distribution whose connector has it
         for ep in entry_points(group=ENTRY_POINT_GROUP):
-            conn = ep.load()
+            conn = ep.load()  # a package that does not load: BrokenEntryPoint, naming it
             if not isinstance(conn, Connector):
-                raise TypeError(f"entry point {ep.name} is not a mailwright Connector")
-            found[conn.name] = conn
+                raise ep.broken("is not a mailwright Connector")
+            if conn.name in found and found[conn.name] is not conn:
+                raise ep.broken(f"claims the ESP '{conn.name}', which {claimed[conn.name] or 'another package'} "
+                                "has already: uninstall one of them")
+            found[conn.name], claimed[conn.name] = conn, ep.dist
         _cache = dict(sorted(found.items()))
     return _cache
