@@ -138,3 +138,31 @@ def test_numbers_that_json_has_not_are_refused_not_passed_to_the_esps(relay):
         r = relay.post("/v1/batch" if body.startswith(b'{"batch"') else "/v1/track", body)
         assert (r.status_code, r.json()["error"]) == (400, reason), r.text
     assert relay.post("/v1/track", {**track("y", mid="num"), "properties": {"v": 1e308, "w": -0.0}}).status_code == 200
+
+
+STORES = [("sqlite:mailwright.toml", "mailwright.toml: error: cannot use this as the relay's store: file is not a database"),
+          ("sqlite:templates", "templates: error: cannot use this as the relay's store"),
+          ("redis://:hunter2pw@127.0.0.1:{port}/0", "--store: error: cannot use Redis at redis://***@127.0.0.1:"),
+          ("redis://127.0.0.1:{port}/0?password=hunter2pw", "--store: error: cannot use Redis at redis://127.0.0.1:"),
+          ("redis://:hunter2pw@127.0.0.1:notaport/0", "--store: error: cannot use Redis at redis://***@127.0.0.1:"),
+          ("htp://:hunter2pw@h", "'htp://***@h' is neither sqlite:PATH nor redis://HOST:PORT/DB")]
+
+
+@pytest.mark.parametrize("command", ["status", "run"])
+def test_a_store_that_cannot_be_used_is_a_located_error_without_its_password(tmp_path, command):
+    import os
+    import subprocess
+    import sys
+
+    from tests.test_relay_core import WRITE_KEY, free_port
+
+    proj = make_project(tmp_path / "p")
+    toml = (proj / "mailwright.toml").read_text()
+    env = {**os.environ, "MAILWRIGHT_WRITE_KEYS": WRITE_KEY, "KLAVIYO_API_KEY": "pk_test_unused"}
+    for store, said in STORES:
+        store = store.format(port=free_port())  # nothing listens there
+        r = subprocess.run([sys.executable, "-m", "mailwright", "relay", command, ".", "--store", store,
+                            "--esp", "klaviyo"], capture_output=True, text=True, timeout=30, cwd=proj, env=env)
+        assert r.returncode == (2 if store.startswith("htp") else 1) and said in r.stderr, (store, r.stderr)
+        assert "hunter2pw" not in r.stderr + r.stdout and "internal error" not in r.stderr
+    assert (proj / "mailwright.toml").read_text() == toml

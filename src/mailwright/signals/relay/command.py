@@ -6,11 +6,14 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import signal
+import sqlite3
 import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -36,16 +39,28 @@ def open_store(url: str | None, root: Path, create: bool = True, env: dict[str, 
         path = path if path.is_absolute() else root / path
         if not create and not path.exists():
             raise MailwrightError(Pos(str(path), 0), "no relay store here: the relay has not run with this --store")
-        return SQLiteStore(path)
+        try:
+            return SQLiteStore(path)
+        except (sqlite3.Error, OSError) as e:  # a directory, another program's file, no permission
+            raise MailwrightError(Pos(str(path), 0), f"cannot use this as the relay's store: {e}") from None
     if url.startswith(("redis://", "rediss://", "unix://")):
+        import redis
+
         from .store_redis import LEASE_MS, RedisStore
 
         lease = (env or {}).get("MAILWRIGHT_RELAY_LEASE_MS", "").strip()
         if lease and not (lease.isdigit() and 2000 <= int(lease) <= 600_000):
             raise MailwrightError(Pos("MAILWRIGHT_RELAY_LEASE_MS", 0, 0), "MAILWRIGHT_RELAY_LEASE_MS must be a "
                                   "whole number of milliseconds from 2000 to 600000")
-        return RedisStore(url, int(lease) if lease else LEASE_MS)
-    raise click.BadParameter(f"'{url}' is neither sqlite:PATH nor redis://HOST:PORT/DB", param_hint="--store")
+        try:
+            return RedisStore(url, int(lease) if lease else LEASE_MS)
+        except (redis.RedisError, ValueError) as e:  # unreachable, refused the password, a malformed URL
+            password = urlsplit(url).password if "://" in url else None
+            detail = str(e).replace(password, "***") if password else str(e)
+            raise MailwrightError(Pos("--store", 0, 0), f"cannot use Redis at {_safe_url(url)}: "
+                                  f"{type(e).__name__}: {detail}") from None
+    raise click.BadParameter(f"'{_safe_url(url)}' is neither sqlite:PATH nor redis://HOST:PORT/DB",
+                             param_hint="--store")
 
 
 def _project(path: Path) -> Any:
@@ -139,6 +154,7 @@ def serve(project_path: Path, host: str = "127.0.0.1", port: int = 8787, store_u
 
 def _safe_url(url: str) -> str:
     """A store URL without its password (redis://:SECRET@host)."""
+    url = re.sub(r"(?i)(password=)[^&#]*", r"\1***", url)  # redis://host/0?password=SECRET
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)
         return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
