@@ -131,6 +131,8 @@ def _key(v: Any) -> str:
 
 
 def _num(x: float) -> int | float:
+    if not math.isfinite(x):  # a sum past the largest float: the largest, as JSON has no infinity
+        return math.copysign(1.7976931348623157e308, x) if math.isinf(x) else 0
     x = round(x, 3)
     return int(x) if x == int(x) else x
 
