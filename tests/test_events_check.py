@@ -88,7 +88,8 @@ def test_text_report_and_a_clean_stream(proj, tmp_path):
     root, stream = proj
     r = run(stream, root)
     assert r.exit_code == 1
-    assert f"{stream}:2: bad line: not JSON" in r.output and f"{stream}:10: bad line: not a JSON object" in r.output
+    assert f"{stream}:2:2: error: not JSON (Expecting property name" in r.stderr
+    assert f"{stream}:10:1: error: not a JSON object; line skipped" in r.stderr
     assert "product_viewed: Required-Missing: url is required and missing" in r.output
     assert "browse (on product_viewed): 2 of 3 recipients (67%) saw a fallback" in r.output
     clean = tmp_path / "clean.jsonl"

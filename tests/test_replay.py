@@ -64,11 +64,12 @@ def replay(tmp_path, *args):
 
 def test_three_profiles_end_to_end(tmp_path):
     r, f = replay(tmp_path, "--json", "--at", "2024-05-02T00:00:00Z")
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 1, r.output  # the bad lines are input errors; the report covers the others
     doc = json.loads(r.stdout)
-    assert doc["bad_lines"] == [{"line": 10, "reason": "not JSON"},
+    assert doc["bad_lines"] == [{"line": 10, "reason": "not JSON (Expecting property name enclosed in double quotes)"},
                                 {"line": 15, "reason": "no identity (userId or anonymousId)"}]
-    assert f"{f}:10:1: warning: not JSON; line skipped" in r.stderr
+    assert f"{f}:10:2: error: not JSON (Expecting property name enclosed in double quotes); line skipped" in r.stderr
+    assert f"{f}:15:1: error: no identity (userId or anonymousId); line skipped" in r.stderr
     people = {p["id"]: p for p in doc["profiles"]}
     assert set(people) == {"ada", "ben", "cy"}
     assert people["ben"]["aliases"] == ["b1"]
@@ -118,7 +119,7 @@ def test_without_at_the_replay_stops_at_the_last_event_and_the_table(tmp_path):
     assert people["ben"]["emails"] == []
     assert [m.get("pending", False) for m in people["ada"]["emails"]] == [False, False, True, True]
     r, _ = replay(tmp_path)
-    assert r.exit_code == 0
+    assert r.exit_code == 1
     assert "profile ada" in r.stdout and "-> 2024-05-01T09:36:30Z  cart_abandoned" in r.stdout
     assert "cart-reminder via Cart abandonment  segments: engaged,high_intent,priority" in r.stdout
     assert "3 profile(s)" in r.stderr and "2 bad line(s) skipped" in r.stderr

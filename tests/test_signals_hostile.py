@@ -3,12 +3,15 @@ every bad line located (PATH:LINE:COL: error:) in one pass, exit 1, never a trac
 deterministic over what signals.md fixes (arrival order, repeated messageIds, time zones, huge numbers)."""
 
 import json
+import re
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from test_signals_engine import engine_for, ev, run
 
 from mailwright.cli import main
+from mailwright.signals.engine import load_line
 
 SHOP = Path(__file__).resolve().parents[1] / "examples" / "shop"
 
@@ -40,6 +43,47 @@ def check(f, *args):
 def errors(r) -> list[str]:
     assert not isinstance(r.exception, Exception), r.exception  # SystemExit only
     return [ln for ln in r.stderr.splitlines() if ": error: " in ln]
+
+
+def test_a_hostile_recording_gives_every_bad_line_located_in_one_pass(tmp_path):
+    lines = [
+        "\ufeff" + GOOD,  # 1: a BOM before the first line is not a bad line
+        "{not json",  # 2
+        "x" * (50 * 1024 * 1024),  # 3: a 50 MB line
+        track("product_viewed", "2024-05-01T10:01:00Z", product_id="p1"),  # 4
+        '{"type": "track", "event": "product_viewed", "anonymousId": "a1", "timestamp": "2024-05-01T10:02:00Z"',
+    ]
+    f = write(tmp_path, lines, crlf=True)
+    f.write_bytes(f.read_bytes().rstrip(b"\r\n")[:-3])  # 5: truncated, no newline at the end
+    for r in (replay(f, "--json"), check(f)):
+        assert r.exit_code == 1, r.output
+        assert "Traceback" not in r.stderr and "internal error" not in r.stderr
+        located = errors(r)
+        assert [re.match(rf"{re.escape(str(f))}:(\d+):\d+: error: ", ln)[1] for ln in located] == ["2", "3", "5"]
+    doc = json.loads(replay(f, "--json").stdout)
+    assert [e["event"] for e in doc["profiles"][0]["timeline"]] == ["product_viewed", "product_viewed"]
+
+
+@pytest.mark.parametrize("line, why", [
+    ("[" * 100_000, "too large or too deeply nested"),  # RecursionError in the decoder
+    ('{"n": ' + "9" * 5000 + "}", "too large or too deeply nested"),  # over Python's 4,300 digits
+    ('{"n": NaN}', "NaN is not a JSON value"),
+    ('{"n": -Infinity}', "-Infinity is not a JSON value"),
+    ('{"n": 1e400}', "1e400 is too large for a number"),
+    ('{"id": "\\ud800"}', "an unpaired surrogate escape"),
+])
+def test_values_json_cannot_carry_are_bad_lines_not_crashes(tmp_path, line, why):
+    assert why in load_line(line)[1]
+    f = write(tmp_path, [GOOD, line[:30_000]])
+    for r in (replay(f), replay(f, "--json"), check(f), check(f, "--json")):
+        assert r.exit_code == 1 and re.fullmatch(rf"{re.escape(str(f))}:2:\d+: error: .*", "".join(errors(r)))
+
+
+def test_a_pair_of_surrogate_escapes_is_text(tmp_path):
+    assert load_line('{"id": "\\ud83d\\ude00"}')[0] == {"id": "\U0001f600"}
+    f = write(tmp_path, [track("product_viewed", "2024-05-01T10:00:00Z", anon="\U0001f600")])
+    r = replay(f, "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["profiles"][0]["id"] == "\U0001f600"
 
 
 def test_a_sum_past_the_largest_float_stays_a_number(tmp_path):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import heapq
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,52 @@ DAY = 86400
 
 
 # ---------------------------------------------------------------- events in
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+class _NotJSON(ValueError):
+    pass
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotJSON(f"{name} is not a JSON value")
+
+
+def _finite(text: str) -> float:
+    x = float(text)
+    if not math.isfinite(x):
+        raise _NotJSON(f"{text[:20]} is too large for a number")
+    return x
+
+
+def load_line(raw: bytes | str) -> tuple[Any, str | None, int]:
+    """One line of a JSONL recording as JSON: (value, None, 0), or (None, why not, its column).
+
+    Standard JSON only: no NaN or Infinity, no number too large for a float, no unpaired
+    surrogate escape (none of these can be sent on or printed). A UTF-8 BOM is ignored.
+    """
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            return None, "not UTF-8", e.start + 1
+    off = 1 if raw.startswith("\ufeff") else 0
+    try:
+        msg = json.loads(raw[off:], parse_constant=_no_constant, parse_float=_finite)
+    except _NotJSON as e:
+        return None, str(e), 1
+    except json.JSONDecodeError as e:
+        return None, e.msg, e.colno + off
+    except (ValueError, RecursionError):  # an integer of over 4,300 digits; nesting too deep
+        return None, "too large or too deeply nested", 1
+    if _SURROGATE_ESCAPE.search(raw):
+        try:
+            json.dumps(msg, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            return None, "an unpaired surrogate escape (\\ud800-\\udfff) is not text", 1
+    return msg, None, 0
+
 
 def from_segment(msg: Any) -> tuple[dict | None, str | None]:
     """A Segment track / page / identify message as an engine event, or (None, why not)."""

@@ -19,8 +19,10 @@ from typing import Any
 import click
 from jsonschema import Draft202012Validator
 
-from ..errors import MailwrightError
+from ..errors import Diagnostic, MailwrightError, Pos
 from .contract import PAGE_PROPERTIES, Plan, carried, load_plan
+from .engine import load_line
+from .replay import MAX_LINE, iter_lines
 
 KINDS = ("Unplanned-Event", "Required-Missing", "Datatype-Mismatch", "Additional-Properties")
 EXAMPLES = 3  # the first examples kept per event
@@ -47,7 +49,7 @@ class Fallbacks:
 class Report:
     lines: int = 0
     events: dict[str, EventStats] = field(default_factory=dict)
-    bad_lines: list[tuple[int, str]] = field(default_factory=list)
+    bad_lines: list[tuple[int, str, int]] = field(default_factory=list)  # (line, reason, column)
     fallbacks: dict[str, Fallbacks] = field(default_factory=dict)
     identities: set[str] = field(default_factory=set)
 
@@ -59,7 +61,7 @@ class Report:
         return {
             "events": {name: {"count": s.count, "violations": dict(sorted(s.violations.items())),
                               "examples": s.examples} for name, s in sorted(self.events.items())},
-            "bad_lines": [{"line": n, "reason": r} for n, r in self.bad_lines],
+            "bad_lines": [{"line": n, "reason": r} for n, r, _ in self.bad_lines],
             "fallbacks": {t: {"trigger": f.trigger, "events": f.source, "recipients": len(f.recipients),
                               "fallback": len(f.fallback),
                               "why": {k: len(v) for k, v in sorted(f.why.items())}}
@@ -79,38 +81,38 @@ def _missing(v: Any) -> bool:
     return v is None or v == ""
 
 
-def parse_line(text: str) -> tuple[str | None, dict, str | None, str | None]:
-    """One line → (event name or None for identify, properties, identity, why it is bad or None)."""
-    try:
-        msg = json.loads(text)
-    except ValueError as e:
-        return None, {}, None, f"not JSON ({e.msg} at column {e.colno})"
+def parse_line(text: str | bytes) -> tuple[str | None, dict, str | None, str | None, int]:
+    """One line → (event name or None for identify, properties, identity, why it is bad or None, the
+    column where it is bad)."""
+    msg, why, col = load_line(text)
+    if why is not None:
+        return None, {}, None, f"not JSON ({why} at column {col})", col
     if not isinstance(msg, dict):
-        return None, {}, None, "not a JSON object"
+        return None, {}, None, "not a JSON object", 1
     kind = msg.get("type") or ("track" if "event" in msg else None)
     ident = _identity(msg)
     if kind not in ("track", "page", "identify", "screen"):
-        return None, {}, None, f"no event name (type {kind!r}; expected track, page or identify)"
+        return None, {}, None, f"no event name (type {kind!r}; expected track, page or identify)", 1
     if ident is None:
-        return None, {}, None, "no identity (userId or anonymousId)"
+        return None, {}, None, "no identity (userId or anonymousId)", 1
     if kind == "identify":
-        return None, {}, ident, None
+        return None, {}, ident, None, 0
     props = msg.get("properties", {})
     if props is None:
         props = {}
     if not isinstance(props, dict):
-        return None, {}, None, "properties is not a JSON object"
+        return None, {}, None, "properties is not a JSON object", 1
     if kind == "page":
         page = (msg.get("context") or {}).get("page") if isinstance(msg.get("context"), dict) else None
         props = dict(props)
         for k in PAGE_PROPERTIES:  # a page call is page_visit with the page's own properties (signals.md §2)
             if k not in props and isinstance(page, dict) and k in page:
                 props[k] = page[k]
-        return "page_visit", props, ident, None
+        return "page_visit", props, ident, None, 0
     name = msg.get("event")
     if not isinstance(name, str) or not name.strip():
-        return None, {}, None, "no event name"
-    return name, props, ident, None
+        return None, {}, None, "no event name", 1
+    return name, props, ident, None, 0
 
 
 def _where(path) -> str:
@@ -144,7 +146,8 @@ def classify(validator: Draft202012Validator, props: dict) -> list[tuple[str, st
 
 
 def check_stream(lines: Any, plan: Plan) -> Report:
-    """Every line of a recorded stream against ``plan`` (``lines``: bytes or str, one message each)."""
+    """Every line of a recorded stream against ``plan`` (``lines``: (number, bytes or str, or None for
+    a line too long), as :func:`replay.iter_lines` gives them)."""
     report = Report()
     validators: dict[str, Draft202012Validator] = {}
     sent = plan.sent
@@ -165,18 +168,16 @@ def check_stream(lines: Any, plan: Plan) -> Report:
                 caught.setdefault(r.path[0], set()).add(CAUGHT_BY.get(r.fallback, r.fallback))
         optional = [(p, f"event.{p} missing: caught by {', '.join(sorted(k))}") for p, k in sorted(caught.items())]
         by_source.setdefault(source, []).append((template, fb, optional))
-    for n, raw in enumerate(lines, 1):
+    for n, raw in lines:
         report.lines = n
-        try:
-            text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-        except UnicodeDecodeError:
-            report.bad_lines.append((n, "not UTF-8"))
+        if raw is None:
+            report.bad_lines.append((n, f"longer than {MAX_LINE // 1024} KB", 1))
             continue
-        if not text.strip():
+        if not raw.strip():
             continue
-        name, props, ident, bad = parse_line(text)
+        name, props, ident, bad, col = parse_line(raw)
         if bad:
-            report.bad_lines.append((n, bad))
+            report.bad_lines.append((n, bad, col))
             continue
         report.identities.add(ident)
         if name is None:  # identify: links identities; not an event of the plan
@@ -209,10 +210,6 @@ def _pct(a: int, b: int) -> str:
 def render(report: Report, file: str) -> str:
     out = [f"{file}: {report.lines} lines, {sum(s.count for s in report.events.values())} events, "
            f"{len(report.identities)} identities, {len(report.bad_lines)} bad lines"]
-    for n, why in report.bad_lines[:20]:
-        out.append(f"{file}:{n}: bad line: {why} (skipped)")
-    if len(report.bad_lines) > 20:
-        out.append(f"… and {len(report.bad_lines) - 20} more bad lines (--json lists them all)")
     if report.events:
         width = max(len(n) for n in report.events) + 2
         out += ["", f"{'event':<{width}}{'count':>8}  " + "  ".join(KINDS)]
@@ -280,9 +277,11 @@ def check(file: Path, project: Path, as_json: bool) -> None:
         sys.exit(1)
     try:
         with open(file, "rb") as fh:
-            report = check_stream(fh, plan)
+            report = check_stream(iter_lines(fh), plan)
     except OSError as e:
         raise click.UsageError(f"cannot read {file}: {e.strerror or e}") from None
+    for n, why, col in report.bad_lines:
+        click.echo(Diagnostic(Pos(str(file), n, col), f"{why}; line skipped").format(), err=True)
     if as_json:
         click.echo(json.dumps({"ok": report.clean, **report.to_json()}, indent=2, ensure_ascii=False))
     else:

@@ -27,7 +27,7 @@ from ..batch import batch_gc
 from ..errors import Diagnostic, MailwrightError, Pos
 from ..expr import Scope, evaluate, expand_segment, fold
 from ..flows import Branch, Flow, Send, Split, Wait
-from .engine import Engine, from_segment, link
+from .engine import Engine, from_segment, link, load_line
 from .timefmt import iso, parse_time
 
 MAX_LINE = 32 * 1024  # Segment's limit for one event
@@ -40,6 +40,23 @@ DAY = 86400
 class BadLine:
     line: int
     reason: str
+    col: int = 1
+
+
+def iter_lines(f: Any) -> Any:
+    """(number, line) for each line of a binary file; None for a line over MAX_LINE, never read whole."""
+    n = 0
+    while True:
+        raw = f.readline(MAX_LINE + 3)  # the longest line allowed, and its CRLF
+        if not raw:
+            return
+        n += 1
+        if len(raw) == MAX_LINE + 3 and not raw.endswith(b"\n"):
+            while raw and not raw.endswith(b"\n"):
+                raw = f.readline(1 << 20)
+            yield n, None
+            continue
+        yield n, (raw if len(raw.rstrip(b"\r\n")) <= MAX_LINE else None)
 
 
 def read_events(path: Path, progress: Any = None) -> tuple[list[dict], list[BadLine]]:
@@ -54,18 +71,17 @@ def read_events(path: Path, progress: Any = None) -> tuple[list[dict], list[BadL
         try:
             if not os.path.isfile(path):
                 raise MailwrightError(Pos(str(path), 0), "cannot read this event file: not a regular file")
-            for n, raw in enumerate(f, 1):
+            for n, raw in iter_lines(f):
                 if progress is not None and n % 10000 == 0:
                     progress(f.tell())
-                if not raw.strip():
-                    continue
-                if len(raw) > MAX_LINE:
+                if raw is None:
                     bad.append(BadLine(n, f"longer than {MAX_LINE // 1024} KB"))
                     continue
-                try:
-                    msg = json.loads(raw)
-                except (ValueError, RecursionError):
-                    bad.append(BadLine(n, "not JSON"))
+                if not raw.strip():
+                    continue
+                msg, why, col = load_line(raw)
+                if why is not None:
+                    bad.append(BadLine(n, f"not JSON ({why})", col))
                     continue
                 ev, why = from_segment(msg)
                 if ev is None:
@@ -378,7 +394,7 @@ def command(file: Path, project: Path, as_json: bool, at: str | None) -> None:
     if progress is not None:
         click.echo("", err=True)
     for b in bad:
-        click.echo(Diagnostic(Pos(str(file), b.line, 1), f"{b.reason}; line skipped", "warning").format(), err=True)
+        click.echo(Diagnostic(Pos(str(file), b.line, b.col), f"{b.reason}; line skipped").format(), err=True)
     if as_json:
         click.echo(json.dumps({"profiles": profiles,
                                "bad_lines": [{"line": b.line, "reason": b.reason} for b in bad]}, indent=1))
@@ -387,3 +403,5 @@ def command(file: Path, project: Path, as_json: bool, at: str | None) -> None:
         n_emails = sum(len(p["emails"]) for p in profiles)
         click.echo(f"{len(profiles)} profile(s), {n_emails} email(s)"
                    + (f", {len(bad)} bad line(s) skipped" if bad else ""), err=True)
+    if bad:  # the report stands for the good lines; the file still has input errors
+        sys.exit(1)
