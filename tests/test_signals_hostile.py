@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from test_signals_engine import engine_for, ev, run
 
 from mailwright.cli import main
-from mailwright.signals.engine import load_line
+from mailwright.signals.engine import from_segment, load_line
 
 SHOP = Path(__file__).resolve().parents[1] / "examples" / "shop"
 
@@ -84,6 +84,14 @@ def test_a_pair_of_surrogate_escapes_is_text(tmp_path):
     f = write(tmp_path, [track("product_viewed", "2024-05-01T10:00:00Z", anon="\U0001f600")])
     r = replay(f, "--json")
     assert r.exit_code == 0 and json.loads(r.stdout)["profiles"][0]["id"] == "\U0001f600"
+
+
+@pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00Z", "0999-12-31T23:59:59Z"])
+def test_a_time_no_report_can_show_is_a_bad_line(tmp_path, stamp):
+    assert "before the year 1000 or after 9000" in from_segment(json.loads(track("x", stamp)))[1]
+    f = write(tmp_path, [GOOD, track("cart_updated", stamp, cart_value=1)])
+    r = replay(f, "--json")
+    assert r.exit_code == 1 and f"{f}:2:1: error: timestamp '{stamp}'" in r.stderr, r.output
 
 
 def test_a_sum_past_the_largest_float_stays_a_number(tmp_path):

@@ -36,6 +36,8 @@ DAY = 86400
 # ---------------------------------------------------------------- events in
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+# Epoch bounds of years 1000 and 9000: iso() can show every time a replay reaches from there, waits included.
+_EARLIEST, _LATEST = -30_610_224_000.0, 221_845_392_000.0
 
 
 class _NotJSON(ValueError):
@@ -108,6 +110,8 @@ def from_segment(msg: Any) -> tuple[dict | None, str | None]:
     t = parse_time(stamp) if isinstance(stamp, str) else None
     if t is None:
         return None, "no timestamp" if stamp is None else f"timestamp '{str(stamp)[:40]}' is not ISO 8601"
+    if not _EARLIEST <= t <= _LATEST:
+        return None, f"timestamp '{stamp}' is before the year 1000 or after 9000"
     ev: dict[str, Any] = {"time": t, "ids": ids}
     if isinstance(msg.get("messageId"), str):
         ev["id"] = msg["messageId"]
