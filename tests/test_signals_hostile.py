@@ -3,6 +3,7 @@ every bad line located (PATH:LINE:COL: error:) in one pass, exit 1, never a trac
 deterministic over what signals.md fixes (arrival order, repeated messageIds, time zones, huge numbers)."""
 
 import json
+import random
 import re
 from pathlib import Path
 
@@ -92,6 +93,31 @@ def test_a_time_no_report_can_show_is_a_bad_line(tmp_path, stamp):
     f = write(tmp_path, [GOOD, track("cart_updated", stamp, cart_value=1)])
     r = replay(f, "--json")
     assert r.exit_code == 1 and f"{f}:2:1: error: timestamp '{stamp}'" in r.stderr, r.output
+
+
+def test_a_repeated_message_id_counts_once_as_the_relay_delivers_it_once(tmp_path):
+    lines = [track("product_viewed", "2024-05-01T10:00:00Z", mid="m1", product_id="p1")] * 3
+    lines.append(track("product_viewed", "2024-05-01T10:01:00Z", mid="m2", product_id="p1"))
+    r = replay(write(tmp_path, lines), "--json")
+    timeline = json.loads(r.stdout)["profiles"][0]["timeline"]
+    assert [e["properties"]["view_count"] for e in timeline] == [1, 2]
+    assert [e["properties"]["intent_score"] for e in timeline] == [10, 20]
+
+
+def test_arrival_order_and_time_zones_do_not_change_the_replay(tmp_path):
+    # the same instants, written in other zones (a DST offset, a half hour one), on a leap day
+    zones = {"2024-02-29T09:00:00Z": "2024-02-29T10:00:00+01:00", "2024-02-29T09:10:00Z": "2024-02-29T14:40:00+05:30",
+             "2024-02-29T09:20:00Z": "2024-02-29T04:20:00-05:00", "2024-02-29T09:30:00Z": "2024-02-29T09:30:00"}
+    lines = [track("product_viewed", t, anon=a, mid=f"{a}{t}", product_id="p1")
+             for a in ("a1", "a2") for t in zones]
+    lines.append(track("cart_updated", "2024-02-29T09:31:00Z", anon="a1", cart_value=99, cart_url="u"))
+    first = replay(write(tmp_path, lines, "a.jsonl"), "--json", "--at", "2024-03-01T00:00:00Z")
+    assert first.exit_code == 0, first.output
+    shuffled = [track("product_viewed", zones.get(t, t), anon=a, mid=f"{a}{t}", product_id="p1")
+                for a in ("a1", "a2") for t in zones] + lines[-1:] + lines[:3]  # and a resent copy of three
+    random.Random(4).shuffle(shuffled)
+    again = replay(write(tmp_path, shuffled, "b.jsonl"), "--json", "--at", "2024-03-01T00:00:00Z")
+    assert json.loads(again.stdout) == json.loads(first.stdout)
 
 
 def test_a_sum_past_the_largest_float_stays_a_number(tmp_path):

@@ -60,9 +60,14 @@ def iter_lines(f: Any) -> Any:
 
 
 def read_events(path: Path, progress: Any = None) -> tuple[list[dict], list[BadLine]]:
-    """Every usable event of a JSONL file (with its line number), and every line that is not one."""
+    """Every usable event of a JSONL file (with its line number), and every line that is not one.
+
+    A messageId seen before is dropped, as the relay drops it (signals.md §3): a recording of
+    Segment's retries replays as what was delivered.
+    """
     events: list[dict] = []
     bad: list[BadLine] = []
+    seen: set[str] = set()
     try:
         f = open(path, "rb")  # noqa: SIM115 - read line by line, not whole
     except OSError as e:
@@ -87,6 +92,10 @@ def read_events(path: Path, progress: Any = None) -> tuple[list[dict], list[BadL
                 if ev is None:
                     bad.append(BadLine(n, why or "not an event"))
                     continue
+                if "id" in ev:
+                    if ev["id"] in seen:
+                        continue
+                    seen.add(ev["id"])
                 ev["line"] = n
                 events.append(ev)
         except OSError as e:
