@@ -166,3 +166,19 @@ def test_a_store_that_cannot_be_used_is_a_located_error_without_its_password(tmp
         assert r.returncode == (2 if store.startswith("htp") else 1) and said in r.stderr, (store, r.stderr)
         assert "hunter2pw" not in r.stderr + r.stdout and "internal error" not in r.stderr
     assert (proj / "mailwright.toml").read_text() == toml
+
+
+def test_every_missing_setting_of_a_run_is_reported_in_one_pass(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    proj = make_project(tmp_path / "p")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MAILWRIGHT_WRITE_KEYS", "KLAVIYO_API_KEY", "HUBSPOT_ACCESS_TOKEN")}
+    r = subprocess.run([sys.executable, "-m", "mailwright", "relay", "."], capture_output=True, text=True,
+                       timeout=30, cwd=proj, env=env)
+    assert r.returncode == 1, r.stderr
+    assert [line.split(":")[0] for line in r.stderr.splitlines()] == [
+        "MAILWRIGHT_WRITE_KEYS", "KLAVIYO_API_KEY", "HUBSPOT_ACCESS_TOKEN"], r.stderr
+    assert not (proj / ".mailwright").exists()  # nothing made by a run that did not start

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from ...errors import MailwrightError, Pos
+from ...errors import Diagnostic, MailwrightError, MailwrightErrors, Pos
 from .logs import Log
 from .model import Delivery, DeliveryContext
 
@@ -87,11 +87,13 @@ def connector_deliveries(project: Any, esps: list[str], env: dict[str, str], log
     conns = load_connectors()
     options = transport_options(env)
     out: dict[str, Delivery] = {}
+    errors: list[Diagnostic] = []  # every ESP's missing setting in one pass
     for esp in esps:
         cls = getattr(conns[esp], "events", None)
         if cls is None:
-            raise MailwrightError(Pos(str(project.config_path), 0), f"the {esp} connector cannot deliver events "
-                                  "yet (it has no event delivery); leave it out with --esp")
+            errors.append(Diagnostic(Pos(str(project.config_path), 0), f"the {esp} connector cannot deliver "
+                                     "events yet (it has no event delivery); leave it out with --esp"))
+            continue
         said: set[str] = set()
 
         def warn(message: str, esp: str = esp, said: set[str] = said) -> None:
@@ -102,8 +104,13 @@ def connector_deliveries(project: Any, esps: list[str], env: dict[str, str], log
         def tlog(line: str, esp: str = esp) -> None:
             log("transport", esp=esp, message=line)
 
-        out[esp] = cls(DeliveryContext(esp=esp, config=project.esp_config(esp), project=project, warn=warn,
-                                       env=env, transport_options=options, log=tlog))
+        try:
+            out[esp] = cls(DeliveryContext(esp=esp, config=project.esp_config(esp), project=project, warn=warn,
+                                           env=env, transport_options=options, log=tlog))
+        except MailwrightError as e:
+            errors += e.diagnostics
+    if errors:
+        raise MailwrightErrors(errors)
     return out
 
 
@@ -127,11 +134,18 @@ def serve(project_path: Path, host: str = "127.0.0.1", port: int = 8787, store_u
     engine = Engine(load_signals(project))
     chosen = _esps(project, esps) if deliveries is None else list(deliveries)
     keys = write_keys(env)
+    errors: list[Diagnostic] = []
     if not keys:
-        raise MailwrightError(Pos("MAILWRIGHT_WRITE_KEYS", 0, 0), "set MAILWRIGHT_WRITE_KEYS to the write keys "
-                              "senders use (comma-separated); the relay accepts no event without one")
+        errors.append(Diagnostic(Pos("MAILWRIGHT_WRITE_KEYS", 0, 0), "set MAILWRIGHT_WRITE_KEYS to the write "
+                                 "keys senders use (comma-separated); the relay accepts no event without one"))
     if deliveries is None:
-        deliveries = connector_deliveries(project, chosen, env, log)
+        try:
+            deliveries = connector_deliveries(project, chosen, env, log)
+        except MailwrightError as e:
+            errors += e.diagnostics
+    if errors:
+        raise MailwrightErrors(errors)
+    assert deliveries is not None
     store = open_store(store_url, project.root, env=env)
     metrics = Metrics()
     metrics.watch(store.status)
