@@ -408,6 +408,27 @@ def test_the_project_entry_checks_the_files_of_templates_it_replayed(project: Pa
     assert b"A changed note" in (project / "build/klaviyo/a.html").read_bytes()
 
 
+def test_a_template_added_while_a_compile_runs_is_compiled_next_time(project: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The project entry is keyed by the names listed before the project was loaded: one saved while
+    the compile ran makes the next compile miss, not replay a build that lacks it."""
+    import mailwright.output as output
+
+    cli(str(project))
+    edit(project / "templates/b.mjml", "Body b", "Body B")
+    write = output.write_outputs
+
+    def saved_meanwhile(result, out):
+        (project / "templates/new.mjml").write_text(TEMPLATE.format(name="new", extra=""))
+        return write(result, out)
+
+    monkeypatch.setattr(output, "write_outputs", saved_meanwhile)
+    assert cli(str(project))[0] == 0
+    monkeypatch.setattr(output, "write_outputs", write)
+    assert cli(str(project))[0] == 0
+    assert (project / "build/klaviyo/new.html").exists()
+
+
 def test_eviction_removes_stale_temporaries_only(project: Path) -> None:
     cli(str(project))
     folder = project / "build" / CACHE_DIR

@@ -234,6 +234,7 @@ class BuildCache:
         self._stage: Path | None = None
         self._themes: list | None = None
         self._part: str | None = None
+        self._project_keys: dict[tuple[str, ...], str] = {}
         self.identity: dict[str, str] = {}  # template -> its key and the digests of what it read
 
     # ---------------------------------------------------------- entry files
@@ -478,7 +479,12 @@ class BuildCache:
 
     # ---------------------------------------------------------- the whole project
     def project_key(self, esps: tuple[str, ...]) -> str:
-        return _key("project", code_digest(), str(self.root), list(esps), _listing(self.root))
+        """Listed once, before the project is loaded (``replay_project``): a file added while the
+        compile runs then misses next time, instead of keying an entry whose build lacks it."""
+        esps = tuple(esps)
+        if esps not in self._project_keys:
+            self._project_keys[esps] = _key("project", code_digest(), str(self.root), list(esps), _listing(self.root))
+        return self._project_keys[esps]
 
     def replay_project(self, esps: tuple[str, ...]) -> ProjectHit | None:
         """The result of the last clean compile of exactly these inputs, or None."""
