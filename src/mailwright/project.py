@@ -262,8 +262,12 @@ def load_project(path: Path, available_esps: list[str]) -> Project:
     segments = {}
     if isinstance(config.get("segments"), dict):
         for k, v in config["segments"].items():
-            if isinstance(v, str):
+            if not k.isidentifier():
+                errors.append(MailwrightError(_find(places, cfg_path, ("segments", k))[0], f"segment name '{k}': "
+                                              "use letters, digits and '_' (it is written segment.NAME)"))
+            elif isinstance(v, str):
                 segments[k] = Segment(k, v, at("segments", k))
+    errors += _segment_errors(segments)
     theme_name = proj.get("theme")
     if errors:
         raise errors[0] if len(errors) == 1 else MailwrightErrors([e.diagnostic for e in errors])
@@ -282,3 +286,29 @@ def load_project(path: Path, available_esps: list[str]) -> Project:
             raise MailwrightError(at("project", "theme"), f"unknown theme '{theme_name}'")
     templates = {f.stem: f for f in sorted((root / "templates").glob("*.mjml"))}
     return Project(root, cfg_path, name, list(esps), config, segments, theme, components, templates, places)
+
+
+def _segment_errors(segments: dict[str, Segment]) -> list[MailwrightError]:
+    """Every segment is read when the project loads, used or not: a bad one is the config's error even
+    before a template uses it. A cycle is reported once, at the first of its segments."""
+    if not segments:
+        return []
+    from .expr import Scope, parse_condition
+
+    errors: list[MailwrightError] = []
+    seen: set[tuple[Pos, str]] = set()
+    cycles: set[frozenset[str]] = set()
+    for name, seg in segments.items():
+        try:
+            parse_condition(seg.source, seg.pos, Scope(segments, (), (name,)))
+        except MailwrightError as e:
+            for d in e.diagnostics:
+                if d.message.startswith("segment cycle: "):
+                    chain = frozenset(d.message.removeprefix("segment cycle: ").split(" -> "))
+                    if chain in cycles:
+                        continue
+                    cycles.add(chain)
+                if (d.pos, d.message) not in seen:
+                    seen.add((d.pos, d.message))
+                    errors.append(MailwrightError(d.pos, d.message, d.notes))
+    return errors

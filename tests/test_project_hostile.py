@@ -1,0 +1,41 @@
+"""project.py against what a designer's project folder may hold: every mistake at its place, all in one pass."""
+
+from click.testing import CliRunner
+
+from mailwright.cli import main
+from tests.conftest import make_project, text_email
+
+HEAD = '[project]\nname = "t"\nesps = ["klaviyo"]\n'
+BRAND = '[brand]\nhelp_url = "https://help.acme.test/"\n'
+
+
+def project(tmp_path, toml: str = HEAD + BRAND):
+    make_project(tmp_path, {"welcome": text_email("Hello")}, esps=("klaviyo",))
+    (tmp_path / "mailwright.toml").write_text(toml)
+    return tmp_path
+
+
+def compile_errors(root) -> list[str]:
+    r = CliRunner().invoke(main, ["compile", str(root), "--out", str(root / "build")])
+    assert r.exit_code in (0, 1), (r.exit_code, r.output, r.exception)
+    return [line for line in r.stderr.splitlines() if ": error: " in line]
+
+
+def test_segments_are_read_when_the_project_loads_used_or_not(tmp_path):
+    root = project(tmp_path, HEAD + '[segments]\nvip = "profile.tier ==="\nme = "segment.me"\nc = "segment.d"\n'
+                             'd = "segment.c"\n"a b" = "true"\nuses_vip = "segment.vip"\nf = "segment.nope"\n' + BRAND)
+    c = f"{root}/mailwright.toml"
+    assert compile_errors(root) == [
+        f"{c}:9:1: error: segment name 'a b': use letters, digits and '_' (it is written segment.NAME)",
+        f"{c}:5:7: error: bad expression 'profile.tier ===': unexpected '='",
+        f"{c}:6:6: error: segment cycle: me -> me",
+        f"{c}:7:5: error: segment cycle: c -> d -> c",  # once, not once per segment of the cycle
+        f"{c}:11:5: error: unknown segment 'nope' (segments: c, d, f, me, uses_vip, vip)",
+    ]
+    assert not (root / "build").exists()
+
+
+def test_good_segments_still_compile(tmp_path):
+    root = project(tmp_path, HEAD + '[segments]\nvip = "profile.tier == \'gold\'"\nrich = "segment.vip and '
+                             'event.cart_value > 100"\n' + BRAND)
+    assert compile_errors(root) == []
