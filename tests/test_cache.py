@@ -287,6 +287,23 @@ def test_a_project_entry_of_another_shape_is_ignored(project: Path, change) -> N
     assert cli(str(project)) == first
 
 
+@pytest.mark.parametrize("prefix, change", [
+    ("l", lambda e: e.update(schemas={"placed_order": 5})),
+    ("l", lambda e: e.update(schemas={"placed_order": []})),
+    ("l", lambda e: e.update(schemas=[])),
+    ("f", lambda e: e.update(files={"f.json": 5})),
+    ("f", lambda e: e.update(diagnostics={})),
+], ids=["schema-number", "schema-list", "schemas-list", "file-number", "diagnostics"])
+def test_a_flow_or_plan_entry_of_another_shape_is_ignored(project: Path, tmp_path: Path, prefix: str, change) -> None:
+    cli(str(project))
+    for entry in _entries(project, prefix):
+        _rewrite(entry, change)
+    edit(project / "templates/b.mjml", "Body b", "Body B")  # the project entry misses; the flows' and plan's hit
+    assert cli(str(project))[0] == 0
+    assert cli(str(project), "--no-cache", "--out", str(tmp_path / "fresh"))[0] == 0
+    assert tree(project / "build") == tree(tmp_path / "fresh")
+
+
 def cli(*args: str) -> tuple[int, str, str]:
     r = CliRunner().invoke(main, ["compile", *args])
     assert r.exception is None or isinstance(r.exception, SystemExit), r.exception

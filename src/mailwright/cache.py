@@ -465,6 +465,8 @@ class BuildCache:
             if entry is None:
                 return False
             schemas = {_str(k): v for k, v in entry["schemas"].items()}
+            if not all(isinstance(v, dict) for v in schemas.values()):
+                return False  # a JSON Schema is an object
             diags = [diag_from(d) for d in entry["diagnostics"]]
         except (KeyError, TypeError, ValueError, AttributeError):
             return False
