@@ -18,8 +18,9 @@ from tests.test_relay_core import Core, Recorder, Recording, RelayProcess, make_
 def relay(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hostile")
     rec = Recorder()
-    r = RelayProcess(tmp, make_project(tmp / "proj"), rec.url, "sqlite:.mailwright/relay.sqlite3")
-    r.recorder = rec
+    proj = make_project(tmp / "proj")
+    r = RelayProcess(tmp, proj, rec.url, "sqlite:.mailwright/relay.sqlite3")
+    r.recorder, r.project = rec, proj
     yield r
     r.stop()
     rec.close()
@@ -182,3 +183,18 @@ def test_every_missing_setting_of_a_run_is_reported_in_one_pass(tmp_path):
     assert [line.split(":")[0] for line in r.stderr.splitlines()] == [
         "MAILWRIGHT_WRITE_KEYS", "KLAVIYO_API_KEY", "HUBSPOT_ACCESS_TOKEN"], r.stderr
     assert not (proj / ".mailwright").exists()  # nothing made by a run that did not start
+
+
+def test_a_write_key_sent_in_the_body_is_not_stored(relay):
+    """analytics clients may send the key as ``writeKey`` in the body: it authorises, and is then dropped
+    before the event is committed (the store's files, and what reaches the ESPs, never hold it)."""
+    from tests.test_relay_core import WRITE_KEY
+
+    for n, path in enumerate(("/v1/track", "/v1/batch")):
+        msg = {**track("keyed", mid=f"wk{n}"), "writeKey": WRITE_KEY}
+        body = {"batch": [msg], "writeKey": WRITE_KEY} if path == "/v1/batch" else msg
+        assert requests.post(relay.url + path, data=json.dumps(body), timeout=5).status_code == 200
+    wait_for(lambda: {"wk0:klaviyo", "wk1:klaviyo"} <= {i["id"] for i in relay.recorder.accepted("klaviyo")})
+    stored = b"".join(p.read_bytes() for p in (relay.project / ".mailwright").glob("relay.sqlite3*"))
+    assert b"keyed" in stored and WRITE_KEY.encode() not in stored
+    assert WRITE_KEY not in json.dumps(relay.recorder.accepted("klaviyo")) and WRITE_KEY not in relay.log()

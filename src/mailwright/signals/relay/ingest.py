@@ -118,6 +118,7 @@ def _message(msg: Any, kind: str | None, now: float, index: int | None) -> Messa
     if index is not None and len(json.dumps(msg, separators=(",", ":"))) > MAX_EVENT:
         raise Refused(f"{where}the event is larger than {MAX_EVENT // 1024} KB", 400, "too_large")
     msg = dict(msg)
+    msg.pop("writeKey", None)  # a credential (it authorised the request): never stored, never sent on
     if kind is not None:
         if msg.get("type") not in (None, kind):
             raise Refused(f"{where}type '{msg.get('type')}' sent to /v1/{kind}")
