@@ -39,3 +39,26 @@ def test_good_segments_still_compile(tmp_path):
     root = project(tmp_path, HEAD + '[segments]\nvip = "profile.tier == \'gold\'"\nrich = "segment.vip and '
                              'event.cart_value > 100"\n' + BRAND)
     assert compile_errors(root) == []
+
+
+def test_every_component_and_the_config_in_one_pass(tmp_path):
+    root = project(tmp_path, HEAD + 'them = "x"\n' + BRAND)
+    (root / "components").mkdir()
+    (root / "components" / "a.mjml").write_bytes(b"\xff")
+    (root / "components" / "b.mjml").write_text("<mjml/>")
+    assert compile_errors(root) == [
+        f"{root}/mailwright.toml:4:1: error: unknown key 'them' in [project]: did you mean 'theme'? "
+        "(known: name, esps, theme)",
+        f"{root}/components/a.mjml:1:1: error: not valid UTF-8 (byte 0xff)",
+        f"{root}/components/b.mjml:1:1: error: a component file's root element is <x-component>, not <mjml>",
+    ]
+
+
+def test_an_unknown_theme_and_a_bad_component_in_one_pass(tmp_path):
+    root = project(tmp_path, HEAD + 'theme = "nope"\n' + BRAND)
+    (root / "components").mkdir()
+    (root / "components" / "b.mjml").write_text("<mjml/>")
+    assert compile_errors(root) == [
+        f"{root}/components/b.mjml:1:1: error: a component file's root element is <x-component>, not <mjml>",
+        f"{root}/mailwright.toml:4:9: error: unknown theme 'nope'",
+    ]

@@ -269,22 +269,30 @@ def load_project(path: Path, available_esps: list[str]) -> Project:
                 segments[k] = Segment(k, v, at("segments", k))
     errors += _segment_errors(segments)
     theme_name = proj.get("theme")
-    if errors:
-        raise errors[0] if len(errors) == 1 else MailwrightErrors([e.diagnostic for e in errors])
 
+    own = []
     own_dir = root / "components"
-    components = Components(sorted(builtin_dir("components").glob("*.mjml")),
-                            [load_component(f) for f in sorted(own_dir.glob("*.mjml"))] if own_dir.is_dir() else [])
+    for f in sorted(own_dir.glob("*.mjml")) if own_dir.is_dir() else []:
+        try:
+            own.append(load_component(f))
+        except MailwrightError as e:  # every component's mistakes, with the config's, in one pass
+            errors.append(e)
+    components = Components(sorted(builtin_dir("components").glob("*.mjml")), own)
     theme = None
-    if theme_name:
+    if isinstance(theme_name, str) and theme_name:
         for d in (root / "themes", builtin_dir("themes")):
             f = d / f"{theme_name}.toml"
             if f.exists():
-                theme = load_theme(f)
+                try:
+                    theme = load_theme(f)
+                except MailwrightError as e:
+                    errors.append(e)
                 break
         else:
-            raise MailwrightError(at("project", "theme"), f"unknown theme '{theme_name}'")
+            errors.append(MailwrightError(at("project", "theme"), f"unknown theme '{theme_name}'"))
     templates = {f.stem: f for f in sorted((root / "templates").glob("*.mjml"))}
+    if errors:
+        raise errors[0] if len(errors) == 1 else MailwrightErrors([d for e in errors for d in e.diagnostics])
     return Project(root, cfg_path, name, list(esps), config, segments, theme, components, templates, places)
 
 
