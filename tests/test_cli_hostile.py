@@ -4,14 +4,17 @@ Ctrl-C, bad options. Each failure is a clear message and an exit status of cli.m
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from importlib.metadata import entry_points as metadata_entry_points
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from mailwright import dialect
+from mailwright.cli import main
 from mailwright.entrypoints import BrokenEntryPoint, entry_points
 from tests.conftest import make_project, text_email
 
@@ -154,3 +157,31 @@ def test_a_malformed_line_of_another_group_does_not_stop_this_one(tmp_path, monk
     fake_dist(tmp_path, "thing-1.0.dist-info", "[h]\njunk\n[g]\na = pkg.a\n")
     monkeypatch.setattr(sys, "path", [str(tmp_path)])
     assert [(e.name, e.value, e.dist) for e in entry_points("g")] == [("a", "pkg.a", "thing 1.0")]
+
+
+# ------------------------------------------------------------------ Ctrl-C
+
+
+def _ctrl_c() -> None:
+    signal.raise_signal(signal.SIGINT)  # as the terminal sends it: the handler in place decides
+
+
+def test_ctrl_c_while_compiling_exits_130_and_writes_nothing(tmp_path, monkeypatch):
+    import mailwright.compile
+
+    root = make_project(tmp_path / "p", {"welcome": text_email("Hi")})
+    real = mailwright.compile.compile_project
+    monkeypatch.setattr(mailwright.compile, "compile_project", lambda *a, **k: (_ctrl_c(), real(*a, **k))[1])
+    r = CliRunner().invoke(main, ["compile", str(root)])
+    assert r.exit_code == 130 and "mailwright: interrupted" in r.output and "Aborted" not in r.output
+    assert r.exc_info[0] is SystemExit  # no traceback: an exit, not an exception
+    assert sorted(p.name for p in root.iterdir()) == ["mailwright.toml", "templates"]
+
+
+def test_ctrl_c_while_pushing_exits_130(tmp_path, monkeypatch):
+    import mailwright.push.run
+
+    root = make_project(tmp_path / "p", {"welcome": text_email("Hi")})
+    monkeypatch.setattr(mailwright.push.run, "read_accounts", lambda *a, **k: _ctrl_c())
+    r = CliRunner().invoke(main, ["push", str(root), "--dry-run"])
+    assert r.exit_code == 130 and "mailwright: interrupted" in r.output

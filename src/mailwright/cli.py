@@ -83,6 +83,17 @@ class _Group(click.Group):
             with formatter.section("Commands"):
                 formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in rows])
 
+    def invoke(self, ctx: click.Context) -> object:
+        # click turns Ctrl-C into "Aborted!" and exit 1, which cli.md gives to bad input: 130 (128 + SIGINT),
+        # as a shell reports a process that SIGINT ended, lets a script tell the two apart
+        try:
+            return super().invoke(ctx)
+        except (KeyboardInterrupt, click.Abort) as e:
+            if isinstance(e, click.Abort) and not isinstance(e.__context__, KeyboardInterrupt):
+                raise  # a prompt that met the end of its input
+            click.echo("\nmailwright: interrupted", err=True)
+            raise click.exceptions.Exit(130) from None
+
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in self.LAZY:
             import importlib
