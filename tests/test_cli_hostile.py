@@ -178,6 +178,28 @@ def test_ctrl_c_while_compiling_exits_130_and_writes_nothing(tmp_path, monkeypat
     assert sorted(p.name for p in root.iterdir()) == ["mailwright.toml", "templates"]
 
 
+def test_ctrl_c_while_a_build_is_swapped_in_waits_for_the_swap(tmp_path, monkeypatch):
+    """The previous build's removal is the slow part of the swap: Ctrl-C there still leaves one whole build
+    (the new one) and no '.build.old-*' copy beside it."""
+    import shutil
+
+    root = make_project(tmp_path / "p", {"welcome": text_email("Hi")})
+    assert CliRunner().invoke(main, ["compile", str(root), "--no-cache"]).exit_code == 0
+    (root / "templates" / "welcome.mjml").write_text(text_email("Hello again"))
+    real = shutil.rmtree
+
+    def rmtree(path, *a, **k):
+        if ".old-" in str(path):
+            _ctrl_c()
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(shutil, "rmtree", rmtree)
+    r = CliRunner().invoke(main, ["compile", str(root), "--no-cache"])
+    assert r.exit_code == 130, r.output
+    assert sorted(p.name for p in root.iterdir()) == ["build", "mailwright.toml", "templates"]
+    assert "Hello again" in next((root / "build").rglob("welcome*.txt")).read_text()
+
+
 def test_ctrl_c_while_pushing_exits_130(tmp_path, monkeypatch):
     import mailwright.push.run
 
@@ -185,3 +207,18 @@ def test_ctrl_c_while_pushing_exits_130(tmp_path, monkeypatch):
     monkeypatch.setattr(mailwright.push.run, "read_accounts", lambda *a, **k: _ctrl_c())
     r = CliRunner().invoke(main, ["push", str(root), "--dry-run"])
     assert r.exit_code == 130 and "mailwright: interrupted" in r.output
+
+
+def test_a_deferred_ctrl_c_is_dropped_where_sigint_was_ignored(monkeypatch):
+    from mailwright.cli import _uninterrupted
+
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with _uninterrupted():
+            _ctrl_c()
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
+    with pytest.raises(KeyboardInterrupt), _uninterrupted():
+        _ctrl_c()
+    assert signal.getsignal(signal.SIGINT) is before

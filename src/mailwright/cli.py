@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -162,17 +165,18 @@ def compile(project: Path, esps: tuple[str, ...], out: Path | None, as_json: boo
             proj, result = hit, hit
         else:  # template and flow entries still replayed
             proj, result = _compile_fresh(project, esps, as_json, cache)
-            if not result.errors:
+        with _uninterrupted():  # the build and its cache land whole; Ctrl-C takes effect after
+            if manifest is None and not result.errors:
                 from .output import write_outputs
 
                 manifest = write_outputs(result, out or proj.root / "build")
-        if manifest is not None and cache is not None:
-            if result is not hit:
-                from .dialect import load_connectors
+            if manifest is not None and cache is not None:
+                if result is not hit:
+                    from .dialect import load_connectors
 
-                cache.store_project(esps, proj, result, load_connectors(), manifest.parent)
-            cache.dir = manifest.parent / CACHE_DIR  # where the build went (links resolved)
-            cache.flush()
+                    cache.store_project(esps, proj, result, load_connectors(), manifest.parent)
+                cache.dir = manifest.parent / CACHE_DIR  # where the build went (links resolved)
+                cache.flush()
     except MailwrightError as e:
         _fail(e, as_json)
         return
@@ -210,6 +214,24 @@ def compile(project: Path, esps: tuple[str, ...], out: Path | None, as_json: boo
     sys.exit(1 if result.errors else 0)
 
 
+@contextlib.contextmanager
+def _uninterrupted() -> Iterator[None]:
+    """SIGINT waits for the block to end (then raises KeyboardInterrupt as it would have)."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():  # only the main thread sets handlers
+        yield
+        return
+    caught: list[int] = []
+    before = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+        if caught and before is not signal.SIG_IGN:
+            raise KeyboardInterrupt
+
+
 def _compiling(project: Path, n: int, esps: list[str] | tuple[str, ...], as_json: bool) -> None:
     if not n:
         click.echo(f"{project}: warning: no templates in templates/*.mjml", err=True)
@@ -219,8 +241,6 @@ def _compiling(project: Path, n: int, esps: list[str] | tuple[str, ...], as_json
 
 def _compile_fresh(project: Path, esps: tuple[str, ...], as_json: bool, cache: BuildCache | None) -> tuple:
     """Load and compile the project (templates unchanged since the cache saw them replayed from it)."""
-    import contextlib
-
     from .compile import compile_project
     from .project import load_project
 
