@@ -62,3 +62,26 @@ def test_an_unknown_theme_and_a_bad_component_in_one_pass(tmp_path):
         f"{root}/components/b.mjml:1:1: error: a component file's root element is <x-component>, not <mjml>",
         f"{root}/mailwright.toml:4:9: error: unknown theme 'nope'",
     ]
+
+
+def test_editor_lock_files_and_mac_resource_files_are_not_templates_or_components(tmp_path):
+    root = project(tmp_path)
+    (root / "templates" / ".#welcome.mjml").symlink_to("designer@host.4242")  # Emacs: a broken link
+    (root / "templates" / "._welcome.mjml").write_bytes(b"\x00\x05\x16\x07\xff")  # macOS AppleDouble
+    (root / "components").mkdir()
+    (root / "components" / ".#card.mjml").symlink_to("designer@host.4242")
+    assert compile_errors(root) == []
+    assert sorted(p.name for p in (root / "build" / "klaviyo").iterdir()) == ["welcome.html", "welcome.txt"]
+
+
+def test_a_file_where_templates_or_components_should_be(tmp_path):
+    root = project(tmp_path)
+    for f in (root / "templates").iterdir():
+        f.unlink()
+    (root / "templates").rmdir()
+    (root / "templates").write_text("welcome")
+    (root / "components").symlink_to(root / "components")  # a loop
+    assert compile_errors(root) == [
+        f"{root}/components: error: expected a folder of *.mjml files, found something else",
+        f"{root}/templates: error: expected a folder of *.mjml files, found a file",
+    ]
