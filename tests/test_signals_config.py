@@ -123,3 +123,15 @@ def test_a_wrong_table_type_is_the_projects_error(tmp_path):
     (tmp_path / "mailwright.toml").write_text('signals = 3\n[project]\nname = "t"\n')
     with pytest.raises(MailwrightError, match="signals must be a table"):
         load_project(tmp_path, list(load_connectors()))
+
+
+def test_nan_and_infinity_are_no_numbers_of_a_score(tmp_path):
+    # TOML has nan and inf; a NaN max made replay exit 70, an inf point or a NaN cap was taken silently
+    toml = ('[scoring]\nmax = nan\n[scoring.points]\nproduct_viewed = inf\ncart_updated = 5\n'
+            '[scoring.caps]\ncart_updated = nan\n[scoring.tiers]\nhigh = -inf\n')
+    assert errors(tmp_path, toml) == [
+        "4:7: max is a number above 0 (the highest score), not nan",
+        "6:18: the points of 'product_viewed' are a number, not inf",
+        "9:16: the cap of 'cart_updated' is a number of points above 0, not nan",
+        "11:8: the lowest score of tier 'high' is a number from 0 to 100, not -inf",
+    ]

@@ -8,6 +8,7 @@ names get a did-you-mean.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -109,7 +110,8 @@ class Signals:
 
 
 def _number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
+    """A TOML number a score can use: not a bool, and not TOML's nan or inf."""
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
 class _Reader:
@@ -281,7 +283,8 @@ def _scoring(r: _Reader, table: Any, trigger_names: set[str]) -> Scoring | None:
         kpos = r.at("scoring.points", key)
         key_pos = r.project.places.get(("scoring", "points", key), (kpos,))[0]
         if not _number(value):
-            r.error(kpos, f"the points of '{key}' are a number, not {value_kind(value)}")
+            shown = repr(value) if isinstance(value, float) else value_kind(value)  # nan, inf: TOML's
+            r.error(kpos, f"the points of '{key}' are a number, not {shown}")
             continue
         m = _WHERE.fullmatch(key)
         event, cond = (m.group(1), m.group(2)) if m else (key.strip(), None)
