@@ -85,3 +85,10 @@ def test_a_file_where_templates_or_components_should_be(tmp_path):
         f"{root}/components: error: expected a folder of *.mjml files, found something else",
         f"{root}/templates: error: expected a folder of *.mjml files, found a file",
     ]
+
+
+def test_places_count_only_toml_line_breaks(tmp_path):
+    # U+2028 and U+0085 may stand in a comment or a string; str.splitlines() took them for line ends
+    root = project(tmp_path, "# note\u2028more\u0085x\r\n" + HEAD.replace("\n", "\r\n") + 'them = "\u2028"\n' + BRAND)
+    assert compile_errors(root) == [f"{root}/mailwright.toml:5:1: error: unknown key 'them' in [project]: did you "
+                                    "mean 'theme'? (known: name, esps, theme)"]

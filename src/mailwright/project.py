@@ -112,7 +112,8 @@ def key_places(path: str, text: str) -> dict[tuple[str, ...], tuple[Pos, Pos]]:
     places: dict[tuple[str, ...], tuple[Pos, Pos]] = {}
     table: tuple[str, ...] = ()
     in_string = False
-    for n, line in enumerate(text.splitlines(), 1):
+    for n, line in enumerate(text.split("\n"), 1):  # not splitlines: U+2028, U+0085 … end no TOML line
+        line = line.removesuffix("\r")
         if line.count('"""') % 2 or line.count("'''") % 2:
             in_string = not in_string
             if in_string and "=" not in line:
