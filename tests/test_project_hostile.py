@@ -92,3 +92,13 @@ def test_places_count_only_toml_line_breaks(tmp_path):
     root = project(tmp_path, "# note\u2028more\u0085x\r\n" + HEAD.replace("\n", "\r\n") + 'them = "\u2028"\n' + BRAND)
     assert compile_errors(root) == [f"{root}/mailwright.toml:5:1: error: unknown key 'them' in [project]: did you "
                                     "mean 'theme'? (known: name, esps, theme)"]
+
+
+def test_places_after_quotes_that_open_no_multiline_string(tmp_path):
+    toml = (HEAD.replace('["klaviyo"]', "['klaviyo'] # '''") + BRAND + "a = '\"\"\"'\nb = 1\n"
+            'c = """x\\""""\nd = 2\ne = """\n\\"""\n[project]\nf = 3 """\ng = 4\n')
+    root = project(tmp_path, toml)
+    c = f"{root}/mailwright.toml"
+    assert compile_errors(root) == [f"{c}:7:5: error: b in [brand] must be a string, not a number",
+                                    f"{c}:9:5: error: d in [brand] must be a string, not a number",
+                                    f"{c}:14:5: error: g in [brand] must be a string, not a number"]

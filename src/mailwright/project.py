@@ -12,7 +12,7 @@ from typing import Any
 
 from .compose import Component, Theme, load_component, load_theme
 from .errors import MailwrightError, MailwrightErrors, Pos
-from .inputs import load_toml, read_text, value_kind
+from .inputs import _escaped, load_toml, read_text, value_kind
 from .root import CONFIG, locate
 
 # Every key mailwright.toml may hold: a key not listed is a typo (issue 12). None: any key (a mapping's own
@@ -107,18 +107,50 @@ def _key_path(text: str) -> tuple[tuple[str, ...], int] | None:
         return tuple(parts), i
 
 
+_QUOTE_OR_COMMENT = re.compile(r"[\"'#]")
+
+
+def _open_string(line: str, delim: str | None) -> str | None:
+    """The multi-line string delimiter (three double or three single quotes) still open at the end of a TOML
+    line, given the one open at its start; quotes inside one-line strings and comments do not count."""
+    i, n = 0, len(line)
+    while i < n:
+        if delim is not None:
+            j = line.find(delim, i)
+            while j > 0 and delim == '"""' and _escaped(line, j):
+                j = line.find(delim, j + 1)
+            if j < 0:
+                return delim
+            i = j + 3
+            while i < n and line[i] == delim[0]:  # up to two more quotes are content
+                i += 1
+            delim = None
+            continue
+        m = _QUOTE_OR_COMMENT.search(line, i)
+        if m is None or m.group() == "#":
+            return None
+        c, i = m.group(), m.start()
+        if line.startswith(c * 3, i):
+            delim, i = c * 3, i + 3
+            continue
+        j = line.find(c, i + 1)
+        while j > 0 and c == '"' and _escaped(line, j):
+            j = line.find(c, j + 1)
+        if j < 0:
+            return None  # an unclosed string: tomllib has said so already
+        i = j + 1
+    return delim
+
+
 def key_places(path: str, text: str) -> dict[tuple[str, ...], tuple[Pos, Pos]]:
     """Each key path of a TOML text -> (where the key stands, where its value starts); tomllib keeps none."""
     places: dict[tuple[str, ...], tuple[Pos, Pos]] = {}
     table: tuple[str, ...] = ()
-    in_string = False
+    open_string: str | None = None
     for n, line in enumerate(text.split("\n"), 1):  # not splitlines: U+2028, U+0085 … end no TOML line
         line = line.removesuffix("\r")
-        if line.count('"""') % 2 or line.count("'''") % 2:
-            in_string = not in_string
-            if in_string and "=" not in line:
-                continue
-        elif in_string:
+        inside, open_string = open_string is not None, _open_string(line, open_string)
+        if inside:  # the line starts inside a multi-line string: no key starts on it
             continue
         stripped = line.lstrip()
         indent = len(line) - len(stripped)
