@@ -222,3 +222,23 @@ def test_a_deferred_ctrl_c_is_dropped_where_sigint_was_ignored(monkeypatch):
     with pytest.raises(KeyboardInterrupt), _uninterrupted():
         _ctrl_c()
     assert signal.getsignal(signal.SIGINT) is before
+
+
+# ------------------------------------------------------------------ options
+
+
+def test_an_esp_given_twice_is_compiled_and_pushed_once(tmp_path, monkeypatch):
+    import json
+
+    for var in ("KLAVIYO_API_KEY", "KLAVIYO_BASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    root = Path(__file__).parent.parent / "examples" / "shop"  # templates and flows; written only to --out
+    once = CliRunner().invoke(main, ["compile", str(root), "--esp", "klaviyo", "--out", str(tmp_path / "a")])
+    twice = CliRunner().invoke(main, ["compile", str(root), "--esp", "klaviyo", "--esp", "klaviyo",
+                                      "--out", str(tmp_path / "b")])
+    assert once.exit_code == twice.exit_code == 0, twice.output
+    a, b = (json.loads((tmp_path / d / "manifest.json").read_text()) for d in "ab")
+    assert any(o["kind"] == "flow" for o in a["outputs"]) and b == a
+    r = CliRunner().invoke(main, ["push", str(root), "--esp", "klaviyo", "--esp", "klaviyo", "--dry-run", "--json"])
+    doc = json.loads(r.stdout)
+    assert "pushes" not in doc and doc["esp"] == "klaviyo"  # one push's document, not two

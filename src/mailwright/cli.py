@@ -145,6 +145,7 @@ def compile(project: Path, esps: tuple[str, ...], out: Path | None, as_json: boo
       mailwright compile . --json | jq '.outputs[].html'
     """
     started = time.perf_counter()
+    esps = tuple(dict.fromkeys(esps))  # --esp klaviyo --esp klaviyo: one compile for it, not two
     if _process_ends:
         import gc
 
@@ -331,6 +332,7 @@ def push(project: Path, esps: tuple[str, ...], dry_run: bool, only: str | None, 
         click.echo(message, err=True)
 
     project, force = _project_after_force(project, force)
+    esps = tuple(dict.fromkeys(esps))  # an account named twice is pushed once
     accounts = read_accounts(project, esps, as_json=as_json, dry_run=dry_run, live=live, only=only, dedupe=dedupe,
                              force=frozenset(n for n in force if n != _ALL) if _ALL not in force else True,
                              adopt=adopt, prune=prune)
