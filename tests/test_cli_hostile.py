@@ -241,4 +241,4 @@ def test_an_esp_given_twice_is_compiled_and_pushed_once(tmp_path, monkeypatch):
     assert any(o["kind"] == "flow" for o in a["outputs"]) and b == a
     r = CliRunner().invoke(main, ["push", str(root), "--esp", "klaviyo", "--esp", "klaviyo", "--dry-run", "--json"])
     doc = json.loads(r.stdout)
-    assert "pushes" not in doc and doc["esp"] == "klaviyo"  # one push's document, not two
+    assert "pushes" not in doc and doc["esp"] == "klaviyo"  # one push's document (push.run.choose dedupes)

@@ -332,7 +332,6 @@ def push(project: Path, esps: tuple[str, ...], dry_run: bool, only: str | None, 
         click.echo(message, err=True)
 
     project, force = _project_after_force(project, force)
-    esps = tuple(dict.fromkeys(esps))  # an account named twice is pushed once
     accounts = read_accounts(project, esps, as_json=as_json, dry_run=dry_run, live=live, only=only, dedupe=dedupe,
                              force=frozenset(n for n in force if n != _ALL) if _ALL not in force else True,
                              adopt=adopt, prune=prune)
