@@ -242,3 +242,15 @@ def test_an_esp_given_twice_is_compiled_and_pushed_once(tmp_path, monkeypatch):
     r = CliRunner().invoke(main, ["push", str(root), "--esp", "klaviyo", "--esp", "klaviyo", "--dry-run", "--json"])
     doc = json.loads(r.stdout)
     assert "pushes" not in doc and doc["esp"] == "klaviyo"  # one push's document (push.run.choose dedupes)
+
+
+def test_a_snapshot_of_a_project_with_errors_says_them_and_exits_1(tmp_path, monkeypatch):
+    """Before, a mailwright.toml that does not parse gave 'wrote 0 screenshots' and exit 0."""
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("no Chromium at /usr/bin/chromium")
+    monkeypatch.setenv("MAILWRIGHT_CHROMIUM", "/usr/bin/chromium")
+    root = make_project(tmp_path / "p", {"welcome": text_email("Hi")}, toml="oops = = 1\n")
+    r = CliRunner().invoke(main, ["preview", str(root), "--snapshot", str(tmp_path / "shots")])
+    assert r.exit_code == 1, r.output
+    assert "mailwright.toml:" in r.output and "error: invalid TOML" in r.output
+    assert "wrote 0 screenshots" in r.output

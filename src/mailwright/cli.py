@@ -464,9 +464,14 @@ def preview(project: Path, port: int, snapshot_dir: Path | None, templates: tupl
             if not chromium:
                 raise click.UsageError("--snapshot needs Chromium: install it (Debian: apt-get install chromium) "
                                        "or set MAILWRIGHT_CHROMIUM")
+            errors: list[str] = []
             files = snapshot(project, snapshot_dir, chromium, list(templates) or None,
-                             log=lambda m: click.echo(m, err=True))
+                             log=lambda m: click.echo(m, err=True), errors=errors)
+            for err in errors:  # what has no screenshot, and why: a CI job must not pass on an empty folder
+                click.echo(err, err=True)
             click.echo(f"wrote {len(files)} screenshots into {snapshot_dir}")
+            if errors:
+                sys.exit(1)
             return
         server = Server(project, port=port).start()
     except MailwrightError as e:

@@ -32,14 +32,17 @@ def tile_names(tiles: list[Tile]) -> list[str]:
 
 
 def snapshot(root: Path, out_dir: Path, chromium: str, only: list[str] | None = None, log=print,
-             offline: bool = True) -> list[Path]:
-    """PNG screenshots of every tile (variant × ESP × width × light/dark) through headless Chromium."""
+             offline: bool = True, errors: list[str] | None = None) -> list[Path]:
+    """PNG screenshots of every tile (variant × ESP × width × light/dark) through headless Chromium;
+    the project's errors (what has no tile) are added to ``errors``."""
     from playwright.sync_api import sync_playwright
 
     server = Server(root, port=0).start()
     written: list[Path] = []
     try:
         p = server.preview
+        if errors is not None:
+            errors.extend(p.errors)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=chromium, args=[
                 "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
