@@ -171,6 +171,17 @@ def test_an_include_without_suffix_sees_the_file_that_would_now_be_read(project:
     assert b"Other" in (project / "build/klaviyo/d.html").read_bytes()
 
 
+def test_a_theme_of_the_projects_own_stands_in_for_a_built_in_one(project: Path, tmp_path: Path) -> None:
+    """mw-theme="bold" reads the built-in theme until themes/bold.toml exists: the template that
+    names it is compiled again (its entry lists only the built-in file it read)."""
+    (project / "templates/d.mjml").write_text(TEMPLATE.format(name="d", extra="").replace("<mjml>", '<mjml mw-theme="bold">'))
+    assert cli(str(project))[0] == 0
+    shutil.copy(builtin_dir("themes") / "clean.toml", project / "themes" / "bold.toml")
+    assert cli(str(project))[0] == 0
+    assert cli(str(project), "--no-cache", "--out", str(tmp_path / "fresh"))[0] == 0
+    assert tree(project / "build") == tree(tmp_path / "fresh")
+
+
 def test_a_flow_sending_another_template(project: Path) -> None:
     build(project)
     (project / "flows/g.yaml").write_text(FLOW.replace("name: F", "name: G").replace("send: c", "send: b"))
