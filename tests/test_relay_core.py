@@ -151,6 +151,7 @@ class Recorder:
         self.raw: Counter = Counter()  # (esp, id) -> how many times it was sent
         self.order: dict[str, list[dict]] = {}  # esp -> accepted items in arrival order (first of each id)
         self.fail_next = 0  # answer this many requests with 429
+        self.delay = 0.0  # seconds each request takes (an ESP answering slowly: a delivery stays in flight)
         self.lock = threading.Lock()
         rec = self
 
@@ -158,6 +159,7 @@ class Recorder:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 esp = self.path.strip("/")
+                time.sleep(rec.delay)
                 with rec.lock:
                     if rec.fail_next > 0:
                         rec.fail_next -= 1

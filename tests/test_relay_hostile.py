@@ -198,3 +198,34 @@ def test_a_write_key_sent_in_the_body_is_not_stored(relay):
     stored = b"".join(p.read_bytes() for p in (relay.project / ".mailwright").glob("relay.sqlite3*"))
     assert b"keyed" in stored and WRITE_KEY.encode() not in stored
     assert WRITE_KEY not in json.dumps(relay.recorder.accepted("klaviyo")) and WRITE_KEY not in relay.log()
+
+
+def test_sigterm_under_load_keeps_every_acknowledged_event_and_sends_none_twice(tmp_path):
+    """A graceful stop (SIGTERM, then SIGINT) while senders post: it exits 0, what it acknowledged reaches each
+    ESP after the restart, and, unlike kill -9, nothing is sent twice (the drain records every outcome)."""
+    import signal
+
+    from tests.test_relay_kill import Load, check_exactly_once
+
+    rec = Recorder()
+    rec.delay = 0.1  # each delivery takes a while: the stop finds one in flight and must wait for its outcome
+    proj = make_project(tmp_path / "proj")
+    store = f"sqlite:{tmp_path / 'relay.sqlite3'}"
+    relay = RelayProcess(tmp_path, proj, rec.url, store)
+    url = {"now": relay.url}
+    load = Load(lambda: url["now"], pause=0.005)
+    try:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            time.sleep(0.6)
+            assert relay.stop(sig) == 0, relay.log()[-2000:]
+            relay = RelayProcess(tmp_path, proj, rec.url, store, port=relay.port)
+        time.sleep(0.3)
+    finally:
+        load.finish()
+    try:
+        assert len(load.acked) > 100, "too little load to mean anything"
+        check_exactly_once(rec, load.acked, load.n, kills=0)
+        assert "Traceback" not in relay.log()
+    finally:
+        relay.stop()
+        rec.close()
