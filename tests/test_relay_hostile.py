@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import socket
 import time
 
@@ -228,4 +229,49 @@ def test_sigterm_under_load_keeps_every_acknowledged_event_and_sends_none_twice(
         assert "Traceback" not in relay.log()
     finally:
         relay.stop()
+        rec.close()
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
+def test_a_store_gone_answers_503_with_a_reason_and_then_recovers_its_ingest(tmp_path):
+    """Redis stops while the relay runs: a request is answered 503 with a JSON reason (never a 500 and a
+    traceback), nothing is acknowledged; once Redis is back, the same request is acknowledged."""
+    import subprocess
+
+    import redis
+
+    from tests.test_relay_core import free_port
+
+    port = free_port()
+
+    def redis_server():
+        return subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path),
+                                 "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def pings():
+        try:
+            return redis.Redis(port=port).ping()
+        except redis.ConnectionError:
+            return False
+    server = redis_server()
+    rec = Recorder()
+    relay = None
+    try:
+        wait_for(pings, timeout=10, what="redis-server")
+        relay = RelayProcess(tmp_path, make_project(tmp_path / "proj"), rec.url, f"redis://127.0.0.1:{port}/0")
+        assert relay.post("/v1/track", track("x", mid="before")).status_code == 200
+        server.terminate()
+        server.wait(10)
+        r = relay.post("/v1/track", track("x", mid="during"))
+        assert r.status_code == 503 and "could not store the events (ConnectionError)" in r.json()["error"]
+        server = redis_server()
+        wait_for(pings, timeout=10, what="redis-server back")
+        assert relay.post("/v1/track", track("x", mid="during")).status_code == 200
+        assert "Traceback" not in relay.log() and '"event": "store_failed"' in relay.log()
+    finally:
+        if relay:
+            relay.kill()
+        server.terminate()
+        server.wait(10)
         rec.close()

@@ -79,7 +79,13 @@ def build_app(relay: Relay, write_keys: list[bytes], log: Log, metrics: Metrics,
         except ClientDisconnect:
             metrics.rejected.labels("disconnected").inc()
             return Response(status_code=400)
-        new = await store.append(msgs)
+        try:
+            new = await store.append(msgs)
+        except Exception as e:  # the store failed (Redis gone, disk full): not acknowledged, the sender retries
+            metrics.rejected.labels("store_failed").inc()
+            log("store_failed", "error", path=request.url.path, error=type(e).__name__, detail=str(e)[:300])
+            return JSONResponse({"success": False, "error": f"the relay could not store the events "
+                                 f"({type(e).__name__}); send them again"}, status_code=503)
         metrics.ingested.inc(new)
         metrics.duplicates.inc(len(msgs) - new)
         metrics.ingest_latency.observe(time.perf_counter() - started)
