@@ -69,6 +69,10 @@ steps:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
+    return make_tiny(tmp_path)
+
+
+def make_tiny(tmp_path: Path) -> Path:
     """Three templates: a uses a component and an include, b warns (title is approximated),
     c is sent by a flow; a theme of the project's own."""
     root = tmp_path / "tiny"
@@ -493,7 +497,7 @@ def test_an_entry_read_counts_as_recently_used(tmp_path: Path, monkeypatch: pyte
     writer.flush()
     for age, name in enumerate(("t-a.json", "t-b.json", "t-c.json")):  # a written first, c last
         os.utime(folder / name, (1_000 + age, 1_000 + age))
-    assert BuildCache(tmp_path, folder)._read("t-a.json") == {"name": "t-a.json", "blobs": []}
+    assert BuildCache(tmp_path, folder)._read("t-a.json") == {"name": "t-a.json", "entry": "t-a.json", "blobs": []}
     monkeypatch.setattr(cache_mod, "MIN_KEEP", 1)
     BuildCache(tmp_path, folder).evict()  # a run that used nothing: only the most recently used stays
     assert sorted(p.name for p in folder.iterdir()) == ["t-a.json"]

@@ -21,9 +21,10 @@ normalized content and its text). Entries:
   read. A hit whose build is in place writes nothing and imports neither the engine
   nor the connectors.
 
-An entry file is ``mailwright-cache 2 SHA256``, a line of JSON, then the long texts
-it names by their lengths (the SHA-256 covers both). One that does not match
-(tampered, truncated) or has another shape is ignored and rebuilt, never trusted.
+An entry file is ``mailwright-cache 2 SHA256``, a line of JSON (naming the entry
+itself), then the long texts it names by their lengths (the SHA-256 covers both). One
+that does not match (tampered, truncated), has another shape or names another entry
+(a file copied or renamed) is ignored and rebuilt, never trusted.
 Each lands by a rename, so concurrent compiles never see half an entry. Bounded:
 least recently used entries beyond ``max(200, 3 × used)`` (used: the entries the
 last compile read or wrote) are removed after each compile.
@@ -248,8 +249,8 @@ class BuildCache:
                 return None  # tampered or truncated: never trusted, rebuilt
             header, _, rest = body.partition(b"\n")
             entry = json.loads(header)
-            if not isinstance(entry, dict) or not isinstance(entry.get("blobs"), list):
-                return None
+            if not isinstance(entry, dict) or entry.get("entry") != name or not isinstance(entry.get("blobs"), list):
+                return None  # another shape, or another entry's file (copied or renamed) under this name
             blobs, at = [], 0
             for n in entry["blobs"]:
                 if type(n) is not int or n < 0:
@@ -270,7 +271,8 @@ class BuildCache:
         beside the build folder so that a large build is not held twice in memory. ``blobs``: long
         texts, kept after the JSON as they are (decoding JSON strings full of quotes is slow)."""
         raw = [b.encode() for b in blobs or []]
-        header = json.dumps({**entry, "blobs": [len(b) for b in raw]}, ensure_ascii=False, separators=(",", ":"))
+        header = json.dumps({**entry, "entry": name, "blobs": [len(b) for b in raw]}, ensure_ascii=False,
+                            separators=(",", ":"))
         body = header.encode() + b"\n" + b"".join(raw)
         data = MAGIC + _sha(body).encode() + b"\n" + body
         self.used.add(name)
