@@ -102,3 +102,10 @@ def test_places_after_quotes_that_open_no_multiline_string(tmp_path):
     assert compile_errors(root) == [f"{c}:7:5: error: b in [brand] must be a string, not a number",
                                     f"{c}:9:5: error: d in [brand] must be a string, not a number",
                                     f"{c}:14:5: error: g in [brand] must be a string, not a number"]
+
+
+def test_places_of_quoted_keys_with_escapes(tmp_path):
+    root = project(tmp_path, HEAD + BRAND + '"a\\"b" = 1\n"\\u00fc" = 2\n')
+    c = f"{root}/mailwright.toml"
+    assert compile_errors(root) == [f'{c}:6:10: error: a"b in [brand] must be a string, not a number',
+                                    f"{c}:7:12: error: ü in [brand] must be a string, not a number"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import re
+import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,7 +100,8 @@ def _key_path(text: str) -> tuple[tuple[str, ...], int] | None:
         m = _KEY_PART.match(text, i)
         if not m or m.end() == i:
             return None
-        parts.append(next(g for g in m.groups() if g is not None))
+        basic, literal, bare = m.groups()
+        parts.append(_unescape(basic) if basic is not None else literal if literal is not None else bare)
         i = m.end()
         if i < len(text) and text[i] == ".":
             i += 1
@@ -108,6 +110,16 @@ def _key_path(text: str) -> tuple[tuple[str, ...], int] | None:
 
 
 _QUOTE_OR_COMMENT = re.compile(r"[\"'#]")
+
+
+def _unescape(key: str) -> str:
+    """A quoted key's name as tomllib reads it ("a\\"b" is a"b, "\\u00fc" is ü)."""
+    if "\\" not in key:
+        return key
+    try:
+        return tomllib.loads(f'k = "{key}"')["k"]
+    except tomllib.TOMLDecodeError:
+        return key
 
 
 def _open_string(line: str, delim: str | None) -> str | None:
