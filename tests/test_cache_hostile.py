@@ -4,11 +4,15 @@ or build file that is a link, a folder that does not exist yet, clocks that disa
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.test_cache import _entries, cli, edit, make_tiny, tree
+from mailwright import cache as cache_mod
+from mailwright.cache import CACHE_DIR, BuildCache
+from tests.test_cache import _entries, build, cli, edit, make_tiny, rebuilt, tree
 
 
 @pytest.fixture
@@ -39,3 +43,71 @@ def test_an_entry_copied_under_another_entrys_name_is_not_trusted(project: Path,
     edit(project / "templates/a.mjml", "Body a", "Body A")  # the project entry misses
     assert cli(str(project), "--esp", "klaviyo")[0] == 0
     assert tree(project / "build") == _fresh(project, tmp_path, "--esp", "klaviyo")
+
+
+def test_a_cache_folder_that_is_a_link_is_neither_trusted_nor_evicted(project: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """build/.cache a link to a folder elsewhere (holding entries, and a file of the user's): the build is
+    not in place (the build's guard refuses the link), and nothing there is written or removed."""
+    monkeypatch.setattr(cache_mod, "MIN_KEEP", 0)
+    cli(str(project))
+    elsewhere = project.parent / "elsewhere"
+    (project / "build" / CACHE_DIR).rename(elsewhere)
+    (project / "build" / CACHE_DIR).symlink_to(elsewhere)
+    (elsewhere / "notes.txt").write_text("mine")
+    os.utime(elsewhere / "notes.txt", (0, 0))  # the least recently used of all
+    before = {p.name: p.read_bytes() for p in elsewhere.iterdir()}
+    code, _, err = cli(str(project))
+    assert code == 1 and "also holds files mailwright did not write (such as .cache)" in err
+    assert {p.name: p.read_bytes() for p in elsewhere.iterdir()} == before
+
+
+def test_a_build_file_replaced_by_a_link_is_not_in_place(project: Path, tmp_path: Path) -> None:
+    """A link with the very bytes the build had: the build is written again (regular files only)."""
+    cli(str(project))
+    html = project / "build/klaviyo/a.html"
+    copy = tmp_path / "a.html"
+    copy.write_bytes(html.read_bytes())
+    html.unlink()
+    html.symlink_to(copy)
+    assert cli(str(project))[0] == 0
+    assert not html.is_symlink()
+    assert tree(project / "build") == _fresh(project, tmp_path)
+
+
+def test_a_build_into_a_folder_not_made_yet_fills_the_cache(project: Path, tmp_path: Path) -> None:
+    """--out new/build: nowhere to stage entries beside the build yet, so they are held in memory."""
+    out = tmp_path / "new" / "build"
+    assert cli(str(project), "--out", str(out))[0] == 0
+    cache = BuildCache(project, out / CACHE_DIR)
+    assert sorted(p.name[0] for p in (out / CACHE_DIR).iterdir()) == ["f", "f", "l", "p", "t", "t", "t"]
+    assert all(cache._read(p.name) is not None for p in (out / CACHE_DIR).iterdir())
+
+
+def test_times_are_never_trusted(project: Path, tmp_path: Path) -> None:
+    """Clock skew: a template edited with its time put back, or set in the future, is compiled again; an
+    entry dated in the future is still read (dependencies are digests; times only order eviction)."""
+    build(project)
+    template = project / "templates/b.mjml"
+    st = template.stat()
+    edit(template, "Body b", "Body B")
+    os.utime(template, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert rebuilt(project) == ({"b"}, set())
+    future = time.time() + 10 * 365 * 86400
+    for entry in (project / "build" / CACHE_DIR).iterdir():
+        os.utime(entry, (future, future))
+    os.utime(template, (future, future))
+    assert rebuilt(project) == (set(), set())
+    edit(template, "Body B", "Body b")
+    os.utime(template, (future, future))
+    assert rebuilt(project) == ({"b"}, set())
+
+
+def test_bytecode_does_not_change_the_code_digest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python writes __pycache__ as it imports: that must not make every compile miss."""
+    (tmp_path / "m.py").write_text("x = 1\n")
+    first = cache_mod.tree_digest(str(tmp_path))
+    monkeypatch.setattr(cache_mod, "_trees", {})
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "m.cpython-311.pyc").write_bytes(b"\0bytecode")
+    assert cache_mod.tree_digest(str(tmp_path)) == first
