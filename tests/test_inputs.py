@@ -92,6 +92,18 @@ def test_size_limit_is_named(tmp_path):
     assert read_text(f, max_bytes=101) == "a" * 101
 
 
+
+def test_broken_symlink_is_named(tmp_path):
+    (tmp_path / "a.mjml").symlink_to(tmp_path / "gone.mjml")
+    assert error(read_text, tmp_path / "a.mjml") == \
+        f"{tmp_path}/a.mjml: error: cannot read this file: it does not exist (a broken symbolic link)"
+
+
+def test_size_limit_holds_for_a_file_larger_than_its_stat_says():
+    # /proc files stat as 0 bytes: the limit is checked on what is read, not only on st_size
+    assert error(read_text, "/proc/version", max_bytes=20) == \
+        "/proc/version: error: this file is larger than the limit of 20 bytes"
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
 def test_unreadable_file(tmp_path):
     f = tmp_path / "a.mjml"

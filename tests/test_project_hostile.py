@@ -109,3 +109,31 @@ def test_places_of_quoted_keys_with_escapes(tmp_path):
     c = f"{root}/mailwright.toml"
     assert compile_errors(root) == [f'{c}:6:10: error: a"b in [brand] must be a string, not a number',
                                     f"{c}:7:12: error: ü in [brand] must be a string, not a number"]
+
+
+def test_a_broken_link_for_mailwright_toml_is_named_not_missed(tmp_path):
+    root = project(tmp_path)
+    (root / "mailwright.toml").unlink()
+    (root / "mailwright.toml").symlink_to(root / "elsewhere.toml")
+    assert compile_errors(root / "templates") == [f"{root}/mailwright.toml: error: cannot read this configuration "
+                                                  "file: it does not exist (a broken symbolic link)"]
+
+
+def test_the_project_is_found_from_a_file_inside_it(tmp_path):
+    from mailwright.dialect import load_connectors
+    from mailwright.project import load_project
+
+    root = project(tmp_path)
+    assert load_project(root / "templates" / "welcome.mjml", list(load_connectors())).root == root
+
+
+def test_config_values_at_their_places(tmp_path):
+    root = project(tmp_path, '[project]\nname = "a b"\nesps = ["klaviyo"]\ntheme = true\n[segments]\nx.y = "true"\n'
+                             '[esp]\nklaviyo = {events = {a = 1}}\n' + BRAND)
+    c = f"{root}/mailwright.toml"
+    assert compile_errors(root) == [
+        f"{c}:4:9: error: project.theme must be a string, not true/false",
+        f"{c}:6:1: error: x in [segments] must be a string, not a table",  # a dotted key's first part
+        f"{c}:8:11: error: a in [esp.klaviyo.events] must be a string, not a number",  # inside an inline table
+        f"{c}:2:8: error: [project] name 'a b': use letters, digits, '-' or '_' (it names what push creates)",
+    ]
