@@ -275,3 +275,60 @@ def test_a_store_gone_answers_503_with_a_reason_and_then_recovers_its_ingest(tmp
         server.terminate()
         server.wait(10)
         rec.close()
+
+
+def test_a_huge_body_is_refused_early_whatever_it_says_of_its_size(relay):
+    import base64
+
+    auth = base64.b64encode(b"wk_test_5f1e:").decode()
+    with socket.create_connection(("127.0.0.1", relay.port), timeout=5) as s:  # chunked, and it never ends
+        s.sendall(f"POST /v1/batch HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\n"
+                  "Transfer-Encoding: chunked\r\n\r\n".encode())
+        chunk = b" " * 65536
+        started, answer = time.monotonic(), b""
+        s.setblocking(False)
+        while not answer.rstrip().endswith(b"}"):
+            assert time.monotonic() - started < 5, "the relay kept reading past its limit"
+            try:
+                s.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            except (BlockingIOError, BrokenPipeError, ConnectionResetError):
+                time.sleep(0.01)
+            try:
+                answer += s.recv(4096)
+            except BlockingIOError:
+                pass
+    assert answer.startswith(b"HTTP/1.1 400") and b"the body is larger than 500 KB" in answer, answer
+    with socket.create_connection(("127.0.0.1", relay.port), timeout=5) as s:  # says 1 TB, sends nothing
+        s.sendall(b"POST /v1/track HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000000\r\n\r\n")
+        assert s.recv(4096).startswith(b"HTTP/1.1 400")
+    _still_delivers(relay, "after-huge")
+
+
+@pytest.mark.parametrize("ctype,body,reason", [
+    ("application/x-www-form-urlencoded", b"event=x&anonymousId=a", "the body is not JSON"),
+    ("multipart/form-data; boundary=b", b'--b\r\nContent-Disposition: form-data; name="e"\r\n\r\nx\r\n--b--',
+     "the body is not JSON"),
+    ("application/json", b"", "the body is not JSON")])
+def test_a_body_of_another_content_type_gets_400_with_the_reason(relay, ctype, body, reason):
+    r = requests.post(relay.url + "/v1/track", data=body, headers={"Content-Type": ctype}, auth=("wk_test_5f1e", ""),
+                      timeout=5)
+    assert (r.status_code, r.json()["error"]) == (400, reason)
+
+
+def test_a_gzip_body_is_read_as_segment_reads_it_and_never_past_the_limit(relay):
+    import gzip
+
+    def post(body: bytes, encoding: str, path: str = "/v1/track"):
+        return requests.post(relay.url + path, data=body, auth=("wk_test_5f1e", ""), timeout=5,
+                             headers={"Content-Type": "application/json", "Content-Encoding": encoding})
+    assert post(gzip.compress(json.dumps(track("zipped", mid="gz")).encode()), "gzip").status_code == 200
+    wait_for(lambda: any(i["id"] == "gz:klaviyo" for i in relay.recorder.accepted("klaviyo")))
+    bomb = gzip.compress(b'{"batch":[' + b" " * 50_000_000 + b"]}")  # 50 MB in 50 KB
+    assert (post(bomb, "gzip", "/v1/batch").status_code, post(bomb, "gzip", "/v1/batch").json()["error"]) == (
+        400, "the body is larger than 500 KB")
+    for body, encoding, status, reason in [
+            (b"{}", "gzip", 400, "the body is not gzip, as its Content-Encoding says"),
+            (gzip.compress(json.dumps(track("x")).encode())[:-12], "gzip", 400, "the gzip body is cut short"),
+            (b"{}", "br", 415, "Content-Encoding br is not accepted: send the JSON as it is, or gzip")]:
+        r = post(body, encoding)
+        assert (r.status_code, r.json()["error"]) == (status, reason)

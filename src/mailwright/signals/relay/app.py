@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import time
+import zlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -45,6 +46,27 @@ async def _body(request: Request, limit: int, seconds: float = BODY_SECONDS) -> 
     return b"".join(chunks)
 
 
+def _decoded(raw: bytes, encoding: str, limit: int) -> bytes:
+    """The body as sent before its Content-Encoding (gzip, as Segment's API takes it), never past ``limit``
+    however well it was compressed."""
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return raw
+    if encoding != "gzip":
+        raise Refused(f"Content-Encoding {encoding[:40]} is not accepted: send the JSON as it is, or gzip", 415,
+                      "encoding")
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = d.decompress(raw, limit + 1)
+    except zlib.error:
+        raise Refused("the body is not gzip, as its Content-Encoding says") from None
+    if len(out) > limit:
+        raise Refused(f"the body is larger than {limit // 1024} KB", 400, "too_large")
+    if not d.eof:
+        raise Refused("the gzip body is cut short")
+    return out
+
+
 def build_app(relay: Relay, write_keys: list[bytes], log: Log, metrics: Metrics,
               body_seconds: float = BODY_SECONDS) -> Starlette:
     store = relay.store
@@ -60,7 +82,9 @@ def build_app(relay: Relay, write_keys: list[bytes], log: Log, metrics: Metrics,
         kind = None if kind == "batch" else kind
         started = time.perf_counter()
         try:
-            raw = await _body(request, MAX_BATCH if kind is None else MAX_EVENT, body_seconds)
+            limit = MAX_BATCH if kind is None else MAX_EVENT
+            raw = await _body(request, limit, body_seconds)
+            raw = _decoded(raw, request.headers.get("content-encoding", ""), limit)
             if not write_keys:
                 raise Refused("the relay has no write keys (MAILWRIGHT_WRITE_KEYS)", 401, "unauthorised")
             header = request.headers.get("authorization")
