@@ -111,3 +111,17 @@ def test_bytecode_does_not_change_the_code_digest(tmp_path: Path, monkeypatch: p
     (tmp_path / "__pycache__").mkdir()
     (tmp_path / "__pycache__" / "m.cpython-311.pyc").write_bytes(b"\0bytecode")
     assert cache_mod.tree_digest(str(tmp_path)) == first
+
+
+def test_what_a_killed_run_staged_is_swept_by_a_later_one(project: Path) -> None:
+    """A run killed while compiling (SIGTERM, SIGKILL) leaves its staging folder beside the build; the
+    next compile that writes removes it once it is an hour old, and nothing else of that name."""
+    stale, running, other = (project / ".cache-new-abcd1234", project / ".cache-new-wxyz9876",
+                             project / ".cache-new-mine")
+    for folder in (stale, running, other):
+        folder.mkdir()
+        (folder / "t-x.json").write_bytes(b"x")
+    os.utime(stale, (0, 0))
+    os.utime(other, (0, 0))
+    assert cli(str(project))[0] == 0
+    assert not stale.exists() and running.exists() and other.exists()

@@ -27,7 +27,8 @@ that does not match (tampered, truncated), has another shape or names another en
 (a file copied or renamed) is ignored and rebuilt, never trusted.
 Each lands by a rename, so concurrent compiles never see half an entry. Bounded:
 least recently used entries beyond ``max(200, 3 × used)`` (used: the entries the
-last compile read or wrote) are removed after each compile.
+last compile read or wrote) are removed after each compile, with what a killed run left
+(temporaries and staging folders over an hour old).
 
 Not seen (use ``--no-cache``): a symlink an include goes through, pointed at another
 file; an edited connector installed in place outside the mailwright distribution.
@@ -55,6 +56,8 @@ from .root import locate
 CACHE_DIR = ".cache"  # in the build folder (mailwright.output.CACHE)
 MAGIC = b"mailwright-cache 2 "
 MIN_KEEP = 200
+STAGE = ".cache-new-"  # a run's entries staged beside the build folder
+STALE = 3600  # seconds: a temporary or staging folder older than this was left by a run that was killed
 LISTED = ("templates", "components", "themes", "flows")  # every name in them (more than the globs read)
 BUILTIN = ("mailwright_components", "mailwright_themes")
 
@@ -222,6 +225,7 @@ class BuildCache:
     def __init__(self, root: Path, folder: Path):
         self.root = root  # the project
         self.dir = folder  # <out>/.cache
+        self._beside = folder.parent.parent  # where entries are staged (self.dir follows the build)
         self.used: set[str] = set()  # entry files this run read or wrote
         self.rebuilt: list[str] = []  # templates compiled in this run (not replayed)
         self.replayed: list[str] = []
@@ -278,7 +282,7 @@ class BuildCache:
         self.used.add(name)
         if self._stage is None:
             with contextlib.suppress(OSError):  # no such folder yet: held in memory
-                self._stage = Path(tempfile.mkdtemp(prefix=".cache-new-", dir=self.dir.parent.parent))
+                self._stage = Path(tempfile.mkdtemp(prefix=STAGE, dir=self._beside))
         if self._stage is not None:
             try:
                 (self._stage / name).write_bytes(data)
@@ -321,12 +325,13 @@ class BuildCache:
 
     def evict(self) -> None:
         """Least recently used entries beyond max(MIN_KEEP, 3 × used) removed; stale temporaries too."""
+        self._sweep_stages()
         try:
             entries = []
             for e in os.scandir(self.dir):
                 st = e.stat(follow_symlinks=False)
                 if e.name.startswith(".tmp-"):
-                    if st.st_mtime < time.time() - 3600:
+                    if st.st_mtime < time.time() - STALE:
                         os.unlink(e.path)
                 elif e.name not in self.used:
                     entries.append((st.st_mtime_ns, e.path))
@@ -335,6 +340,14 @@ class BuildCache:
                 os.unlink(path)
         except OSError:
             pass
+
+    def _sweep_stages(self) -> None:
+        """Staging folders beside the build that a killed run left (SIGTERM, SIGKILL: no ``discard``)."""
+        with contextlib.suppress(OSError):
+            for e in os.scandir(self._beside):
+                if e.name.startswith(STAGE) and len(e.name) == len(STAGE) + 8 and \
+                        e.is_dir(follow_symlinks=False) and e.stat(follow_symlinks=False).st_mtime < time.time() - STALE:
+                    shutil.rmtree(e.path, ignore_errors=True)
 
     # ---------------------------------------------------------- what was read
     @contextlib.contextmanager
