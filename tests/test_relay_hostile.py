@@ -332,3 +332,14 @@ def test_a_gzip_body_is_read_as_segment_reads_it_and_never_past_the_limit(relay)
             (b"{}", "br", 415, "Content-Encoding br is not accepted: send the JSON as it is, or gzip")]:
         r = post(body, encoding)
         assert (r.status_code, r.json()["error"]) == (status, reason)
+
+
+@pytest.mark.parametrize("depth", [900, 990, 5000])
+def test_deep_nesting_is_refused_or_carried_and_never_stops_the_relay(relay, depth):
+    raw = json.dumps(track("deep", mid=f"deep{depth}")).encode().replace(
+        b'"properties": {}', b'"properties": {"deep": ' + b"[" * depth + b"]" * depth + b"}")
+    r = relay.post("/v1/track", raw)
+    assert r.status_code in (200, 400), r.text
+    if r.status_code == 400:
+        assert r.json()["error"] == "the body is not JSON"
+    _still_delivers(relay, f"after-deep{depth}")
