@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from tests.test_relay_core import Core, Recorder, Recording, RelayProcess, make_project, track, wait_for
+from tests.test_relay_redis import redis_url  # noqa: F401  (the fixture)
 
 
 @pytest.fixture(scope="module")
@@ -343,3 +344,50 @@ def test_deep_nesting_is_refused_or_carried_and_never_stops_the_relay(relay, dep
     if r.status_code == 400:
         assert r.json()["error"] == "the body is not JSON"
     _still_delivers(relay, f"after-deep{depth}")
+
+
+def test_a_message_id_is_remembered_for_seven_days_and_a_pending_event_is_never_pruned(tmp_path):
+    from mailwright.signals.relay.store import DEDUP_SECONDS
+
+    c = Core(tmp_path, {"klaviyo": Recording()})
+    try:
+        assert c.send([track("x", mid="m1")]) == 1
+        c.store.process(c.relay.processor)
+        assert c.send([track("x", mid="pending")]) == 1  # acknowledged, not yet through the engine
+        now = time.time()
+        c.store.prune(now + DEDUP_SECONDS - 60)
+        assert c.send([track("x", mid="m1")]) == 0  # six days and 23 hours on: still a repeat
+        c.store.prune(now + DEDUP_SECONDS + 60)
+        assert c.store.status(now)["inbox"]["pending"] == 1  # what waits for the engine is kept, however old
+        assert c.send([track("x", mid="m1")]) == 1  # past the window: a new event
+    finally:
+        c.close()
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
+def test_redis_remembers_a_message_id_for_seven_days(tmp_path, redis_url):  # noqa: F811 (the fixture)
+    from mailwright.signals.relay.store import DEDUP_SECONDS
+    from tests.test_relay_redis import RedisCore
+
+    c = RedisCore(tmp_path, {"klaviyo": Recording()}, redis_url)
+    try:
+        assert (c.send([track("x", mid="m1")]), c.send([track("x", mid="m1")])) == (1, 0)
+        assert DEDUP_SECONDS - 5 <= c.store.r.ttl("mw:seen:m1") <= DEDUP_SECONDS
+    finally:
+        c.close()
+
+
+def test_every_write_key_of_the_list_is_accepted_and_only_those():
+    import base64
+
+    from mailwright.signals.relay.ingest import authorised, write_keys
+
+    keys = write_keys({"MAILWRIGHT_WRITE_KEYS": " first , second,third,"})
+    assert keys == [b"first", b"second", b"third"]
+    for k in ("first", "second", "third"):
+        assert authorised("Basic " + base64.b64encode(f"{k}:".encode()).decode(), None, keys)
+        assert authorised(None, k, keys)
+    for header, body in [("Basic " + base64.b64encode(b"firs:").decode(), None), ("Basic ####", None),
+                         ("Bearer first", None), ("Basic " + base64.b64encode(b":first").decode(), None),
+                         (None, "fir"), (None, ["first"]), (None, ""), ("Basic w6k=", "first")]:
+        assert not authorised(header, body, keys), (header, body)
