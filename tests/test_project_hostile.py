@@ -137,3 +137,23 @@ def test_config_values_at_their_places(tmp_path):
         f"{c}:8:11: error: a in [esp.klaviyo.events] must be a string, not a number",  # inside an inline table
         f"{c}:2:8: error: [project] name 'a b': use letters, digits, '-' or '_' (it names what push creates)",
     ]
+
+
+def chain(n: int) -> str:
+    return '[segments]\ns0 = "profile.x == 1"\n' + "".join(f's{i} = "segment.s{i - 1} or profile.y == {i}"\n'
+                                                           for i in range(1, n))
+
+
+def test_a_chain_of_segments_too_deep_to_read_is_one_error_at_its_top(tmp_path):
+    root = project(tmp_path, HEAD + chain(2000) + BRAND)  # was exit 70 (RecursionError) once a template used s1999
+    assert compile_errors(root) == [f"{root}/mailwright.toml:2004:9: error: segments use one another 2000 deep "
+                                    "(at most 50): s1999 -> s1998 -> s1997 -> … -> s0"]
+
+
+def test_a_chain_of_segments_as_deep_as_allowed_compiles_where_it_is_used(tmp_path):
+    root = project(tmp_path, HEAD + chain(50) + BRAND)
+    deep = "<mw-if when='segment.s49'><mj-text>x</mj-text></mw-if>"
+    for i in range(10):
+        deep = f"<mw-for each='item{i} in event.items'>{deep}</mw-for>"
+    (root / "templates" / "welcome.mjml").write_text(text_email("Hello").replace("<mj-text>Hello</mj-text>", deep))
+    assert compile_errors(root) == []

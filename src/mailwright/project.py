@@ -352,27 +352,70 @@ def _user_files(folder: Path, pattern: str, errors: list[MailwrightError]) -> li
     return sorted(f for f in folder.glob(pattern) if not f.name.startswith("."))
 
 
+MAX_SEGMENT_DEPTH = 50  # segments using segments: each level is a few frames of expr's recursive reader
+_SEGMENT_USE = re.compile(r"\bsegment\s*\.\s*([A-Za-z_]\w*)")
+
+
 def _segment_errors(segments: dict[str, Segment]) -> list[MailwrightError]:
     """Every segment is read when the project loads, used or not: a bad one is the config's error even
-    before a template uses it. A cycle is reported once, at the first of its segments."""
+    before a template uses it. A cycle is reported once, at the first of its segments; a chain of
+    segments deeper than MAX_SEGMENT_DEPTH once, at its top."""
     if not segments:
         return []
     from .expr import Scope, parse_condition
 
     errors: list[MailwrightError] = []
+    depth, below = _segment_depths(segments)
+    deepest = max(depth, key=depth.__getitem__)
+    if depth[deepest] > MAX_SEGMENT_DEPTH:
+        chain: list[str | None] = [deepest]
+        while chain[-1] is not None:
+            chain.append(below[chain[-1]])
+        shown = " -> ".join(map(str, chain[:3] + ["…", chain[-2]]))
+        errors.append(MailwrightError(segments[deepest].pos, f"segments use one another {depth[deepest]} deep "
+                                      f"(at most {MAX_SEGMENT_DEPTH}): {shown}"))
     seen: set[tuple[Pos, str]] = set()
     cycles: set[frozenset[str]] = set()
     for name, seg in segments.items():
+        if depth[name] > MAX_SEGMENT_DEPTH:
+            continue
         try:
             parse_condition(seg.source, seg.pos, Scope(segments, (), (name,)))
+        except RecursionError:  # a backstop: at MAX_SEGMENT_DEPTH expr has over twice the stack it needs
+            errors.append(MailwrightError(seg.pos, f"segment '{name}' nests too deeply"))
         except MailwrightError as e:
             for d in e.diagnostics:
                 if d.message.startswith("segment cycle: "):
-                    chain = frozenset(d.message.removeprefix("segment cycle: ").split(" -> "))
-                    if chain in cycles:
+                    members = frozenset(d.message.removeprefix("segment cycle: ").split(" -> "))
+                    if members in cycles:
                         continue
-                    cycles.add(chain)
+                    cycles.add(members)
                 if (d.pos, d.message) not in seen:
                     seen.add((d.pos, d.message))
                     errors.append(MailwrightError(d.pos, d.message, d.notes))
     return errors
+
+
+def _segment_depths(segments: dict[str, Segment]) -> tuple[dict[str, int], dict[str, str | None]]:
+    """Each segment's longest chain of segments it uses (1: none), and the next segment on that chain;
+    cycles cut. Without recursion, since the chains may be as long as the file."""
+    uses = {n: [u for u in _SEGMENT_USE.findall(s.source) if u in segments] for n, s in segments.items()}
+    depth: dict[str, int] = {}
+    below: dict[str, str | None] = {}
+    for start in segments:
+        if start in depth:
+            continue
+        stack, on_path = [(start, iter(uses[start]))], {start}
+        while stack:
+            name, todo = stack[-1]
+            u = next(todo, None)
+            if u is None:
+                stack.pop()
+                on_path.discard(name)
+                done = [v for v in uses[name] if v in depth]
+                below[name] = max(done, key=depth.__getitem__, default=None)
+                depth[name] = 1 + (depth[below[name]] if below[name] else 0)
+            elif u not in depth and u not in on_path:
+                stack.append((u, iter(uses[u])))
+                on_path.add(u)
+    return depth, below
