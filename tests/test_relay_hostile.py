@@ -391,3 +391,15 @@ def test_every_write_key_of_the_list_is_accepted_and_only_those():
                          ("Bearer first", None), ("Basic " + base64.b64encode(b":first").decode(), None),
                          (None, "fir"), (None, ["first"]), (None, ""), ("Basic w6k=", "first")]:
         assert not authorised(header, body, keys), (header, body)
+
+
+def test_a_refused_batch_names_each_bad_message_not_only_the_first():
+    from mailwright.signals.relay.ingest import Refused, parse
+
+    batch = [track("ok"), {"type": "alias"}, track("ok"), {"event": "x"}] + [None] * 6
+    with pytest.raises(Refused) as e:
+        parse(json.dumps({"batch": batch}).encode(), None, time.time())
+    assert e.value.reason == ("batch[1]: type must be one of track, identify, page; batch[3]: type must be one of "
+                              "track, identify, page; batch[4]: not a JSON object; batch[5]: not a JSON object; "
+                              "batch[6]: not a JSON object; and 3 more")
+    assert e.value.status == 400

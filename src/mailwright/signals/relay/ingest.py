@@ -89,7 +89,16 @@ def parse(raw: bytes, kind: str | None, now: float) -> list[Message]:
     batch = doc.get("batch")
     if not isinstance(batch, list) or not batch:
         raise Refused("a batch needs a non-empty 'batch' list")
-    out = [_message(m, None, now, i) for i, m in enumerate(batch)]
+    out, refused = [], []
+    for i, m in enumerate(batch):  # every bad message is named, so a sender fixes them in one go
+        try:
+            out.append(_message(m, None, now, i))
+        except Refused as e:
+            refused.append(e)
+    if refused:
+        more = f"; and {len(refused) - 5} more" if len(refused) > 5 else ""
+        first = refused[0]
+        raise Refused("; ".join(e.reason for e in refused[:5]) + more, first.status, first.kind)
     seen: set[str] = set()
     unique = []
     for m in out:  # a messageId twice in one batch: the first is kept, as across requests
