@@ -403,3 +403,70 @@ def test_a_refused_batch_names_each_bad_message_not_only_the_first():
                               "track, identify, page; batch[4]: not a JSON object; batch[5]: not a JSON object; "
                               "batch[6]: not a JSON object; and 3 more")
     assert e.value.status == 400
+
+
+def test_no_credential_reaches_the_logs_metrics_or_store_even_when_the_esp_echoes_it(tmp_path):
+    """The relay as users run it (`mailwright relay`, the real Klaviyo delivery) against an ESP that answers
+    every request 400 echoing its headers and body: the dead letter's reason, the logs, /metrics, the store's
+    files and `relay status` hold neither the API key nor the write key."""
+    import os
+    import subprocess
+    import sys
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    from tests.test_relay_core import free_port
+
+    secret, write_key = "pk_live_9e8d7c6b5a4f3e2d1c0b", "wk_live_0a1b2c3d4e5f"
+
+    class Echo(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+            detail = f"refused: {self.headers}{body}"
+            out = json.dumps({"errors": [{"status": 400, "code": "invalid", "title": "Invalid", "detail": detail}]})
+            self.send_response(400)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(out.encode())
+
+        def log_message(self, *a):
+            pass
+
+    esp = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    Thread(target=esp.serve_forever, daemon=True).start()
+    proj = make_project(tmp_path / "p")
+    port = free_port()
+    env = {**os.environ, "MAILWRIGHT_WRITE_KEYS": write_key, "KLAVIYO_API_KEY": secret,
+           "KLAVIYO_BASE_URL": f"http://127.0.0.1:{esp.server_address[1]}", "MAILWRIGHT_RETRY_BACKOFF": "0"}
+    log = tmp_path / "relay.log"
+    relay = subprocess.Popen([sys.executable, "-m", "mailwright", "relay", str(proj), "--esp", "klaviyo", "--port",
+                              str(port)], env=env, stdout=subprocess.DEVNULL, stderr=open(log, "wb"))  # noqa: SIM115
+    url = f"http://127.0.0.1:{port}"
+    try:
+        def up():
+            try:
+                return requests.get(url + "/healthz", timeout=1).status_code == 200
+            except requests.RequestException:
+                return relay.poll() is None and False
+        wait_for(up, timeout=20, what="the relay")
+        r = requests.post(url + "/v1/track", json={**track("product_viewed", mid="e1"), "writeKey": write_key},
+                          timeout=5)
+        assert r.status_code == 200
+        wait_for(lambda: 'mailwright_relay_dead_letters{esp="klaviyo"} 1.0' in requests.get(url + "/metrics",
+                                                                                              timeout=5).text)
+        metrics = requests.get(url + "/metrics", timeout=5).text
+    finally:
+        relay.terminate()
+        assert relay.wait(30) == 0
+        esp.shutdown()
+    status = subprocess.run([sys.executable, "-m", "mailwright", "relay", "status", str(proj), "--json"],
+                            capture_output=True, text=True, timeout=30, env=env)
+    assert json.loads(status.stdout)["esps"]["klaviyo"]["dead"] == 1
+    stored = b"".join(p.read_bytes() for p in (proj / ".mailwright").glob("relay.sqlite3*"))
+    assert b"refused:" in stored  # the ESP's reason is kept with the dead letter...
+    said = log.read_text()
+    assert '"event": "dead_letter"' in said
+    for where, text in [("log", said), ("metrics", metrics), ("status", status.stdout + status.stderr),
+                        ("store", stored.decode("utf-8", "replace"))]:
+        for key in (secret, write_key):  # ...without the keys it echoed
+            assert key not in text, (where, key)
