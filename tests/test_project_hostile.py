@@ -1,5 +1,7 @@
 """project.py against what a designer's project folder may hold: every mistake at its place, all in one pass."""
 
+import time
+
 from click.testing import CliRunner
 
 from mailwright.cli import main
@@ -157,3 +159,14 @@ def test_a_chain_of_segments_as_deep_as_allowed_compiles_where_it_is_used(tmp_pa
         deep = f"<mw-for each='item{i} in event.items'>{deep}</mw-for>"
     (root / "templates" / "welcome.mjml").write_text(text_email("Hello").replace("<mj-text>Hello</mj-text>", deep))
     assert compile_errors(root) == []
+
+
+def test_segments_that_double_at_each_level_are_one_error_not_a_hang(tmp_path):
+    laughs = "".join(f's{i} = "segment.s{i - 1} and segment.s{i - 1}"\n' for i in range(1, 45))
+    root = project(tmp_path, HEAD + '[segments]\ns0 = "profile.x == 1"\n' + laughs + BRAND)
+    (root / "templates" / "welcome.mjml").write_text(  # s44 would be read 2^44 times
+        text_email("Hello").replace("<mj-text>Hello</mj-text>", "<mw-if when='segment.s44'><mj-text>x</mj-text></mw-if>"))
+    started = time.perf_counter()
+    assert compile_errors(root) == [f"{root}/mailwright.toml:18:7: error: segment 's13' expands to more than 10,000 "
+                                    "segment uses (each use is written out in full): use fewer segments inside segments"]
+    assert time.perf_counter() - started < 5

@@ -353,19 +353,21 @@ def _user_files(folder: Path, pattern: str, errors: list[MailwrightError]) -> li
 
 
 MAX_SEGMENT_DEPTH = 50  # segments using segments: each level is a few frames of expr's recursive reader
+MAX_SEGMENT_USES = 10_000  # a segment is written out at each use: s2 = "segment.s1 and segment.s1" … doubles
 _SEGMENT_USE = re.compile(r"\bsegment\s*\.\s*([A-Za-z_]\w*)")
 
 
 def _segment_errors(segments: dict[str, Segment]) -> list[MailwrightError]:
     """Every segment is read when the project loads, used or not: a bad one is the config's error even
     before a template uses it. A cycle is reported once, at the first of its segments; a chain of
-    segments deeper than MAX_SEGMENT_DEPTH once, at its top."""
+    segments deeper than MAX_SEGMENT_DEPTH once, at its top, and so the largest expansion past
+    MAX_SEGMENT_USES (segments doubling at each level take 2^N reads: a "billion laughs")."""
     if not segments:
         return []
     from .expr import Scope, parse_condition
 
     errors: list[MailwrightError] = []
-    depth, below = _segment_depths(segments)
+    depth, below, size = _segment_depths(segments)
     deepest = max(depth, key=depth.__getitem__)
     if depth[deepest] > MAX_SEGMENT_DEPTH:
         chain: list[str | None] = [deepest]
@@ -374,10 +376,15 @@ def _segment_errors(segments: dict[str, Segment]) -> list[MailwrightError]:
         shown = " -> ".join(map(str, chain[:3] + ["…", chain[-2]]))
         errors.append(MailwrightError(segments[deepest].pos, f"segments use one another {depth[deepest]} deep "
                                       f"(at most {MAX_SEGMENT_DEPTH}): {shown}"))
+    largest = max(size, key=size.__getitem__)
+    if size[largest] > MAX_SEGMENT_USES and depth[largest] <= MAX_SEGMENT_DEPTH:
+        errors.append(MailwrightError(segments[largest].pos, f"segment '{largest}' expands to more than "
+                                      f"{MAX_SEGMENT_USES:,} segment uses (each use is written out in full): "
+                                      "use fewer segments inside segments"))
     seen: set[tuple[Pos, str]] = set()
     cycles: set[frozenset[str]] = set()
     for name, seg in segments.items():
-        if depth[name] > MAX_SEGMENT_DEPTH:
+        if depth[name] > MAX_SEGMENT_DEPTH or size[name] > MAX_SEGMENT_USES:
             continue
         try:
             parse_condition(seg.source, seg.pos, Scope(segments, (), (name,)))
@@ -396,12 +403,14 @@ def _segment_errors(segments: dict[str, Segment]) -> list[MailwrightError]:
     return errors
 
 
-def _segment_depths(segments: dict[str, Segment]) -> tuple[dict[str, int], dict[str, str | None]]:
-    """Each segment's longest chain of segments it uses (1: none), and the next segment on that chain;
-    cycles cut. Without recursion, since the chains may be as long as the file."""
+def _segment_depths(segments: dict[str, Segment]) -> tuple[dict[str, int], dict[str, str | None], dict[str, int]]:
+    """Each segment's longest chain of segments it uses (1: none), the next segment on that chain, and
+    how many segments its expansion reads (itself included, capped past MAX_SEGMENT_USES); cycles cut.
+    Without recursion, since the chains may be as long as the file."""
     uses = {n: [u for u in _SEGMENT_USE.findall(s.source) if u in segments] for n, s in segments.items()}
     depth: dict[str, int] = {}
     below: dict[str, str | None] = {}
+    size: dict[str, int] = {}
     for start in segments:
         if start in depth:
             continue
@@ -415,7 +424,8 @@ def _segment_depths(segments: dict[str, Segment]) -> tuple[dict[str, int], dict[
                 done = [v for v in uses[name] if v in depth]
                 below[name] = max(done, key=depth.__getitem__, default=None)
                 depth[name] = 1 + (depth[below[name]] if below[name] else 0)
+                size[name] = min(1 + sum(size[v] for v in uses[name] if v in size), MAX_SEGMENT_USES + 1)
             elif u not in depth and u not in on_path:
                 stack.append((u, iter(uses[u])))
                 on_path.add(u)
-    return depth, below
+    return depth, below, size
