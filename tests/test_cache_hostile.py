@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -125,3 +127,30 @@ def test_what_a_killed_run_staged_is_swept_by_a_later_one(project: Path) -> None
     os.utime(other, (0, 0))
     assert cli(str(project))[0] == 0
     assert not stale.exists() and running.exists() and other.exists()
+
+
+WARM_RUN = """
+import sys
+from mailwright.cli import main
+main(["compile", sys.argv[1]])
+"""
+
+
+@pytest.mark.parametrize("where", ["partials/note.mjml", "build/klaviyo/a.html"], ids=["include", "build"])
+def test_a_fifo_where_a_file_was_is_never_opened_for_a_blocking_read(project: Path, tmp_path: Path, where: str) -> None:
+    """An include (checked against a template entry) or a build file (checked for a build in place) replaced
+    by a named pipe: the cache sees it changed instead of waiting for a writer; the run ends as a fresh one."""
+    cli(str(project))
+    (project / where).unlink()
+    os.mkfifo(project / where)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    p = subprocess.run([sys.executable, "-c", WARM_RUN, str(project)], env=env, capture_output=True, text=True,
+                       timeout=10)
+    assert "Traceback" not in p.stderr
+    if where.startswith("partials"):  # the error a fresh compile reports
+        fresh = cli(str(project), "--no-cache", "--out", str(tmp_path / "fresh"))
+        assert p.returncode == fresh[0] == 1
+        assert p.stderr.replace(str(project) + "/", "") == fresh[2].replace(str(project) + "/", "")
+    else:
+        assert p.returncode == 0, p.stderr
+        assert (project / where).is_file()

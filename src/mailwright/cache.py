@@ -41,6 +41,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import sys
 import tempfile
 import time
@@ -150,17 +151,30 @@ def connector_trees(connectors: dict) -> dict[str, str]:
     return trees
 
 
+def _regular(path: str) -> bytes | str:
+    """A regular file's bytes, else its kind: a FIFO or device is never opened for a blocking read."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return "folder" if stat.S_ISDIR(st.st_mode) else f"<mode {stat.S_IFMT(st.st_mode):o}>"
+        chunks = [os.read(fd, st.st_size + 1)]  # no file object: cheaper than open() (≈4 vs 5 µs a file)
+        while chunks[-1]:
+            chunks.append(os.read(fd, 1 << 20))
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def _state(path: str) -> str | None:
     """A file's digest now (None: absent; a folder or anything else: its kind)."""
     try:
-        with open(path, "rb") as f:
-            return _sha(f.read())
+        data = _regular(path)
     except FileNotFoundError:
         return None
-    except IsADirectoryError:
-        return "folder"
     except OSError as e:
         return f"<{type(e).__name__}>"
+    return _sha(data) if isinstance(data, bytes) else data
 
 
 def _key(*parts: Any) -> str:
@@ -551,8 +565,10 @@ def build_digests(folder: Path) -> dict[str, str] | None:
                 if os.path.islink(p):
                     return None
                 if name in filenames:
-                    with open(p, "rb") as f:
-                        out[os.path.relpath(p, folder).replace(os.sep, "/")] = _sha(f.read())
+                    data = _regular(p)
+                    if not isinstance(data, bytes):
+                        return None
+                    out[os.path.relpath(p, folder).replace(os.sep, "/")] = _sha(data)
     except OSError:
         return None
     return out
