@@ -200,6 +200,20 @@ def test_bad_values_are_located(text, where):
     assert error(load_yaml, "f.yaml", text).startswith(where)
 
 
+def test_a_key_given_twice_is_an_error_at_each_repeat():
+    # PyYAML keeps the last value and drops the first without a word (a sample's second event: hid the first)
+    with pytest.raises(MailwrightError) as e:
+        load_yaml("s.yaml", "event: {a: 1}\nprofile: {x: 1, x: 2}\nevent: {b: 2}\n1: a\ntrue: b\n")
+    assert [d.format() for d in e.value.diagnostics] == [
+        "s.yaml:2:17: error: 'x' is given twice\ns.yaml:2:11: note: first given here",
+        "s.yaml:3:1: error: 'event' is given twice\ns.yaml:1:1: note: first given here",
+        "s.yaml:5:1: error: 'true' is the same key as '1'\ns.yaml:4:1: note: first given here",
+    ]
+
+
+def test_a_merged_key_may_be_given_again():
+    assert load_yaml("s.yaml", "base: &b {x: 1, y: 1}\nm:\n  <<: *b\n  x: 2\n")[0]["m"] == {"x": 2, "y": 1}
+
 def test_empty_yaml_is_none():
     assert load_yaml("f.yaml", "") == (None, None)
     assert load_yaml("f.yaml", "\ufeff# only a comment\n") == (None, None)

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import MailwrightError, Pos
+from .errors import MailwrightError, MailwrightErrors, Pos
 
 if TYPE_CHECKING:
     import yaml
@@ -331,11 +331,12 @@ def compose_yaml(path: Path | str, text: str | None = None, *, what: str = "YAML
 
 
 def construct(node: yaml.Node, path: Path | str) -> Any:
-    """The plain value of a composed node (safe tags only); a bad scalar is a located error."""
+    """The plain value of a composed node (safe tags only); a bad scalar is a located error, and so is a
+    key given twice in one mapping (PyYAML keeps the last and drops the first without a word)."""
     import yaml
     from yaml.constructor import SafeConstructor
 
-    seen, todo = set(), [node]
+    seen, todo, twice = set(), [node], []
     while todo:  # each scalar first on its own, so that a bad one is named at its place
         n = todo.pop()
         if id(n) in seen:
@@ -346,8 +347,34 @@ def construct(node: yaml.Node, path: Path | str) -> Any:
                 construct_scalar(n, path)
         else:
             todo.extend(_children(n))
+            if isinstance(n, yaml.MappingNode):
+                twice += _keys_twice(n, str(path))
+    if twice:
+        twice.sort(key=lambda e: (e.diagnostic.pos.line, e.diagnostic.pos.col))
+        raise twice[0] if len(twice) == 1 else MailwrightErrors([e.diagnostic for e in twice])
     with _constructing(path, node):
         return SafeConstructor().construct_document(node)
+
+
+def _keys_twice(node: yaml.MappingNode, path: str) -> list[MailwrightError]:
+    """Each scalar key of a mapping given again (merged '<<' keys may be overridden: that is what they are for)."""
+    import yaml
+
+    first: dict[Any, Any] = {}
+    errors = []
+    for k, _ in node.value:
+        if not isinstance(k, yaml.ScalarNode) or k.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = construct_scalar(k, path)
+        try:
+            other = first.setdefault(key, k)
+        except TypeError:  # an unhashable key: PyYAML names it when it builds the mapping
+            continue
+        if other is not k:
+            same = "given twice" if k.value == other.value else f"the same key as '{other.value}'"
+            errors.append(_located(path, k.start_mark, f"'{k.value}' is {same}").with_note(
+                Pos(path, other.start_mark.line + 1, other.start_mark.column + 1), "first given here"))
+    return errors
 
 
 def construct_scalar(node: yaml.Node, path: Path | str) -> Any:
