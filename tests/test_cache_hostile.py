@@ -154,3 +154,16 @@ def test_a_fifo_where_a_file_was_is_never_opened_for_a_blocking_read(project: Pa
     else:
         assert p.returncode == 0, p.stderr
         assert (project / where).is_file()
+
+
+@pytest.mark.parametrize("prefix", ["p", "t"])
+def test_an_entry_of_deeply_nested_json_is_ignored(project: Path, tmp_path: Path, prefix: str) -> None:
+    """Valid JSON, a valid digest, nested past Python's recursion limit: ignored, not an internal error."""
+    cli(str(project))
+    body = b"[" * 100_000 + b"]" * 100_000 + b"\n"
+    for entry in _entries(project, prefix):
+        entry.write_bytes(cache_mod.MAGIC + cache_mod._sha(body).encode() + b"\n" + body)
+    edit(project / "templates/b.mjml", "Body b", "Body B")
+    code, _, err = cli(str(project))
+    assert code == 0, err
+    assert tree(project / "build") == _fresh(project, tmp_path)

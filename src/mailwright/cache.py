@@ -279,7 +279,7 @@ class BuildCache:
                 return None
             entry["blobs"] = blobs
             os.utime(path)  # recently used
-        except (OSError, ValueError, UnicodeDecodeError):
+        except (OSError, ValueError, RecursionError):  # RecursionError: JSON nested too deep
             return None
         self.used.add(name)
         return entry
