@@ -277,10 +277,11 @@ def _rewrite(entry: Path, change) -> None:
     lambda e: e.update(diagnostics=[[["x", "1", 1], "m", "warning", [], None, None]]),
     lambda e: e.update(diagnostics=[[["x", 1, 1], "m", "warning", [], None, ["only", "two"]]]),
     lambda e: e.update(diagnostics=[[["x", 1, 1], 3, "warning", [], None, None]]),
+    lambda e: e.update(diagnostics=[[["x", 1, 1], "m", "warning", [["x", 1, 1]], None, None]]),
     lambda e: e.clear(),
 ], ids=["deps", "components", "html", "missing", "blob-index", "blob-lengths", "negative-length", "short-lengths",
         "line",
-        "mapping", "message", "empty"])
+        "mapping", "message", "note-without-message", "empty"])
 def test_an_entry_of_a_valid_digest_but_another_shape_is_ignored(project: Path, change) -> None:
     build(project)
     for entry in _entries(project, "t"):

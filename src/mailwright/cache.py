@@ -200,11 +200,16 @@ def diag_from(j: list) -> Diagnostic:
     """A stored diagnostic (ValueError when it is not one: the entry is then not used)."""
     pos, message, severity, notes, rule, mapping = j
     d = Diagnostic(_pos_from(pos), _str(message), _str(severity),
-                   [(_pos_from(n[:3]), _str(n[3])) for n in notes], None if rule is None else _str(rule),
+                   [_note_from(n) for n in notes], None if rule is None else _str(rule),
                    tuple(_str(m) for m in mapping) if mapping else None)
     if d.mapping is not None and len(d.mapping) != 3:
         raise ValueError("mapping")
     return d
+
+
+def _note_from(j: list) -> tuple[Pos, str]:
+    path, line, col, message = j
+    return _pos_from([path, line, col]), _str(message)
 
 
 def _pos_from(j: list) -> Pos:
