@@ -140,9 +140,15 @@ CHANGES = [
     # a component of the project's own that stands in for the built-in footer: everything uses it
     # (a copy: the outputs are the same, so the flow, which reads only them, is not translated again)
     (lambda r: shutil.copy(builtin_dir("components") / "footer.mjml", r / "components/footer.mjml"), (ALL, set())),
+    # a template renamed is compiled under its new name; one deleted, nothing; the config written again
+    # as it was (new times, same bytes), nothing
+    (lambda r: (r / "templates/b.mjml").rename(r / "templates/z.mjml"), ({"z"}, set())),
+    (lambda r: (r / "templates/b.mjml").unlink(), (set(), set())),
+    (lambda r: (r / "mailwright.toml").write_text((r / "mailwright.toml").read_text()), (set(), set())),
 ]
 CHANGE_IDS = ["template", "sent-template", "component", "include", "theme", "config", "flow", "trigger",
-              "new-template", "new-component", "shadowing-component"]
+              "new-template", "new-component", "shadowing-component", "renamed-template", "deleted-template",
+              "config-rewritten"]
 
 
 @pytest.mark.parametrize("change, expected", CHANGES, ids=CHANGE_IDS)
