@@ -167,3 +167,39 @@ def test_an_entry_of_deeply_nested_json_is_ignored(project: Path, tmp_path: Path
     code, _, err = cli(str(project))
     assert code == 0, err
     assert tree(project / "build") == _fresh(project, tmp_path)
+
+
+EXTERNAL = """import dataclasses
+from mailwright_connectors.klaviyo import KlaviyoDialect, connector as k
+
+
+class ExtDialect(KlaviyoDialect):
+    label = "{label}"
+
+
+connector = dataclasses.replace(k, name="ext", label="{label}", dialect=ExtDialect)
+"""
+
+
+def test_a_connector_installed_outside_mailwright_is_part_of_every_key(project: Path, tmp_path: Path) -> None:
+    """A connector package of its own (not bundled), edited in place: what it reports is not replayed
+    from what its old code reported."""
+    site = tmp_path / "site"
+    (site / "extconn").mkdir(parents=True)
+    (site / "extconn" / "__init__.py").write_text(EXTERNAL.format(label="Ext One"))
+    info = site / "extconn-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: extconn\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[mailwright.esps]\next = extconn:connector\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), *sys.path])}
+
+    def compile_ext() -> str:
+        p = subprocess.run([sys.executable, "-m", "mailwright", "compile", str(project), "--esp", "ext"],
+                           env=env, capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        return p.stderr
+
+    assert "Ext One: filter title" in compile_ext()
+    assert "Ext One: filter title" in compile_ext()  # a hit
+    (site / "extconn" / "__init__.py").write_text(EXTERNAL.format(label="Ext Two"))
+    assert "Ext Two: filter title" in compile_ext()
