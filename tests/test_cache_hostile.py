@@ -14,6 +14,9 @@ import pytest
 
 from mailwright import cache as cache_mod
 from mailwright.cache import CACHE_DIR, BuildCache
+from mailwright.compile import compile_project
+from mailwright.dialect import load_connectors
+from mailwright.project import load_project
 from tests.test_cache import _entries, build, cli, edit, make_tiny, rebuilt, tree
 
 
@@ -203,3 +206,30 @@ def test_a_connector_installed_outside_mailwright_is_part_of_every_key(project: 
     assert "Ext One: filter title" in compile_ext()  # a hit
     (site / "extconn" / "__init__.py").write_text(EXTERNAL.format(label="Ext Two"))
     assert "Ext Two: filter title" in compile_ext()
+
+
+class _SavedMeanwhile(list):
+    """cache.reads, with an editor saving the include right after a compile first read it."""
+
+    def __init__(self, include: Path):
+        super().__init__()
+        self.include = include
+
+    def append(self, item: tuple[str, bytes]) -> None:
+        super().append(item)
+        if Path(item[0]).resolve() == self.include.resolve() and self.include.read_bytes() == item[1]:
+            self.include.write_text(item[1].decode().replace("A note", "A saved note"))
+
+
+def test_an_include_saved_between_two_templates_reads_keeps_the_first(project: Path) -> None:
+    """a and a2 include one file, saved after a read it and before a2 did (one batch: both are stored
+    after both read): a's entry must hold what a read, so that a is compiled again next time."""
+    (project / "templates/a2.mjml").write_text((project / "templates/a.mjml").read_text())
+    include = project / "partials/note.mjml"
+    cache = BuildCache(project, project / "build" / CACHE_DIR)
+    cache.reads = _SavedMeanwhile(include)
+    with cache.recording():
+        compile_project(load_project(project, list(load_connectors())), None, cache)
+    cache.flush()
+    assert b"A saved note" in include.read_bytes()
+    assert "a" in rebuilt(project)[0]
