@@ -254,3 +254,14 @@ def test_a_snapshot_of_a_project_with_errors_says_them_and_exits_1(tmp_path, mon
     assert r.exit_code == 1, r.output
     assert "mailwright.toml:" in r.output and "error: invalid TOML" in r.output
     assert "wrote 0 screenshots" in r.output
+
+
+@pytest.mark.parametrize("command", ["compile", "push", "preview"])
+def test_help_says_what_it_does_with_examples_exit_statuses_and_defaults(command):
+    shown = CliRunner().invoke(main, [command, "--help"], terminal_width=120).output
+    assert "Examples:" in shown and f"  mailwright {command} " in shown
+    assert "Exit status" in shown and "1 an" in shown and ("2 usage" in shown or "2 a usage" in shown)
+    assert "OUT" not in shown  # the folder is DIR, as --out's metavar and cli.md call it
+    for line in shown.split("Options:")[1].splitlines():  # every option's metavar is the name its help uses
+        if "DIR " in line or line.rstrip().endswith("DIR"):
+            assert "DIRECTORY" not in line

@@ -123,21 +123,22 @@ def main() -> None:
 @click.argument("project", default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--esp", "esps", multiple=True, metavar="ESP",
               help="Compile for this ESP only (repeatable). Default: the project's [project] esps.")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
               help="Write into DIR (default: PROJECT/build). It is replaced as a whole.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of text.")
 @click.option("--no-cache", is_flag=True, help="Compile everything afresh: neither read nor write the build cache "
-                                              "(OUT/.cache).")
+                                              "(DIR/.cache).")
 def compile(project: Path, esps: tuple[str, ...], out: Path | None, as_json: bool,  # noqa: A001
             no_cache: bool) -> None:
     """Compile every template (and flow) of PROJECT for each ESP.
 
     \b
-    Writes OUT/<esp>/<template>.html and .txt, and OUT/manifest.json.
+    Writes DIR/<esp>/<template>.html and .txt, and DIR/manifest.json.
     What did not change since the last compile is replayed from
-    OUT/.cache (--no-cache: everything compiled afresh).
+    DIR/.cache (--no-cache: everything compiled afresh).
     Exit status: 0 clean, 1 an error in the project's input (nothing is
-    written), 2 a usage error.
+    written), 2 a usage error, 130 interrupted (Ctrl-C: the previous
+    build is left as it was, or the new one whole).
     \b
     Examples:
       mailwright compile examples/shop
@@ -316,7 +317,8 @@ def push(project: Path, esps: tuple[str, ...], dry_run: bool, only: str | None, 
     \b
     Exit status: 0 in line, 1 an input error (nothing sent), 2 usage,
     3 the ESP refused or failed some operations, duplicates remain, or an
-    object edited in the ESP was kept (the rest is done).
+    object edited in the ESP was kept (the rest is done), 130 interrupted
+    (Ctrl-C: what was sent stays; push again to finish).
     \b
     Examples:
       mailwright push examples/shop --dry-run
@@ -435,7 +437,7 @@ def _push_trailer(report: Report, label: str, note: str) -> None:
 @click.argument("project", default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535),
               help="Port on 127.0.0.1 (0: any free port).")
-@click.option("--snapshot", "snapshot_dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--snapshot", "snapshot_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Write PNG screenshots of every tile into DIR (headless Chromium) instead of serving.")
 @click.option("--template", "templates", multiple=True, metavar="NAME", help="With --snapshot: only these.")
 def preview(project: Path, port: int, snapshot_dir: Path | None, templates: tuple[str, ...]) -> None:
@@ -447,6 +449,10 @@ def preview(project: Path, port: int, snapshot_dir: Path | None, templates: tupl
     mobile and desktop width, light and dark, with subject, preheader, plain
     text and compiled source. Saving a file refreshes the open page.
     Ctrl-C stops the server.
+    \b
+    Exit status (--snapshot): 0 every template shot, 1 an error in the
+    project's input (the screenshots of what compiled are still written),
+    2 usage.
     \b
     Examples:
       mailwright preview examples/shop
