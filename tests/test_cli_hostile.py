@@ -265,3 +265,36 @@ def test_help_says_what_it_does_with_examples_exit_statuses_and_defaults(command
     for line in shown.split("Options:")[1].splitlines():  # every option's metavar is the name its help uses
         if "DIR " in line or line.rstrip().endswith("DIR"):
             assert "DIRECTORY" not in line
+
+
+def _stderr_on_a_terminal(args: list[str], env: dict[str, str]) -> bytes:
+    import pty
+
+    main_fd, sub_fd = pty.openpty()
+    try:
+        subprocess.run([sys.executable, "-m", "mailwright", *args], stdout=subprocess.DEVNULL, stderr=sub_fd,
+                       env=env, timeout=60)
+        os.close(sub_fd)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(main_fd, 65536)
+            except OSError:  # EIO: the other end is closed and all is read
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(main_fd)
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(tmp_path):
+    root = make_project(tmp_path / "p", {"bad": "<mjml><mj-body>{% if %}</mj-body></mjml>"})
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    coloured = _stderr_on_a_terminal(["compile", str(root)], env)
+    assert b"error" in coloured and b"\x1b[" in coloured
+    plain = _stderr_on_a_terminal(["compile", str(root)], {**env, "NO_COLOR": "1"})
+    assert b"error" in plain and b"\x1b[" not in plain
+    piped = subprocess.run([sys.executable, "-m", "mailwright", "compile", str(root)], capture_output=True, env=env)
+    assert piped.returncode == 1 and b"error" in piped.stderr and b"\x1b[" not in piped.stderr
