@@ -298,3 +298,34 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(tmp_path):
     assert b"error" in plain and b"\x1b[" not in plain
     piped = subprocess.run([sys.executable, "-m", "mailwright", "compile", str(root)], capture_output=True, env=env)
     assert piped.returncode == 1 and b"error" in piped.stderr and b"\x1b[" not in piped.stderr
+
+
+def test_snapshot_options_that_would_shoot_nothing_are_usage_errors(tmp_path, monkeypatch):
+    """Before: an unknown --template gave 'wrote 0 screenshots' and exit 0; --template without --snapshot was
+    ignored; a MAILWRIGHT_CHROMIUM that is no file was an internal error (exit 70)."""
+    root = make_project(tmp_path / "p", {"welcome": text_email("Hi")})
+    monkeypatch.setenv("MAILWRIGHT_CHROMIUM", sys.executable)  # executable: the checks come before any launch
+    r = CliRunner().invoke(main, ["preview", str(root), "--snapshot", str(tmp_path / "s"), "--template", "welcom"])
+    assert r.exit_code == 2 and "no template 'welcom'" in r.output and "(there: welcome)" in r.output
+    import mailwright.preview
+
+    monkeypatch.setattr(mailwright.preview, "Server", None)  # serving would block: fail fast instead
+    r = CliRunner().invoke(main, ["preview", str(root), "--template", "welcome"])
+    assert r.exit_code == 2 and "--template chooses what --snapshot shoots" in r.output
+    monkeypatch.setenv("MAILWRIGHT_CHROMIUM", str(tmp_path / "no-chromium"))
+    r = CliRunner().invoke(main, ["preview", str(root), "--snapshot", str(tmp_path / "s")])
+    assert r.exit_code == 2 and "no-chromium (MAILWRIGHT_CHROMIUM) is not an executable file" in r.output
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_snapshot_folder_that_cannot_be_written_is_said_as_such(tmp_path, monkeypatch):
+    """Before: 'cannot listen on 127.0.0.1:8765: Not a directory', about a port it never used."""
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("no Chromium at /usr/bin/chromium")
+    monkeypatch.setenv("MAILWRIGHT_CHROMIUM", "/usr/bin/chromium")
+    root = make_project(tmp_path / "p", {"welcome": text_email("Hi")})
+    (tmp_path / "afile").write_text("")
+    r = CliRunner().invoke(main, ["preview", str(root), "--snapshot", str(tmp_path / "afile" / "s")])
+    assert r.exit_code == 1, r.output
+    assert "afile/s: error: cannot write the screenshots here: not a directory" in r.output
+    assert "listen" not in r.output

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import click
 
 from . import __version__
-from .errors import Diagnostic, MailwrightError
+from .errors import Diagnostic, MailwrightError, Pos
 from .options import esp_option
 
 if TYPE_CHECKING:
@@ -459,25 +459,13 @@ def preview(project: Path, port: int, snapshot_dir: Path | None, templates: tupl
       mailwright preview . --port 0
       mailwright preview examples/shop --snapshot shots/ --template cart-reminder
     """
-    import shutil as _shutil
+    from .preview import Server
 
-    from .preview import Server, snapshot
-
+    if templates and snapshot_dir is None:
+        raise click.UsageError("--template chooses what --snapshot shoots; the served preview shows every template")
     try:
         if snapshot_dir is not None:
-            chromium = os.environ.get("MAILWRIGHT_CHROMIUM") or _shutil.which("chromium") or \
-                _shutil.which("chromium-browser") or _shutil.which("google-chrome")
-            if not chromium:
-                raise click.UsageError("--snapshot needs Chromium: install it (Debian: apt-get install chromium) "
-                                       "or set MAILWRIGHT_CHROMIUM")
-            errors: list[str] = []
-            files = snapshot(project, snapshot_dir, chromium, list(templates) or None,
-                             log=lambda m: click.echo(m, err=True), errors=errors)
-            for err in errors:  # what has no screenshot, and why: a CI job must not pass on an empty folder
-                click.echo(err, err=True)
-            click.echo(f"wrote {len(files)} screenshots into {snapshot_dir}")
-            if errors:
-                sys.exit(1)
+            _snapshot(project, snapshot_dir, templates)
             return
         server = Server(project, port=port).start()
     except MailwrightError as e:
@@ -495,6 +483,43 @@ def preview(project: Path, port: int, snapshot_dir: Path | None, templates: tupl
     except KeyboardInterrupt:
         server.stop()
         click.echo("stopped", err=True)
+
+
+def _snapshot(project: Path, snapshot_dir: Path, templates: tuple[str, ...]) -> None:
+    import shutil
+
+    from .preview import snapshot
+
+    chromium = os.environ.get("MAILWRIGHT_CHROMIUM") or shutil.which("chromium") or \
+        shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if not chromium:
+        raise click.UsageError("--snapshot needs Chromium: install it (Debian: apt-get install chromium) "
+                               "or set MAILWRIGHT_CHROMIUM")
+    if not (os.path.isfile(chromium) and os.access(chromium, os.X_OK)):
+        raise click.UsageError(f"--snapshot: {chromium} (MAILWRIGHT_CHROMIUM) is not an executable file")
+    own = project / "templates"
+    unknown = [t for t in templates if own.is_dir() and not (own / f"{t}.mjml").is_file()]
+    if unknown:  # else: silently no screenshot of it
+        there = ", ".join(sorted(f.stem for f in own.glob("*.mjml"))) or "none"
+        raise click.BadParameter(f"no template {', '.join(map(repr, unknown))} in {own} (there: {there})",
+                                 param_hint="--template")
+    from playwright.sync_api import Error as BrowserError
+
+    errors: list[str] = []
+    try:
+        files = snapshot(project, snapshot_dir, chromium, list(templates) or None,
+                         log=lambda m: click.echo(m, err=True), errors=errors)
+    except OSError as e:  # the folder cannot be written (the server listens on any free port)
+        why = (e.strerror or str(e)).lower() + (f" ({e.filename})" if e.filename else "")
+        raise MailwrightError(Pos(str(snapshot_dir), 0), f"cannot write the screenshots here: {why}") from None
+    except BrowserError as e:
+        click.echo(f"mailwright: error: Chromium ({chromium}) failed: {str(e).splitlines()[0]}", err=True)
+        sys.exit(1)
+    for err in errors:  # what has no screenshot, and why: a CI job must not pass on an empty folder
+        click.echo(err, err=True)
+    click.echo(f"wrote {len(files)} screenshots into {snapshot_dir}")
+    if errors:
+        sys.exit(1)
 
 
 def _remote_failure(e: Exception, as_json: bool) -> None:
