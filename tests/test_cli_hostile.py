@@ -329,3 +329,11 @@ def test_a_snapshot_folder_that_cannot_be_written_is_said_as_such(tmp_path, monk
     assert r.exit_code == 1, r.output
     assert "afile/s: error: cannot write the screenshots here: not a directory" in r.output
     assert "listen" not in r.output
+
+
+def test_a_chromium_that_does_not_start_is_one_line_not_an_internal_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAILWRIGHT_CHROMIUM", "/bin/false")
+    root = make_project(tmp_path / "p", {"welcome": text_email("Hi")})
+    r = CliRunner().invoke(main, ["preview", str(root), "--snapshot", str(tmp_path / "s")])
+    assert r.exit_code == 1 and r.exc_info[0] is SystemExit, r.output
+    assert r.output.startswith("mailwright: error: Chromium (/bin/false) failed: ") and r.output.count("\n") == 1
