@@ -170,3 +170,23 @@ def test_segments_that_double_at_each_level_are_one_error_not_a_hang(tmp_path):
     assert compile_errors(root) == [f"{root}/mailwright.toml:18:7: error: segment 's13' expands to more than 10,000 "
                                     "segment uses (each use is written out in full): use fewer segments inside segments"]
     assert time.perf_counter() - started < 5
+
+
+def test_editor_lock_files_in_flows_and_samples_are_not_the_users(tmp_path):
+    from mailwright.variants import sample_files
+
+    root = project(tmp_path)
+    (root / "flows").mkdir()
+    (root / "flows" / ".#welcome.yaml").symlink_to("designer@host.4242")
+    (root / "samples").mkdir()
+    (root / "samples" / "first.yaml").write_text("profile: {}\nevent: {}\n")
+    (root / "samples" / ".#first.yaml").symlink_to("designer@host.4242")
+    (root / "samples" / "._first.yaml").write_bytes(b"\x00\x05\x16\x07\xff")
+    assert compile_errors(root) == []
+    assert [p.name for p in sample_files(root)] == ["first.yaml"]
+
+
+def test_a_file_where_flows_should_be(tmp_path):
+    root = project(tmp_path)
+    (root / "flows").write_text("welcome")
+    assert compile_errors(root) == [f"{root}/flows: error: expected a folder of *.y*ml files, found a file"]

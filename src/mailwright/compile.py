@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -212,7 +213,7 @@ def _compile_project(project: Project, esps: list[str] | None, cache: BuildCache
     dialects: dict[str, type[Dialect]] = {e: connectors[e].dialect for e in esps}
     result = Result()
     flows: list[Flow] = []
-    if (project.root / "flows").is_dir():  # mailwright.flows (and PyYAML) only for a project with flows
+    if os.path.lexists(project.root / "flows"):  # mailwright.flows (and PyYAML) only for a project with flows
         from .flows import load_flows
 
         flows, flow_errors = load_flows(project.root, set(project.templates), dict(project.segments))

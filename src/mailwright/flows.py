@@ -14,7 +14,7 @@ from typing import Any
 
 from .errors import MailwrightError, Pos
 from .expr import Expr, Scope, parse_condition, uses
-from .inputs import compose_yaml, construct_scalar
+from .inputs import compose_yaml, construct_scalar, user_files
 
 # Portable events every example and every ESP mapping knows (flows.md).
 EVENTS = ("page_visit", "product_viewed", "cart_updated", "cart_abandoned", "checkout_started",
@@ -370,7 +370,7 @@ def _split(y: Y, pos: Pos, templates: set[str], scope: Scope) -> Split:
 def load_flows(root: Path, templates: set[str], segments: dict) -> tuple[list[Flow], list[MailwrightError]]:
     flows, errors = [], []
     by_name: dict[str, Flow] = {}
-    for f in sorted((root / "flows").glob("*.y*ml")):
+    for f in user_files(root / "flows", "*.y*ml", errors):
         try:
             flow = load_flow(f, templates, segments)
         except MailwrightError as e:

@@ -138,6 +138,18 @@ def _pos_in(path: str, text: str, index: int) -> Pos:
     return Pos(path, line, index - (text.rfind("\n", 0, index) + 1) + 1)
 
 
+def user_files(folder: Path, pattern: str, errors: list[MailwrightError]) -> list[Path]:
+    """The files of a project folder matching ``pattern``, by name; hidden ones (an editor's lock file
+    ``.#welcome.mjml``, a Mac's ``._welcome.mjml``) are not the user's. A file where the folder
+    should be is an error."""
+    if not folder.is_dir():
+        if folder.exists() or folder.is_symlink():
+            found = "a file" if folder.is_file() else "something else"
+            errors.append(MailwrightError(Pos(str(folder), 0), f"expected a folder of {pattern} files, found {found}"))
+        return []
+    return sorted(f for f in folder.glob(pattern) if not f.name.startswith("."))
+
+
 def read_text(path: Path | str, *, what: str = "file", max_bytes: int = MAX_BYTES) -> str:
     """A user's text file, decoded; any problem is ``PATH[:LINE:COL]: error: …``."""
     return decode(read_bytes(path, what=what, max_bytes=max_bytes), path)

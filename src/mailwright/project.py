@@ -13,7 +13,7 @@ from typing import Any
 
 from .compose import Component, Theme, load_component, load_theme
 from .errors import MailwrightError, MailwrightErrors, Pos
-from .inputs import _escaped, load_toml, read_text, value_kind
+from .inputs import _escaped, load_toml, read_text, user_files, value_kind
 from .root import CONFIG, locate
 
 # Every key mailwright.toml may hold: a key not listed is a typo (issue 12). None: any key (a mapping's own
@@ -316,7 +316,7 @@ def load_project(path: Path, available_esps: list[str]) -> Project:
     theme_name = proj.get("theme")
 
     own = []
-    for f in _user_files(root / "components", "*.mjml", errors):
+    for f in user_files(root / "components", "*.mjml", errors):
         try:
             own.append(load_component(f))
         except MailwrightError as e:  # every component's mistakes, with the config's, in one pass
@@ -334,22 +334,10 @@ def load_project(path: Path, available_esps: list[str]) -> Project:
                 break
         else:
             errors.append(MailwrightError(at("project", "theme"), f"unknown theme '{theme_name}'"))
-    templates = {f.stem: f for f in _user_files(root / "templates", "*.mjml", errors)}
+    templates = {f.stem: f for f in user_files(root / "templates", "*.mjml", errors)}
     if errors:
         raise errors[0] if len(errors) == 1 else MailwrightErrors([d for e in errors for d in e.diagnostics])
     return Project(root, cfg_path, name, list(esps), config, segments, theme, components, templates, places)
-
-
-def _user_files(folder: Path, pattern: str, errors: list[MailwrightError]) -> list[Path]:
-    """The files of a project folder matching ``pattern``, by name; hidden ones (an editor's lock file
-    ``.#welcome.mjml``, a Mac's ``._welcome.mjml``) are not the user's. A file where the folder
-    should be is an error."""
-    if not folder.is_dir():
-        if folder.exists() or folder.is_symlink():
-            found = "a file" if folder.is_file() else "something else"
-            errors.append(MailwrightError(Pos(str(folder), 0), f"expected a folder of {pattern} files, found {found}"))
-        return []
-    return sorted(f for f in folder.glob(pattern) if not f.name.startswith("."))
 
 
 MAX_SEGMENT_DEPTH = 50  # segments using segments: each level is a few frames of expr's recursive reader

@@ -25,7 +25,7 @@ import yaml
 
 from .errors import Diagnostic, MailwrightError, MailwrightErrors, Pos
 from .expr import MISSING, Cmp, Const, Defined, Expr, ListLit, Var, evaluate, fold, uses
-from .inputs import construct_scalar, load_yaml, read_text, value_kind
+from .inputs import construct_scalar, load_yaml, read_text, user_files, value_kind
 from .render import PFor, PIf, Slot
 
 ABSENT = MISSING
@@ -246,8 +246,8 @@ class Sample:
 
 
 def sample_files(root: Path) -> list[Path]:
-    folder = root / "samples"
-    return sorted(p for p in folder.glob("*.y*ml") if p.suffix in (".yaml", ".yml")) if folder.is_dir() else []
+    found: list[MailwrightError] = []  # a file where samples/ should be: the samples' own reading says nothing
+    return [p for p in user_files(root / "samples", "*.y*ml", found) if p.suffix in (".yaml", ".yml")]
 
 
 def read_sample(path: Path) -> Sample:
