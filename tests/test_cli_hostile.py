@@ -337,3 +337,30 @@ def test_a_chromium_that_does_not_start_is_one_line_not_an_internal_error(tmp_pa
     r = CliRunner().invoke(main, ["preview", str(root), "--snapshot", str(tmp_path / "s")])
     assert r.exit_code == 1 and r.exc_info[0] is SystemExit, r.output
     assert r.output.startswith("mailwright: error: Chromium (/bin/false) failed: ") and r.output.count("\n") == 1
+
+
+def test_colour_marks_the_severity_not_a_path_that_spells_it(tmp_path):
+    root = make_project(tmp_path / "error: p", {"bad": "<mjml><mj-body>{% if %}</mj-body></mjml>"})
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    line = next(x for x in _stderr_on_a_terminal(["compile", str(root)], env).decode().splitlines() if "bad.mjml" in x)
+    place, _, rest = line.partition(".mjml:")
+    assert "\x1b[" not in place and rest.split(": ", 1)[1].startswith("\x1b[")  # the path as written, then red
+
+
+def test_the_summary_counts_in_words(tmp_path):
+    root = make_project(tmp_path / "p", {"welcome": text_email("Hi")}, esps=("klaviyo",))
+    r = CliRunner().invoke(main, ["compile", str(root)])
+    assert r.exit_code == 0 and "klaviyo: 1 template, 0 flows;" in r.output + r.stderr
+
+
+def test_the_help_starts_a_user_where_an_installed_mailwright_can(tmp_path, monkeypatch):
+    """`mailwright --help` opens with commands that work without a clone (no examples/ folder)."""
+    shown = CliRunner().invoke(main, ["--help"]).output
+    start = [line.split()[1:] for line in shown.split("Start with")[1].split("Options:")[0].splitlines()
+             if line.strip().startswith("mailwright ")]
+    assert [c[0] for c in start] == ["init", "compile", "preview"]
+    monkeypatch.chdir(tmp_path)
+    for args in start[:2]:  # preview would serve until stopped
+        r = CliRunner().invoke(main, args)
+        assert r.exit_code == 0, (args, r.output)
+    assert (tmp_path / start[1][1] / "build" / "manifest.json").is_file()

@@ -33,11 +33,15 @@ def _color() -> bool:
 def _report(diags: list[Diagnostic]) -> None:
     for d in diags:
         line = d.format()
-        if _color():
-            head, _, rest = line.partition(": ")
-            color = "red" if d.severity == "error" else "yellow"
-            line = line.replace(f"{d.severity}:", click.style(f"{d.severity}:", fg=color, bold=True), 1)
+        if _color():  # the severity right after the place: a path may hold "error:" too
+            at = len(f"{d.pos}: ")
+            word = click.style(f"{d.severity}:", fg="red" if d.severity == "error" else "yellow", bold=True)
+            line = line[:at] + word + line[at + len(d.severity) + 1:]
         click.echo(line, err=True)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _fail(e: MailwrightError, as_json: bool) -> None:
@@ -114,8 +118,11 @@ def main() -> None:
     A project is a folder with mailwright.toml, templates/*.mjml, and
     optionally components/, themes/ and flows/.
     \b
-    Start with:
-      mailwright compile examples/shop
+    Start with (a new project, then its emails for every ESP, then every
+    variant in the browser):
+      mailwright init my-emails
+      mailwright compile my-emails
+      mailwright preview my-emails
     """
 
 
@@ -209,7 +216,7 @@ def compile(project: Path, esps: tuple[str, ...], out: Path | None, as_json: boo
                 per.setdefault(o.esp, [0, 0])[0] += 1
             for f in result.flows:
                 per.setdefault(f.esp, [0, 0])[1] += 1
-            summary = "; ".join(f"{k}: {t} templates, {f} flows" for k, (t, f) in per.items())
+            summary = "; ".join(f"{k}: {_count(t, 'template')}, {_count(f, 'flow')}" for k, (t, f) in per.items())
             warned = len(result.diagnostics)
             tail = f" ({warned} warning{'s' * (warned != 1)})" if warned else ""
             click.echo(f"wrote {summary}; manifest {manifest} in {elapsed:.2f}s{tail}")
@@ -520,14 +527,6 @@ def _snapshot(project: Path, snapshot_dir: Path, templates: tuple[str, ...]) -> 
     click.echo(f"wrote {len(files)} screenshots into {snapshot_dir}")
     if errors:
         sys.exit(1)
-
-
-def _remote_failure(e: Exception, as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps({"ok": False, "error": str(e)}))
-    else:
-        click.echo(f"mailwright: error: {e}", err=True)
-    sys.exit(3)
 
 
 def run() -> None:
