@@ -347,7 +347,7 @@ def test_deep_nesting_is_refused_or_carried_and_never_stops_the_relay(relay, dep
 
 
 def test_a_message_id_is_remembered_for_seven_days_and_a_pending_event_is_never_pruned(tmp_path):
-    from mailwright.signals.relay.store import DEDUP_SECONDS
+    from mailwright.signals.engine import DEDUP_SECONDS
 
     c = Core(tmp_path, {"klaviyo": Recording()})
     try:
@@ -366,7 +366,7 @@ def test_a_message_id_is_remembered_for_seven_days_and_a_pending_event_is_never_
 
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
 def test_redis_remembers_a_message_id_for_seven_days(tmp_path, redis_url):  # noqa: F811 (the fixture)
-    from mailwright.signals.relay.store import DEDUP_SECONDS
+    from mailwright.signals.engine import DEDUP_SECONDS
     from tests.test_relay_redis import RedisCore
 
     c = RedisCore(tmp_path, {"klaviyo": Recording()}, redis_url)

@@ -125,3 +125,12 @@ def test_a_sum_past_the_largest_float_stays_a_number(tmp_path):
     _, p, _ = run(eng, [ev("placed_order", 0, total=1.5e308), ev("placed_order", 1, total=1.5e308)])
     assert p[1]["spent"] == 1.7976931348623157e308
     json.dumps(p, allow_nan=False)
+
+
+def test_a_message_id_counts_again_after_the_relays_seven_days(tmp_path):
+    # the relay forgets a messageId after 7 days (signals.md §3); a recording replays as it delivers
+    lines = [track("product_viewed", t, mid="m1", product_id="p1")
+             for t in ("2024-05-09T10:00:00Z", "2024-05-01T10:00:00Z", "2024-05-08T09:59:59Z")]
+    r = replay(write(tmp_path, lines), "--json", "--at", "2024-05-10T00:00:00Z")
+    timeline = json.loads(r.stdout)["profiles"][0]["timeline"]
+    assert [e["time"][:10] for e in timeline] == ["2024-05-01", "2024-05-09"]

@@ -31,6 +31,7 @@ from .config import SESSION_IDLE, Derived, DerivedTrigger, Signals
 from .timefmt import parse_time
 
 DAY = 86400
+DEDUP_SECONDS = 7 * DAY  # a messageId seen again within this is the same message (signals.md §3)
 
 
 # ---------------------------------------------------------------- events in

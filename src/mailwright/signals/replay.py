@@ -27,7 +27,7 @@ from ..batch import batch_gc
 from ..errors import Diagnostic, MailwrightError, Pos
 from ..expr import Scope, evaluate, expand_segment, fold
 from ..flows import Branch, Flow, Send, Split, Wait
-from .engine import Engine, from_segment, link, load_line
+from .engine import DEDUP_SECONDS, Engine, from_segment, link, load_line
 from .timefmt import iso, parse_time
 
 MAX_LINE = 32 * 1024  # Segment's limit for one event
@@ -62,12 +62,11 @@ def iter_lines(f: Any) -> Any:
 def read_events(path: Path, progress: Any = None) -> tuple[list[dict], list[BadLine]]:
     """Every usable event of a JSONL file (with its line number), and every line that is not one.
 
-    A messageId seen before is dropped, as the relay drops it (signals.md §3): a recording of
-    Segment's retries replays as what was delivered.
+    A messageId seen within 7 days before is dropped, as the relay drops it (signals.md §3): a
+    recording of Segment's retries replays as what was delivered, in any order of its lines.
     """
     events: list[dict] = []
     bad: list[BadLine] = []
-    seen: set[str] = set()
     try:
         f = open(path, "rb")  # noqa: SIM115 - read line by line, not whole
     except OSError as e:
@@ -92,16 +91,21 @@ def read_events(path: Path, progress: Any = None) -> tuple[list[dict], list[BadL
                 if ev is None:
                     bad.append(BadLine(n, why or "not an event"))
                     continue
-                if "id" in ev:
-                    if ev["id"] in seen:
-                        continue
-                    seen.add(ev["id"])
                 ev["line"] = n
                 events.append(ev)
         except OSError as e:
             raise MailwrightError(Pos(str(path), 0), f"cannot read this event file: {e.strerror}") from None
     events.sort(key=lambda e: e["time"])
-    return events, bad
+    kept: dict[str, float] = {}  # messageId -> time of the copy kept
+    once = []
+    for ev in events:
+        mid = ev.get("id")
+        if mid is not None:
+            if mid in kept and ev["time"] - kept[mid] < DEDUP_SECONDS:
+                continue
+            kept[mid] = ev["time"]
+        once.append(ev)
+    return once, bad
 
 
 # ---------------------------------------------------------------- the stream through the engine

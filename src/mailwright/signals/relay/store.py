@@ -11,7 +11,6 @@ from .ingest import Message
 from .model import Dead, Delivered, OutboxItem, Outcome, Retry
 from .process import Processor
 
-DEDUP_SECONDS = 7 * 86400
 MAX_ATTEMPTS = 25  # a delivery that keeps asking for a retry is parked as a dead letter after this many
 
 

@@ -34,12 +34,12 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
-from ..engine import from_segment
+from ..engine import DEDUP_SECONDS, from_segment
 from .delivery import outage
 from .ingest import Message
 from .model import Dead, Delivered, OutboxItem, Outcome, Retry
 from .process import Processor, Record, View, aliases_of, item_from_json, item_to_json, order_keys
-from .store import DEDUP_SECONDS, Settled, complete
+from .store import Settled, complete
 
 SHARDS = 16
 LEASE_MS = 10_000

@@ -19,12 +19,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..engine import from_segment
+from ..engine import DEDUP_SECONDS, from_segment
 from .delivery import outage
 from .ingest import Message
 from .model import Dead, Delivered, OutboxItem, Outcome, Retry
 from .process import Processor, Record, View, aliases_of, item_from_json, item_to_json, order_keys
-from .store import DEDUP_SECONDS, Future, Settled, complete
+from .store import Future, Settled, complete
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbox (seq INTEGER PRIMARY KEY, mid TEXT NOT NULL UNIQUE, received REAL NOT NULL,
