@@ -30,8 +30,11 @@ least recently used entries beyond ``max(200, 3 × used)`` (used: the entries th
 last compile read or wrote) are removed after each compile, with what a killed run left
 (temporaries and staging folders over an hour old).
 
-Not seen (use ``--no-cache``): a symlink an include goes through, pointed at another
-file; an edited connector installed in place outside the mailwright distribution.
+Files are read only when they are regular files (a FIFO where an input was is a change,
+never a blocking read). A connector not bundled is seen by every file in the folder of the
+module defining its dialect (connector_trees), also when edited in place. Not seen (use
+``--no-cache``): a symlink an include goes through, pointed at another file; code such a
+connector imports from outside that folder, edited in place.
 """
 
 from __future__ import annotations
