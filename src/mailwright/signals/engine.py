@@ -23,6 +23,7 @@ import heapq
 import json
 import math
 import re
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +57,13 @@ def _finite(text: str) -> float:
     return x
 
 
+def _whole(text: str) -> int:
+    n = int(text)  # a whole number past a double's range is no number a sum, a score or an ESP can take
+    if len(text) > 300 and abs(n) > sys.float_info.max:
+        raise _NotJSON(f"{text[:20]}… is too large for a number")
+    return n
+
+
 def load_line(raw: bytes | str) -> tuple[Any, str | None, int]:
     """One line of a JSONL recording as JSON: (value, None, 0), or (None, why not, its column).
 
@@ -69,7 +77,7 @@ def load_line(raw: bytes | str) -> tuple[Any, str | None, int]:
             return None, "not UTF-8", e.start + 1
     off = 1 if raw.startswith("\ufeff") else 0
     try:
-        msg = json.loads(raw[off:], parse_constant=_no_constant, parse_float=_finite)
+        msg = json.loads(raw[off:], parse_constant=_no_constant, parse_float=_finite, parse_int=_whole)
     except _NotJSON as e:
         return None, str(e), 1
     except json.JSONDecodeError as e:
