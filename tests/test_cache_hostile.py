@@ -184,16 +184,32 @@ connector = dataclasses.replace(k, name="ext", label="{label}", dialect=ExtDiale
 """
 
 
-def test_a_connector_installed_outside_mailwright_is_part_of_every_key(project: Path, tmp_path: Path) -> None:
+# where a connector's code may sit: (files, the one its label is in, its entry point)
+LAYOUTS = {
+    "package": ({"extconn/__init__.py": EXTERNAL}, "extconn/__init__.py", "extconn:connector"),
+    # the dialect in a subpackage, its label in a module beside that subpackage (seen: not part of the key)
+    "helper above": ({"extconn/__init__.py": "", "extconn/helper.py": 'LABEL = "{label}"\n',
+                      "extconn/dialects/__init__.py": EXTERNAL.replace('"{label}"', "LABEL").replace(
+                          "import dataclasses", "import dataclasses\nfrom extconn.helper import LABEL")},
+                     "extconn/helper.py", "extconn.dialects:connector"),
+    "one module": ({"extconn.py": EXTERNAL}, "extconn.py", "extconn:connector"),
+}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_a_connector_installed_outside_mailwright_is_part_of_every_key(project: Path, tmp_path: Path,
+                                                                       layout: str) -> None:
     """A connector package of its own (not bundled), edited in place: what it reports is not replayed
     from what its old code reported."""
     site = tmp_path / "site"
-    (site / "extconn").mkdir(parents=True)
-    (site / "extconn" / "__init__.py").write_text(EXTERNAL.format(label="Ext One"))
+    files, edited, entry = LAYOUTS[layout]
+    for name, text in files.items():
+        (site / name).parent.mkdir(parents=True, exist_ok=True)
+        (site / name).write_text(text.format(label="Ext One") if name == edited else text)
     info = site / "extconn-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: extconn\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[mailwright.esps]\next = extconn:connector\n")
+    (info / "entry_points.txt").write_text(f"[mailwright.esps]\next = {entry}\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), *sys.path])}
 
     def compile_ext() -> str:
@@ -204,8 +220,21 @@ def test_a_connector_installed_outside_mailwright_is_part_of_every_key(project: 
 
     assert "Ext One: filter title" in compile_ext()
     assert "Ext One: filter title" in compile_ext()  # a hit
-    (site / "extconn" / "__init__.py").write_text(EXTERNAL.format(label="Ext Two"))
+    (site / edited).write_text(files[edited].format(label="Ext Two"))
     assert "Ext Two: filter title" in compile_ext()
+
+
+def test_a_connector_of_one_module_is_that_file_not_its_folder(tmp_path: Path, monkeypatch) -> None:
+    """A connector that is one module in site-packages: its key is that file, not all of site-packages."""
+    from mailwright.cache import connector_trees
+
+    (tmp_path / "lonelyconn.py").write_text(EXTERNAL.format(label="Ext One"))
+    (tmp_path / "other_package").mkdir()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "lonelyconn", raising=False)
+    import lonelyconn
+
+    assert list(connector_trees({"ext": lonelyconn.connector})) == [str(tmp_path / "lonelyconn.py")]
 
 
 class _SavedMeanwhile(list):

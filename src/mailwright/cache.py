@@ -31,10 +31,10 @@ last compile read or wrote) are removed after each compile, with what a killed r
 (temporaries and staging folders over an hour old).
 
 Files are read only when they are regular files (a FIFO where an input was is a change,
-never a blocking read). A connector not bundled is seen by every file in the folder of the
-module defining its dialect (connector_trees), also when edited in place. Not seen (use
-``--no-cache``): a symlink an include goes through, pointed at another file; code such a
-connector imports from outside that folder, edited in place.
+never a blocking read). A connector not bundled is seen by every file of the outermost regular
+package holding its dialect, or by that module's file alone (connector_trees), also when edited
+in place. Not seen (use ``--no-cache``): a symlink an include goes through, pointed at another
+file; another package such a connector imports, edited in place.
 """
 
 from __future__ import annotations
@@ -148,10 +148,29 @@ def connector_trees(connectors: dict) -> dict[str, str]:
     bundled = _package_dirs("mailwright_connectors")
     trees = {}
     for c in connectors.values():
-        d = os.path.dirname(getattr(sys.modules.get(c.dialect.__module__), "__file__", None) or "")
+        d = _code_root(c.dialect.__module__)
         if d and not any(d == b or d.startswith(b + os.sep) for b in bundled):
-            trees[d] = tree_digest(d)
+            trees[d] = tree_digest(d) if os.path.isdir(d) else str(_state(d))
     return trees
+
+
+def _code_root(module: str) -> str | None:
+    """A connector's code: the folder of the outermost regular package holding its dialect's module (a
+    helper anywhere in that package is part of it), or the module's own file when it is in none (never
+    the folder that file sits in: that would be all of site-packages)."""
+    parts = module.split(".")
+    root = None
+    for i in range(len(parts), 0, -1):  # the module itself (when a package), then its parents
+        m = sys.modules.get(".".join(parts[:i]))
+        f = getattr(m, "__file__", None)
+        if not f or not hasattr(m, "__path__"):  # a plain module, or a namespace package: no folder of its own
+            if i < len(parts):
+                break
+            continue
+        root = os.path.dirname(f)
+    if root is None:
+        root = getattr(sys.modules.get(module), "__file__", None)
+    return root
 
 
 def _regular(path: str) -> bytes | str:
