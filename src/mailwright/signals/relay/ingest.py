@@ -1,7 +1,7 @@
 """Segment's HTTP tracking API, checked: what is accepted, and the reason when it is not.
 
-A whole request is accepted or refused (a batch with one bad message is refused with that message's
-index, nothing of it stored), so a sender never has to guess what was kept.
+A whole request is accepted or refused (a batch with bad messages is refused naming them by index, up
+to five, nothing of it stored), so a sender never has to guess what was kept.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # \ud800-\udfff: paired (a
 
 
 class Refused(Exception):
-    """A request the relay answers 400 (or 401); ``reason`` goes back as JSON."""
+    """A request the relay refuses with a 4xx (400 malformed, 401, 408 too slow, 415 an encoding it does not
+    read); ``reason`` goes back as JSON."""
 
     def __init__(self, reason: str, status: int = 400, kind: str = "malformed"):
         super().__init__(reason)
