@@ -364,3 +364,14 @@ def test_the_help_starts_a_user_where_an_installed_mailwright_can(tmp_path, monk
         r = CliRunner().invoke(main, args)
         assert r.exit_code == 0, (args, r.output)
     assert (tmp_path / start[1][1] / "build" / "manifest.json").is_file()
+
+
+def test_a_large_compile_shows_its_progress_on_a_terminal_only(tmp_path):
+    root = make_project(tmp_path / "p", {f"t{i:03d}": text_email(f"Hi {i}") for i in range(70)}, esps=("klaviyo",))
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    shown = _stderr_on_a_terminal(["compile", str(root), "--no-cache"], env).decode()
+    assert "\r  32/70 templates (45%)" in shown and shown.count("\r\x1b[K") == 1
+    assert shown.index("\r\x1b[K") > shown.rindex("/70 templates")  # cleared after the last count
+    piped = subprocess.run([sys.executable, "-m", "mailwright", "compile", str(root), "--no-cache"],
+                           capture_output=True, text=True, env=env)
+    assert piped.returncode == 0 and "\r" not in piped.stderr and "/70" not in piped.stderr

@@ -257,7 +257,30 @@ def _compile_fresh(project: Path, esps: tuple[str, ...], as_json: bool, cache: B
     with cache.recording() if cache is not None else contextlib.nullcontext():  # load_project's reads too
         proj = load_project(project, available)
         _compiling(project, len(proj.templates), esps or proj.esps, as_json)
-        return proj, compile_project(proj, list(esps) or None, cache, keep_trees=False)  # only text is written
+        live = _Progress() if not as_json and len(proj.templates) > 64 and sys.stderr.isatty() else None
+        try:  # only text is written: no placeholder trees kept
+            return proj, compile_project(proj, list(esps) or None, cache, keep_trees=False, progress=live)
+        finally:
+            if live is not None:
+                live.done()
+
+
+class _Progress:
+    """``done/total`` on one terminal line while a large project compiles, at most ten times a second;
+    the line is cleared at the end (never into a pipe or a log)."""
+
+    def __init__(self) -> None:
+        self.shown = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.shown >= 0.1 and done < total:
+            self.shown = now
+            click.echo(f"\r  {done}/{total} templates ({done * 100 // total}%)", nl=False, err=True)
+
+    def done(self) -> None:
+        if self.shown:
+            click.echo("\r\033[K", nl=False, err=True)
 
 
 def _mapping_block(diags: list[Diagnostic], config: dict) -> str:
