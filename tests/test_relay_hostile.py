@@ -43,7 +43,7 @@ LONE = [b'{"type":"track","event":"x","anonymousId":"a\\ud800","messageId":"s1"}
 def test_a_lone_surrogate_is_refused_and_stops_nothing(relay):
     for n, body in enumerate(LONE):
         r = relay.post("/v1/batch" if body.startswith(b'{"batch"') else "/v1/track", body)
-        assert r.status_code == 400 and "lone UTF-16 surrogate" in r.json()["error"], r.text
+        assert r.status_code == 400 and "lone UTF-16 surrogate escape" in r.json()["error"], r.text
         _still_delivers(relay, f"after-lone-{n}")
 
 

@@ -42,26 +42,43 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _EARLIEST, _LATEST = -30_610_224_000.0, 221_845_392_000.0
 
 
-class _NotJSON(ValueError):
-    pass
+class NotJSON(ValueError):
+    """What Python's json reads but no other JSON reader does: NaN and Infinity, a number past a double's
+    range, a lone UTF-16 surrogate escape. None of it can be stored, summed, printed or sent to an ESP."""
 
 
 def _no_constant(name: str) -> Any:
-    raise _NotJSON(f"{name} is not a JSON value")
+    raise NotJSON(f"{name} is not a JSON number")
+
+
+def _out_of_range(text: str) -> NotJSON:
+    return NotJSON(f"the number {text[:40]}{'…' if len(text) > 40 else ''} is out of range")
 
 
 def _finite(text: str) -> float:
     x = float(text)
     if not math.isfinite(x):
-        raise _NotJSON(f"{text[:20]} is too large for a number")
+        raise _out_of_range(text)
     return x
 
 
 def _whole(text: str) -> int:
-    n = int(text)  # a whole number past a double's range is no number a sum, a score or an ESP can take
+    n = int(text)
     if len(text) > 300 and abs(n) > sys.float_info.max:
-        raise _NotJSON(f"{text[:20]}… is too large for a number")
+        raise _out_of_range(text)
     return n
+
+
+def strict_json(text: str) -> Any:
+    """``text`` as standard JSON, for replay and the relay alike: :class:`NotJSON` for what only Python
+    reads; ``json.JSONDecodeError`` (or ValueError, RecursionError) for what is not JSON at all."""
+    value = json.loads(text, parse_constant=_no_constant, parse_float=_finite, parse_int=_whole)
+    if _SURROGATE_ESCAPE.search(text):
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise NotJSON("a lone UTF-16 surrogate escape (\\ud800-\\udfff without its pair) is not text") from None
+    return value
 
 
 def load_line(raw: bytes | str) -> tuple[Any, str | None, int]:
@@ -77,18 +94,13 @@ def load_line(raw: bytes | str) -> tuple[Any, str | None, int]:
             return None, "not UTF-8", e.start + 1
     off = 1 if raw.startswith("\ufeff") else 0
     try:
-        msg = json.loads(raw[off:], parse_constant=_no_constant, parse_float=_finite, parse_int=_whole)
-    except _NotJSON as e:
+        msg = strict_json(raw[off:])
+    except NotJSON as e:
         return None, str(e), 1
     except json.JSONDecodeError as e:
         return None, e.msg, e.colno + off
     except (ValueError, RecursionError):  # an integer of over 4,300 digits; nesting too deep
         return None, "too large or too deeply nested", 1
-    if _SURROGATE_ESCAPE.search(raw):
-        try:
-            json.dumps(msg, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError:
-            return None, "an unpaired surrogate escape (\\ud800-\\udfff) is not text", 1
     return msg, None, 0
 
 
