@@ -160,6 +160,15 @@ class RedisStore:
         return [(eid, f) for eid, f in (got[0][1] if got else []) if f]
 
     def process(self, processor: Processor, limit: int = 200) -> int:
+        try:
+            return self._process(processor, limit)
+        except BaseException:
+            # entries read before the failure (an outage mid-batch) are held by this consumer unapplied:
+            # the next call reads what is held first
+            self._clean.clear()
+            raise
+
+    def _process(self, processor: Processor, limit: int) -> int:
         owned = sorted(self.leases(time.time()))
         n = 0
         for k in owned:
@@ -329,7 +338,7 @@ class RedisStore:
         by_id = complete(items, outcomes)
         with self.r.pipeline() as pipe:
             for it in items:
-                k, eid, received = self._entries.pop((esp, it.id))
+                k, eid, received = self._entries[(esp, it.id)]  # kept until written: a settle can be retried
                 stream, state = f"{P}out:{esp}:{k}", f"{P}os:{esp}:{k}"
                 o = by_id[it.id]
                 if isinstance(o, Delivered):
@@ -348,6 +357,8 @@ class RedisStore:
                     pipe.hdel(state, eid)
                     res.dead.append(o.reason)
             pipe.execute()
+        for it in items:
+            self._entries.pop((esp, it.id), None)
         return res
 
     def resume(self, esp: str, now: float) -> int:
