@@ -89,6 +89,7 @@ def test_redis_stopped_and_started_under_a_running_relay_delivers_every_acknowle
         logs = [json.loads(line) for line in relay.log().splitlines() if line.startswith("{")]
         events = [e["event"] for e in logs]
         assert events.count("store_outage") == 1 and events.count("store_back") == 1
+        assert next(e for e in logs if e["event"] == "store_back")["seconds"] >= 1.0  # from its start
         assert "loop_failed" not in events and "Traceback" not in relay.log()
         assert healthz(relay) == 200
     finally:
@@ -203,7 +204,7 @@ def test_a_failure_that_is_no_outage_stops_the_loop_for_good(tmp_path):
 def test_stop_during_an_outage_returns_promptly_and_keeps_the_work(tmp_path):
     k = Recording()
     c, _out = _core(tmp_path, k)
-    c.store.process = Flaky(c.store.process, _locked(), 1_000)
+    flaky = c.store.process = Flaky(c.store.process, _locked(), 1_000)
     try:
         c.send([track("product_viewed", "a1", mid="m1")])
         c.relay.start()
@@ -212,6 +213,8 @@ def test_stop_during_an_outage_returns_promptly_and_keeps_the_work(tmp_path):
         c.relay.stop()
         assert time.time() - t0 < 2 and c.relay.failed is None
         assert c.store.status(time.time())["inbox"]["pending"] == 1
+        flaky.n = 0  # the store is back by the next start
+        c.drain(lambda: len(k.got) == 1 and c.relay.healthy)
     finally:
         c.relay.stop()
         c.close()

@@ -72,11 +72,13 @@ class Relay:
         self._wake = {esp: threading.Event() for esp in deliveries}
         self._down: set[str] = set()  # ESPs whose last failures said they were down
         self.failed: BaseException | None = None
-        self._outage: dict[str, float] = {}  # loop name -> when its store calls started failing
+        self._outage: set[str] = set()  # the loops whose store calls fail with an outage now
+        self._outage_since = 0.0
         self._outage_lock = threading.Lock()
 
     def start(self) -> None:
         self._stop.clear()
+        self._outage.clear()  # one that a stop cut short is for the new loops to meet again
         self._threads = [threading.Thread(target=self._guard, args=(self._engine_loop,), name="relay-engine",
                                           daemon=True)]
         for esp in self.deliveries:
@@ -119,7 +121,7 @@ class Relay:
                 if not store_outage(e):
                     raise
                 self._outage_began(e)
-                # full jitter over the upper half: relays sharing a Redis do not all come back at once
+                # jittered (half to all of the delay): relays sharing a Redis do not all retry at once
                 if self._stop.wait(random.uniform(delay / 2, delay)):
                     raise _Stopping() from None
                 delay = min(OUTAGE_MAX, delay * 2)
@@ -132,16 +134,19 @@ class Relay:
         name = threading.current_thread().name
         with self._outage_lock:
             first = not self._outage
-            self._outage.setdefault(name, time.time())
+            if first:
+                self._outage_since = time.time()
+            self._outage.add(name)
         if first:
             self.log("store_outage", "error", loop=name, error=type(e).__name__, detail=str(e)[:300])
 
     def _outage_ended(self) -> None:
+        name = threading.current_thread().name
         with self._outage_lock:
-            began = self._outage.pop(threading.current_thread().name, None)
-            over = began is not None and not self._outage
+            over = name in self._outage and len(self._outage) == 1
+            self._outage.discard(name)
         if over:  # the last loop that met it got through: the store is back for all
-            self.log("store_back", seconds=round(time.time() - began, 3))
+            self.log("store_back", seconds=round(time.time() - self._outage_since, 3))
 
     # ------------------------------------------------------------ the engine
 
