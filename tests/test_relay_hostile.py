@@ -7,6 +7,7 @@ import asyncio
 import json
 import shutil
 import socket
+import sqlite3
 import time
 
 import pytest
@@ -147,6 +148,8 @@ def test_numbers_that_json_has_not_are_refused_not_passed_to_the_esps(relay):
 
 STORES = [("sqlite:mailwright.toml", "mailwright.toml: error: cannot use this as the relay's store: file is not a database"),
           ("sqlite:templates", "templates: error: cannot use this as the relay's store"),
+          ("sqlite:app.db", "app.db: error: cannot use this as the relay's store: it holds another program's tables "
+                            "(users), not the relay's"),
           ("redis://:hunter2pw@127.0.0.1:{port}/0", "--store: error: cannot use Redis at redis://***@127.0.0.1:"),
           ("redis://127.0.0.1:{port}/0?password=hunter2pw", "--store: error: cannot use Redis at redis://127.0.0.1:"),
           ("redis://:hunter2pw@127.0.0.1:notaport/0", "--store: error: cannot use Redis at redis://***@127.0.0.1:"),
@@ -164,6 +167,10 @@ def test_a_store_that_cannot_be_used_is_a_located_error_without_its_password(tmp
     proj = make_project(tmp_path / "p")
     toml = (proj / "mailwright.toml").read_text()
     env = {**os.environ, "MAILWRIGHT_WRITE_KEYS": WRITE_KEY, "KLAVIYO_API_KEY": "pk_test_unused"}
+    app = sqlite3.connect(proj / "app.db")  # another program's database: left exactly as it was
+    app.execute("CREATE TABLE users (id INTEGER)")
+    app.commit()
+    app.close()
     for store, said in STORES:
         store = store.format(port=free_port())  # nothing listens there
         r = subprocess.run([sys.executable, "-m", "mailwright", "relay", command, ".", "--store", store,
@@ -171,6 +178,10 @@ def test_a_store_that_cannot_be_used_is_a_located_error_without_its_password(tmp
         assert r.returncode == (2 if store.startswith("htp") else 1) and said in r.stderr, (store, r.stderr)
         assert "hunter2pw" not in r.stderr + r.stdout and "internal error" not in r.stderr
     assert (proj / "mailwright.toml").read_text() == toml
+    app = sqlite3.connect(proj / "app.db")
+    assert app.execute("SELECT name FROM sqlite_master").fetchall() == [("users",)]
+    assert app.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+    app.close()
 
 
 def test_every_missing_setting_of_a_run_is_reported_in_one_pass(tmp_path):

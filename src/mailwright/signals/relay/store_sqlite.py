@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import queue
+import re
 import sqlite3
 import threading
 import time
@@ -44,6 +45,22 @@ CREATE TABLE IF NOT EXISTS dead (id TEXT PRIMARY KEY, esp TEXT NOT NULL, profile
 """
 
 
+TABLES = frozenset(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", SCHEMA))
+
+
+def _ours(path: Path) -> None:
+    """A database that holds tables, none of them the relay's, is another program's: it is neither given the
+    relay's tables nor switched to WAL (read-only look first)."""
+    con = sqlite3.connect(f"{path.resolve().as_uri().replace('file://', 'file:', 1)}?mode=ro", uri=True)
+    try:
+        names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        con.close()
+    if names and not names & TABLES:
+        raise sqlite3.DatabaseError(f"it holds another program's tables ({', '.join(sorted(names)[:5])}), "
+                                    "not the relay's: give --store a file of its own")
+
+
 def connect(path: Path, synchronous: str = "NORMAL") -> sqlite3.Connection:
     db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
     db.execute("PRAGMA journal_mode=WAL")
@@ -55,6 +72,8 @@ def connect(path: Path, synchronous: str = "NORMAL") -> sqlite3.Connection:
 class SQLiteStore:
     def __init__(self, path: Path, engine_due: Any = None):
         path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_file() and path.stat().st_size:
+            _ours(path)
         self.path = path
         self.wake = threading.Event()
         self._due = engine_due  # Engine.next_due (set by the runner; status/retry need no engine)
