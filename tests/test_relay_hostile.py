@@ -483,3 +483,40 @@ def test_no_credential_reaches_the_logs_metrics_or_store_even_when_the_esp_echoe
                         ("store", stored.decode("utf-8", "replace"))]:
         for key in (secret, write_key):  # ...without the keys it echoed
             assert key not in text, (where, key)
+
+
+def test_a_redis_that_never_answers_is_an_error_not_a_hang(tmp_path):
+    """A paused or half-open Redis accepts the connection and says nothing: the relay gives up after its
+    5 s socket timeout (an outage, or at start a located error) instead of hanging for good."""
+    import subprocess
+    import sys
+    import threading
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        silent.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(silent.accept()[0])  # kept open, never read or answered
+            except OSError:
+                pass
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        proj = make_project(tmp_path / "p")
+        started = time.monotonic()
+        r = subprocess.run([sys.executable, "-m", "mailwright", "relay", "status", ".", "--store",
+                            f"redis://127.0.0.1:{silent.getsockname()[1]}/0"],
+                           capture_output=True, text=True, timeout=30, cwd=proj)
+        assert r.returncode == 1 and "--store: error: cannot use Redis at redis://127.0.0.1:" in r.stderr, r.stderr
+        assert time.monotonic() - started < 15
+    finally:
+        stop.set()
+        for c in held:
+            c.close()
+        silent.close()

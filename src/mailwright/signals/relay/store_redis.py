@@ -63,6 +63,12 @@ return 0
 """
 
 
+# No command of the relay blocks on the server, so one unanswered for 5 s means a Redis that hangs (a paused VM,
+# a half-open connection): it raises redis.TimeoutError, an outage the runner waits out, instead of holding a loop
+# for good. The URL's own ?socket_timeout=... wins (redis-py reads the query string over these).
+CLIENT = {"decode_responses": True, "socket_timeout": 5.0, "socket_connect_timeout": 5.0}
+
+
 def shard_of(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=4).digest(), "big") % SHARDS
 
@@ -70,7 +76,7 @@ def shard_of(key: str) -> int:
 class RedisStore:
     def __init__(self, url: str, lease_ms: int = LEASE_MS):
         self.url, self.lease_ms = url, lease_ms
-        self.r = redis.Redis.from_url(url, decode_responses=True)
+        self.r = redis.Redis.from_url(url, **CLIENT)
         self.wake = threading.Event()
         self.me = f"{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.owned: set[int] = set()
@@ -98,7 +104,7 @@ class RedisStore:
     async def append(self, msgs: list[Message]) -> int:
         loop = asyncio.get_running_loop()
         if self._aio is None or self._aio_loop is not loop:  # a client serves the loop it was made in
-            self._aio, self._aio_loop = aioredis.Redis.from_url(self.url, decode_responses=True), loop
+            self._aio, self._aio_loop = aioredis.Redis.from_url(self.url, **CLIENT), loop
             self._aio_append = self._aio.register_script(_APPEND)
         now = repr(time.time())
         async with self._aio.pipeline(transaction=False) as pipe:
