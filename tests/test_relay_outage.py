@@ -77,6 +77,8 @@ def test_redis_stopped_and_started_under_a_running_relay_delivers_every_acknowle
         wait_for(lambda: healthz(relay) == 503, timeout=5, what="/healthz 503 during the outage")
         time.sleep(1.0)
         assert healthz(relay) == 503
+        down = requests.get(relay.url + "/metrics", timeout=10)  # what operators look at, most of all now
+        assert down.status_code == 200 and "mailwright_relay_store_up 0.0" in down.text, down.text[-500:]
         server.start()
         rec.delay = 0.0  # the backlog drains in a second or two
         wait_for(lambda: healthz(relay) == 200, timeout=10, what="/healthz 200 once Redis is back")
@@ -92,6 +94,7 @@ def test_redis_stopped_and_started_under_a_running_relay_delivers_every_acknowle
         assert next(e for e in logs if e["event"] == "store_back")["seconds"] >= 1.0  # from its start
         assert "loop_failed" not in events and "Traceback" not in relay.log()
         assert healthz(relay) == 200
+        assert "mailwright_relay_store_up 1.0" in requests.get(relay.url + "/metrics", timeout=5).text
     finally:
         relay.stop()
         rec.close()

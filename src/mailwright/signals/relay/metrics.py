@@ -20,7 +20,16 @@ class _Queue(Collector):
         self.status = status
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        s = self.status(time.time())
+        up = GaugeMetricFamily("mailwright_relay_store_up", "1 when the store answered this scrape, 0 when it "
+                               "did not (an outage: the queue gauges are left out, the loops wait it out)")
+        try:
+            s = self.status(time.time())
+        except Exception:  # noqa: BLE001 - /metrics must answer most of all while the store does not
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
         depth = GaugeMetricFamily("mailwright_relay_queue_depth", "Items waiting (inbox: events not yet "
                                   "through the engine; per ESP: outbox items not yet delivered)", labels=["queue"])
         age = GaugeMetricFamily("mailwright_relay_oldest_pending_seconds", "Age of the oldest waiting item",
