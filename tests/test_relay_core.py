@@ -265,6 +265,20 @@ class RelayProcess:
         return self.proc.wait(30)
 
 
+def sqlite_relay(tmp: Path):
+    """A relay process on SQLite, delivering to a Recorder (``.recorder``), for a project in tmp/proj
+    (``.project``); stopped, with its Recorder closed, when the generator is closed (a fixture's body)."""
+    rec = Recorder()
+    proj = make_project(tmp / "proj")
+    r = RelayProcess(tmp, proj, rec.url, "sqlite:.mailwright/relay.sqlite3")
+    r.recorder, r.project = rec, proj
+    try:
+        yield r
+    finally:
+        r.stop()
+        rec.close()
+
+
 def wait_for(cond, timeout: float = 15.0, what: str = "the condition"):
     deadline = time.time() + timeout
     while not cond():

@@ -13,20 +13,13 @@ import time
 import pytest
 import requests
 
-from tests.test_relay_core import Core, Recorder, Recording, RelayProcess, make_project, track, wait_for
+from tests.test_relay_core import Core, Recorder, Recording, RelayProcess, make_project, sqlite_relay, track, wait_for
 from tests.test_relay_redis import redis_url  # noqa: F401  (the fixture)
 
 
 @pytest.fixture(scope="module")
 def relay(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("hostile")
-    rec = Recorder()
-    proj = make_project(tmp / "proj")
-    r = RelayProcess(tmp, proj, rec.url, "sqlite:.mailwright/relay.sqlite3")
-    r.recorder, r.project = rec, proj
-    yield r
-    r.stop()
-    rec.close()
+    yield from sqlite_relay(tmp_path_factory.mktemp("hostile"))
 
 
 def _still_delivers(relay, mid: str) -> None:

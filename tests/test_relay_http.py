@@ -11,18 +11,12 @@ import time
 
 import pytest
 
-from tests.test_relay_core import WRITE_KEY, Recorder, RelayProcess, make_project, track, wait_for
+from tests.test_relay_core import WRITE_KEY, make_project, sqlite_relay, track, wait_for
 
 
 @pytest.fixture
 def relay(tmp_path):
-    rec = Recorder()
-    proj = make_project(tmp_path / "proj")
-    r = RelayProcess(tmp_path, proj, rec.url, "sqlite:.mailwright/relay.sqlite3")
-    r.recorder, r.project = rec, proj
-    yield r
-    r.stop()
-    rec.close()
+    yield from sqlite_relay(tmp_path)
 
 
 def _cli(*args, env=None):
