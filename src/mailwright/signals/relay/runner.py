@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
-
-import redis
 
 from .delivery import outage
 from .logs import Log
@@ -39,17 +38,19 @@ T = TypeVar("T")
 # and BusyLoadingError, a restarted server still loading its AOF), TimeoutError; a ResponseError (a wrong
 # command, a script error) is not. SQLite: an OperationalError whose result code says busy, locked, I/O
 # error or disk full; others (no such table, a syntax error) are bugs or a broken database, not outages.
-_REDIS_OUTAGES = (redis.ConnectionError, redis.TimeoutError)
 _SQLITE_OUTAGES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL}
 
 
 def store_outage(e: BaseException) -> bool:
     """Is ``e`` (or what it was raised while handling: a ROLLBACK failing after an I/O error) an outage?"""
+    # redis is imported only by the Redis store (~0.1 s at start-up): if it is not loaded, nothing raised is its
+    redis = sys.modules.get("redis")
+    redis_outages = (redis.ConnectionError, redis.TimeoutError) if redis else ()
     seen: BaseException | None = e
     for _ in range(5):
         if seen is None:
             return False
-        if isinstance(seen, _REDIS_OUTAGES):
+        if isinstance(seen, redis_outages):
             return True
         code = getattr(seen, "sqlite_errorcode", None)
         if isinstance(seen, sqlite3.OperationalError) and code is not None and code & 0xFF in _SQLITE_OUTAGES:
