@@ -15,7 +15,6 @@ import hashlib
 import html as htmllib
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 import css_inline
@@ -42,13 +41,6 @@ class Slots:
             nonce = hashlib.sha256(nonce.encode()).hexdigest()[:8]
         self.prefix = f"mw{nonce}n"
         self.items: list[Slot] = []
-
-    @cached_property
-    def re(self) -> re.Pattern:
-        """Both placeholder forms. Compiled only when asked for (the pattern is unique per template,
-        its compile was most of a Renderer's making): the compiler finds placeholders by
-        :func:`placeholders` and :func:`parse_stream` instead."""
-        return re.compile(rf"<!--{self.prefix}(\d+)x-->|{self.prefix}(\d+)x")
 
     def add(self, slot: Slot) -> int:
         self.items.append(slot)
@@ -412,8 +404,8 @@ _SLOT_NUMBER = re.compile(r"(\d+)x")
 
 
 def placeholders(s: str, prefix: str):
-    """(start, end, slot number) of each placeholder in ``s``, in order: what ``Slots.re``
-    finds, found by the literal prefix (one C search between placeholders; the regex's
+    """(start, end, slot number) of each placeholder in ``s``, in order (``<!--PREFIX7x-->`` or
+    ``PREFIX7x``), found by the literal prefix (one C search between placeholders; the regex's
     alternation made the engine try every character)."""
     find, number, n = s.find, _SLOT_NUMBER.match, len(prefix)
     i = find(prefix)
@@ -433,7 +425,7 @@ def placeholders(s: str, prefix: str):
 def parse_stream(s: str, slots: Slots) -> list:
     """A placeholder document as a tree of strings, slots and blocks.
 
-    Finds what ``slots.re`` finds, by the literal prefix (:func:`placeholders`)."""
+    Placeholders are found by their literal prefix (:func:`placeholders`)."""
     items = slots.items
     pos = 0
     root: list = []
