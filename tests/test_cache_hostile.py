@@ -159,6 +159,21 @@ def test_a_fifo_where_a_file_was_is_never_opened_for_a_blocking_read(project: Pa
         assert (project / where).is_file()
 
 
+def test_a_fifo_where_an_empty_include_was_is_a_change(project: Path, tmp_path: Path) -> None:
+    """A FIFO reads as empty without a writer: only its kind tells it from the empty file it replaced."""
+    (project / "partials/note.mjml").write_text("")
+    assert cli(str(project), "--no-cache", "--out", str(tmp_path / "probe"))[0] == 0  # an empty include compiles
+    cli(str(project))
+    (project / "partials/note.mjml").unlink()
+    os.mkfifo(project / "partials/note.mjml")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    p = subprocess.run([sys.executable, "-c", WARM_RUN, str(project)], env=env, capture_output=True, text=True,
+                       timeout=10)
+    fresh = cli(str(project), "--no-cache", "--out", str(tmp_path / "fresh"))
+    assert p.returncode == fresh[0] == 1  # not replayed as the empty include's build
+    assert "Traceback" not in p.stderr
+
+
 @pytest.mark.parametrize("prefix", ["p", "t"])
 def test_an_entry_of_deeply_nested_json_is_ignored(project: Path, tmp_path: Path, prefix: str) -> None:
     """Valid JSON, a valid digest, nested past Python's recursion limit: ignored, not an internal error."""
