@@ -2,6 +2,7 @@
 every bad line located (PATH:LINE:COL: error:) in one pass, exit 1, never a traceback; and the engine
 deterministic over what signals.md fixes (arrival order, repeated messageIds, time zones, huge numbers)."""
 
+import io
 import json
 import random
 import re
@@ -13,6 +14,7 @@ from test_signals_engine import engine_for, ev, run
 
 from mailwright.cli import main
 from mailwright.signals.engine import from_segment, load_line
+from mailwright.signals.replay import MAX_LINE, iter_lines
 
 SHOP = Path(__file__).resolve().parents[1] / "examples" / "shop"
 
@@ -135,3 +137,32 @@ def test_a_message_id_counts_again_after_the_relays_seven_days(tmp_path):
     r = replay(write(tmp_path, lines), "--json", "--at", "2024-05-10T00:00:00Z")
     timeline = json.loads(r.stdout)["profiles"][0]["timeline"]
     assert [e["time"][:10] for e in timeline] == ["2024-05-01", "2024-05-09"]
+
+
+def test_a_line_of_exactly_the_limit_is_read_and_one_byte_more_is_not():
+    def line(n):
+        return b'"' + b"x" * (n - 2) + b'"'
+    data = (line(MAX_LINE) + b"\r\n" + line(MAX_LINE + 1) + b"\n" + line(MAX_LINE + 2) + b"\n"
+            + line(MAX_LINE + 3) + b"\n" + line(5 * MAX_LINE) + b"\n{}")
+    assert [(n, raw is not None) for n, raw in iter_lines(io.BytesIO(data))] == [
+        (1, True), (2, False), (3, False), (4, False), (5, False), (6, True)]
+
+
+def test_a_bad_first_line_after_a_bom_is_located_counting_the_bom(tmp_path):
+    f = tmp_path / "events.jsonl"
+    f.write_bytes("\ufeff{x\n".encode())
+    for r in (replay(f), check(f)):
+        assert r.exit_code == 1 and errors(r)[0].startswith(f"{f}:1:3: error: "), r.output
+
+
+@pytest.mark.parametrize("stamp", ["1000-01-01T00:00:00Z", "9000-01-01T00:00:00Z"])
+def test_the_years_1000_and_9000_themselves_are_times_a_report_can_show(stamp):
+    ev, why = from_segment(json.loads(track("x", stamp)))
+    assert why is None and ev is not None
+
+
+def test_a_message_id_counts_again_at_exactly_seven_days_as_the_relays_seen_key_expires(tmp_path):
+    lines = [track("product_viewed", t, mid="m1", product_id="p1")
+             for t in ("2024-05-01T10:00:00Z", "2024-05-08T10:00:00Z")]
+    r = replay(write(tmp_path, lines), "--json", "--at", "2024-05-10T00:00:00Z")
+    assert len(json.loads(r.stdout)["profiles"][0]["timeline"]) == 2
