@@ -513,3 +513,23 @@ def test_a_redis_that_never_answers_is_an_error_not_a_hang(tmp_path):
         for c in held:
             c.close()
         silent.close()
+
+
+def test_a_gzip_bomb_is_refused_without_inflating_it():
+    """The limit bounds what is unzipped, not only what is kept: 50 MB of zeros in 50 KB costs the relay
+    about the limit in memory, never the 50 MB."""
+    import gzip
+    import tracemalloc
+
+    from mailwright.signals.relay.app import _decoded
+    from mailwright.signals.relay.ingest import MAX_BATCH, Refused
+
+    bomb = gzip.compress(b"0" * 50_000_000, compresslevel=1)
+    tracemalloc.start()
+    try:
+        with pytest.raises(Refused, match="larger than 500 KB"):
+            _decoded(bomb, "gzip", MAX_BATCH)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * MAX_BATCH, f"{peak} bytes held to refuse a {len(bomb)}-byte body"
