@@ -22,7 +22,7 @@ from jsonschema import Draft202012Validator
 from ..errors import Diagnostic, MailwrightError, Pos
 from .contract import PAGE_PROPERTIES, Plan, carried, load_plan
 from .engine import load_line
-from .replay import MAX_LINE, iter_lines
+from .replay import TOO_LONG, iter_lines
 
 KINDS = ("Unplanned-Event", "Required-Missing", "Datatype-Mismatch", "Additional-Properties")
 EXAMPLES = 3  # the first examples kept per event
@@ -171,7 +171,7 @@ def check_stream(lines: Any, plan: Plan) -> Report:
     for n, raw in lines:
         report.lines = n
         if raw is None:
-            report.bad_lines.append((n, f"longer than {MAX_LINE // 1024} KB", 1))
+            report.bad_lines.append((n, TOO_LONG, 1))
             continue
         if not raw.strip():
             continue

@@ -31,6 +31,7 @@ from .engine import DEDUP_SECONDS, Engine, from_segment, link, load_line
 from .timefmt import iso, parse_time
 
 MAX_LINE = 32 * 1024  # Segment's limit for one event
+TOO_LONG = f"longer than {MAX_LINE // 1024} KB"  # the reason for a line iter_lines gives as None
 DAY = 86400
 
 
@@ -79,7 +80,7 @@ def read_events(path: Path, progress: Any = None) -> tuple[list[dict], list[BadL
                 if progress is not None and n % 10000 == 0:
                     progress(f.tell())
                 if raw is None:
-                    bad.append(BadLine(n, f"longer than {MAX_LINE // 1024} KB"))
+                    bad.append(BadLine(n, TOO_LONG))
                     continue
                 if not raw.strip():
                     continue
