@@ -123,17 +123,21 @@ def claimed_views(core: Core, n: int) -> list:
     return core.store.claim("klaviyo", time.time(), 100)
 
 
+def check_resume_makes_only_outages_due(core: Core) -> None:
+    """On either store: a 429's backoff is the ESP's to set, not an outage's, so resume leaves it waiting."""
+    held = claimed_views(core, 6)
+    reasons = ["503: Service Unavailable", "no answer (timeout)", "429: Too Many Requests"] * 2
+    core.store.settle("klaviyo", held, [Retry(i.id, 300.0, r) for i, r in zip(held, reasons)], time.time())
+    assert core.store.claim("klaviyo", time.time(), 100) == []
+    assert core.store.resume("klaviyo", time.time()) == 4
+    due = {i.id for i in core.store.claim("klaviyo", time.time(), 100)}
+    assert due == {i.id for i, r in zip(held, reasons) if not r.startswith("429")}
+
+
 def test_resume_on_sqlite_makes_what_waits_out_an_outage_due_and_nothing_else(tmp_path):
-    """The SQLite store's twin of test_relay_redis's: a 429's backoff is the ESP's to set, not an outage's."""
     core = Core(tmp_path, {"klaviyo": Recording()})
     try:
-        held = claimed_views(core, 6)
-        reasons = ["503: Service Unavailable", "no answer (timeout)", "429: Too Many Requests"] * 2
-        core.store.settle("klaviyo", held, [Retry(i.id, 300.0, r) for i, r in zip(held, reasons)], time.time())
-        assert core.store.claim("klaviyo", time.time(), 100) == []
-        assert core.store.resume("klaviyo", time.time()) == 4
-        due = {i.id for i in core.store.claim("klaviyo", time.time(), 100)}
-        assert due == {i.id for i, r in zip(held, reasons) if not r.startswith("429")}
+        check_resume_makes_only_outages_due(core)
     finally:
         core.close()
 

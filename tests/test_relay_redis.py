@@ -22,7 +22,7 @@ from tests.test_relay_core import (
     wait_for,
 )
 from tests.test_relay_kill import Load, check_exactly_once
-from tests.test_relay_pacing import claimed_views
+from tests.test_relay_pacing import check_resume_makes_only_outages_due, claimed_views
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server (.ci/run installs it)")
 
@@ -210,16 +210,8 @@ def test_an_item_sent_before_a_crash_is_offered_again_as_tried(tmp_path, redis_u
 
 
 def test_resume_makes_what_waits_out_an_outage_due_and_nothing_else(tmp_path, redis_url):
-    from mailwright.signals.relay.model import Retry
-
     a = RedisCore(tmp_path, {"klaviyo": Recording()}, redis_url)
     try:
-        held = claimed_views(a, 6)
-        reasons = ["503: Service Unavailable", "no answer (timeout)", "429: Too Many Requests"] * 2
-        a.store.settle("klaviyo", held, [Retry(i.id, 300.0, r) for i, r in zip(held, reasons)], time.time())
-        assert a.store.claim("klaviyo", time.time(), 100) == []
-        assert a.store.resume("klaviyo", time.time()) == 4
-        due = {i.id for i in a.store.claim("klaviyo", time.time(), 100)}
-        assert due == {i.id for i, r in zip(held, reasons) if not r.startswith("429")}
+        check_resume_makes_only_outages_due(a)
     finally:
         a.close()
