@@ -209,6 +209,22 @@ def test_ctrl_c_while_pushing_exits_130(tmp_path, monkeypatch):
     assert r.exit_code == 130 and "mailwright: interrupted" in r.output
 
 
+def test_a_prompt_that_meets_the_end_of_its_input_is_not_an_interrupt(tmp_path, monkeypatch):
+    """click.Abort with no Ctrl-C behind it (click.confirm at end of input) keeps click's exit 1."""
+    import click
+
+    import mailwright.push.run
+
+    root = make_project(tmp_path / "p", {"welcome": text_email("Hi")})
+
+    def eof(*a, **k):
+        raise click.Abort()
+
+    monkeypatch.setattr(mailwright.push.run, "read_accounts", eof)
+    r = CliRunner().invoke(main, ["push", str(root), "--dry-run"])
+    assert r.exit_code == 1 and "interrupted" not in r.output, r.output
+
+
 def test_a_deferred_ctrl_c_is_dropped_where_sigint_was_ignored(monkeypatch):
     from mailwright.cli import _uninterrupted
 
