@@ -209,7 +209,7 @@ def compile(project: Path, esps: tuple[str, ...], out: Path | None, as_json: boo
             if block:  # every missing mapping of the run, ready to paste
                 click.echo(f"\nadd to {proj.config_path.name} (and create these in each ESP):\n\n{block}", err=True)
             n = len(result.errors)
-            click.echo(f"{n} error{'s' * (n != 1)}; nothing written", err=True)
+            click.echo(f"{_count(n, 'error')}; nothing written", err=True)
         else:
             per: dict[str, list[int]] = {}
             for o in result.outputs:
@@ -218,7 +218,7 @@ def compile(project: Path, esps: tuple[str, ...], out: Path | None, as_json: boo
                 per.setdefault(f.esp, [0, 0])[1] += 1
             summary = "; ".join(f"{k}: {_count(t, 'template')}, {_count(f, 'flow')}" for k, (t, f) in per.items())
             warned = len(result.diagnostics)
-            tail = f" ({warned} warning{'s' * (warned != 1)})" if warned else ""
+            tail = f" ({_count(warned, 'warning')})" if warned else ""
             click.echo(f"wrote {summary}; manifest {manifest} in {elapsed:.2f}s{tail}")
     sys.exit(1 if result.errors else 0)
 
@@ -245,7 +245,7 @@ def _compiling(project: Path, n: int, esps: list[str] | tuple[str, ...], as_json
     if not n:
         click.echo(f"{project}: warning: no templates in templates/*.mjml", err=True)
     if not as_json:
-        click.echo(f"compiling {n} template{'s' * (n != 1)} for {', '.join(esps)} …", err=True)
+        click.echo(f"compiling {_count(n, 'template')} for {', '.join(esps)} …", err=True)
 
 
 def _compile_fresh(project: Path, esps: tuple[str, ...], as_json: bool, cache: BuildCache | None) -> tuple:
