@@ -93,3 +93,12 @@ def test_without_trees_the_outputs_are_the_same_text_and_keep_no_trees(tmp_path:
     assert _seen(lean) == _seen(full) and lean.outputs
     assert all(o.rendered is not None for o in full.outputs)
     assert all(o.rendered is None for o in lean.outputs)
+
+
+def test_progress_is_told_after_each_batch_up_to_every_template(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    root = make_project(tmp_path / "p", TEMPLATES)
+    monkeypatch.setattr(compile_mod, "_BATCH", 3)
+    told: list[tuple[int, int]] = []
+    compile_project(load_project(root, list(load_connectors())), progress=lambda done, total: told.append((done, total)))
+    assert told == [(3, 8), (6, 8), (8, 8)]
