@@ -190,3 +190,14 @@ def test_a_file_where_flows_should_be(tmp_path):
     root = project(tmp_path)
     (root / "flows").write_text("welcome")
     assert compile_errors(root) == [f"{root}/flows: error: expected a folder of *.y*ml files, found a file"]
+
+
+def test_places_after_escaped_quotes_extra_closing_quotes_and_a_hash_in_a_comment(tmp_path):
+    # each line's quotes open no multi-line string: an escaped quote, a closing """ with content quotes
+    # after it, a comment holding '#' before quotes
+    toml = HEAD + BRAND + 'h = "\\"\'\'\'"\nb = 1\nc = """a"""" # "\'\'\'"\nd = 2\ne = "" # see #12 """\ng = 3\n'
+    root = project(tmp_path, toml)
+    c = f"{root}/mailwright.toml"
+    assert compile_errors(root) == [f"{c}:7:5: error: b in [brand] must be a string, not a number",
+                                    f"{c}:9:5: error: d in [brand] must be a string, not a number",
+                                    f"{c}:11:5: error: g in [brand] must be a string, not a number"]
