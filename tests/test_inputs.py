@@ -390,3 +390,11 @@ def test_preview_port_out_of_range_is_a_usage_error(tmp_path):
 
     r = CliRunner().invoke(main, ["preview", str(project(tmp_path)), "--port", "80000"])
     assert r.exit_code == 2 and "80000 is not in the range 0<=x<=65535" in r.output
+
+
+def test_toml_an_array_of_tables_header_nests_as_a_table_header_does():
+    def key(parts: int) -> str:
+        return ".".join(["a"] * parts)
+
+    assert load_toml("m.toml", f"[{key(101)}]\nx = 1\n") and load_toml("m.toml", f"[[{key(101)}]]\nx = 1\n")
+    assert error(load_toml, "m.toml", f"[[{key(102)}]]\nx = 1\n").startswith("m.toml:1:204: error: nested more than")
